@@ -1,0 +1,15 @@
+/**
+ * `trpc-sse/client`: the tRPC link and the shared client. No Node built-ins: runs in browsers.
+ * @module
+ */
+export { sseLink, type SSELinkOptions } from './sseLink.js';
+export { createSSEClient, type SSEClient } from './createSSEClient.js';
+export type { FetchLike, HeadersInitLike, Resolvable, ResponseLike, SSEClientOptions } from './options.js';
+export {
+  backoffDelay,
+  defaultShouldRetry,
+  RETRYABLE_CODES,
+  RETRY_DEFAULTS,
+  type RetryContext,
+  type RetryOptions,
+} from './retry.js';

@@ -1,0 +1,65 @@
+import type { Operation } from '@trpc/client';
+import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
+import { errorCode, type AnyClientError } from './errors.js';
+
+/** What a retry policy is asked about. */
+export interface RetryContext {
+  /** The failure. Transport failures (network, dropped stream) have no `data.code`. */
+  error: AnyClientError;
+  /** Failed attempts in a row so far, counting this one (1 on the first failure). */
+  attempt: number;
+  /** The subscription the connection serves (distinct mode). */
+  op: Operation | undefined;
+}
+
+/** The reconnect policy of a client. */
+export interface RetryOptions {
+  /**
+   * Whether to reconnect after `error`. Return `false` to fail the subscription with it.
+   * @default {@link defaultShouldRetry}: transport failures and retryable tRPC codes, forever
+   */
+  shouldRetry?: (ctx: RetryContext) => boolean;
+  /**
+   * Smallest wait before a reconnect, in ms. A server's `retry:` field raises or lowers it.
+   * @default 500
+   */
+  minDelayMs?: number;
+  /**
+   * Largest wait before a reconnect, in ms: the exponential growth stops here.
+   * @default 30_000
+   */
+  maxDelayMs?: number;
+}
+
+/**
+ * tRPC codes worth another attempt: the server or something before it is having trouble,
+ * not the request. The same set as tRPC's own `retryableRpcCodes`, plus rate limiting and
+ * timeouts (retried with backoff).
+ */
+export const RETRYABLE_CODES: ReadonlySet<TRPC_ERROR_CODE_KEY> = new Set<TRPC_ERROR_CODE_KEY>([
+  'BAD_GATEWAY',
+  'SERVICE_UNAVAILABLE',
+  'GATEWAY_TIMEOUT',
+  'INTERNAL_SERVER_ERROR',
+  'TOO_MANY_REQUESTS',
+  'TIMEOUT',
+]);
+
+/** Retries transport failures and {@link RETRYABLE_CODES}, without limit. */
+export function defaultShouldRetry(ctx: RetryContext): boolean {
+  const code = errorCode(ctx.error);
+  return code === undefined || RETRYABLE_CODES.has(code);
+}
+
+export const RETRY_DEFAULTS = { minDelayMs: 500, maxDelayMs: 30_000 } as const;
+
+/**
+ * "Full jitter" exponential backoff: a uniform pick between the floor and
+ * `min(cap, floor · 2^attempt)`. Spreading reconnects uniformly is what keeps thousands of
+ * clients from hitting a restarted server in the same instant.
+ */
+export function backoffDelay(attempt: number, minDelayMs: number, maxDelayMs: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(maxDelayMs, minDelayMs * 2 ** Math.min(attempt, 30));
+  const floor = Math.min(minDelayMs, ceiling);
+  return Math.round(floor + random() * (ceiling - floor));
+}

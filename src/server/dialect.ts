@@ -1,0 +1,44 @@
+import { encodeEvent } from '../codec/encoder.js';
+
+/**
+ * tRPC v11's SSE dialect: the event names and headers its `httpSubscriptionLink` reads.
+ * Distinct mode speaks exactly this, so stock tRPC clients and a browser `EventSource` work.
+ */
+export const TRPC_SSE_EVENT = {
+  /** First event of every stream; data is a JSON object of client options. */
+  connected: 'connected',
+  /** Keep-alive; data is empty. */
+  ping: 'ping',
+  /** The error shape (through the router's transformer) of a failure; the stream then ends. */
+  serializedError: 'serialized-error',
+  /** The procedure completed; the client must not reconnect. */
+  return: 'return',
+} as const;
+
+/** The options object of the `connected` event, as tRPC's client reads it. */
+export interface ConnectedEventData {
+  reconnectAfterInactivityMs?: number;
+}
+
+/** Response headers of an event stream. `Connection` is hop-by-hop and forbidden on HTTP/2. */
+export function eventStreamHeaders(http2: boolean): Record<string, string> {
+  const headers: Record<string, string> = {
+    'Content-Type': 'text/event-stream',
+    'Cache-Control': 'no-cache, no-transform',
+    // Tells nginx not to buffer the response (it would hold events back).
+    'X-Accel-Buffering': 'no',
+  };
+  if (!http2) headers['Connection'] = 'keep-alive';
+  return headers;
+}
+
+export const PING_FRAME = encodeEvent({ event: TRPC_SSE_EVENT.ping, data: '' });
+export const RETURN_FRAME = encodeEvent({ event: TRPC_SSE_EVENT.return, data: '' });
+
+export function connectedFrame(data: ConnectedEventData): string {
+  return encodeEvent({ event: TRPC_SSE_EVENT.connected, data: JSON.stringify(data) });
+}
+
+export function errorFrame(serializedShape: string): string {
+  return encodeEvent({ event: TRPC_SSE_EVENT.serializedError, data: serializedShape });
+}

@@ -1,0 +1,15 @@
+/**
+ * `trpc-sse/server`: the framework-free core and the types adapters share.
+ * @module
+ */
+export { createSSECore, type SSECore } from './core.js';
+export type { HeadersLike, SSERequest, SSEResponseSink } from './request.js';
+export {
+  SSE_SERVER_DEFAULTS,
+  type BoundCreateContext,
+  type RequestHooks,
+  type SSEErrorHandlerOptions,
+  type SSECoreOptions,
+  type SSEServerOptions,
+} from './options.js';
+export { TRPC_SSE_EVENT, type ConnectedEventData } from './dialect.js';

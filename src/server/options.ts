@@ -1,0 +1,86 @@
+import type { AnyTRPCRouter, inferRouterContext, TRPCError } from '@trpc/server';
+import type { TRPCRequestInfo } from '@trpc/server/http';
+
+/** Arguments of {@link SSEServerOptions.onError}, as tRPC's own `onError` receives them. */
+export interface SSEErrorHandlerOptions<TRouter extends AnyTRPCRouter, TRequest> {
+  error: TRPCError;
+  type: 'query' | 'mutation' | 'subscription' | 'unknown';
+  path: string | undefined;
+  input: unknown;
+  ctx: inferRouterContext<TRouter> | undefined;
+  req: TRequest;
+}
+
+/** Options every adapter shares. */
+export interface SSEServerOptions<TRouter extends AnyTRPCRouter, TRequest> {
+  /** The tRPC router to serve. */
+  router: TRouter;
+  /** Called once for every failure, with where it happened. */
+  onError?: (opts: SSEErrorHandlerOptions<TRouter, TRequest>) => void;
+  /**
+   * Longest silence on an idle stream, in ms: a `ping` event is sent when nothing else was.
+   * Keeps proxies and load balancers from cutting idle connections.
+   * @default 10_000 (or the router's `sse.ping.intervalMs` when `sse.ping.enabled`)
+   */
+  heartbeatMs?: number;
+  /**
+   * Sent to clients in the `connected` event: a client that hears nothing (not even a ping)
+   * for this long treats the connection as dead and reconnects. `0` sends no hint.
+   * @default the router's `sse.client.reconnectAfterInactivityMs`, else 3 × `heartbeatMs`
+   */
+  reconnectAfterInactivityMs?: number;
+  /**
+   * Longest life of one stream, in ms; then it ends without `return`, so the client reconnects
+   * and resumes (for serverless time limits and connection rebalancing). `0` = unlimited.
+   * @default the router's `sse.maxDurationMs`, else 0
+   */
+  maxDurationMs?: number;
+  /**
+   * Bytes a stream may have queued for a slow reader. Async generators wait for the socket to
+   * drain and never reach it; observables cannot wait, so past it the stream is closed without
+   * `return` and the client reconnects and resumes from its last tracked id.
+   * @default 4_194_304 (4 MiB)
+   */
+  maxBufferedBytes?: number;
+  /**
+   * Largest `input` (the query parameter, in characters) a subscription request may carry;
+   * larger ones fail with `PAYLOAD_TOO_LARGE`.
+   * @default 65_536
+   */
+  maxInputLength?: number;
+  /**
+   * Longest accepted `Last-Event-ID`; longer ones, or ones with control characters, fail
+   * with `BAD_REQUEST`.
+   * @default 1_024
+   */
+  maxLastEventIdLength?: number;
+  /**
+   * Carry `Uint8Array` values (Buffers included) as base64 and revive them on the client.
+   * `false` uses plain `JSON.stringify`, which is a little faster for deep values.
+   * @default true
+   */
+  binary?: boolean;
+}
+
+/** What the core needs: the shared options minus the per-request `onError`, which adapters bind. */
+export type SSECoreOptions = Omit<SSEServerOptions<AnyTRPCRouter, never>, 'onError'>;
+
+/** `createContext` as the core calls it: the adapter has already bound its request objects. */
+export type BoundCreateContext = (info: TRPCRequestInfo) => Promise<unknown>;
+
+/** The per-request part an adapter hands to the core. */
+export interface RequestHooks {
+  createContext: BoundCreateContext;
+  onError: (opts: Omit<SSEErrorHandlerOptions<AnyTRPCRouter, unknown>, 'req'>) => void;
+  /** True on HTTP/2, where hop-by-hop headers such as `Connection` are forbidden. */
+  http2: boolean;
+}
+
+/** Defaults of {@link SSEServerOptions}, exported for documentation and tests. */
+export const SSE_SERVER_DEFAULTS = {
+  heartbeatMs: 10_000,
+  maxBufferedBytes: 4 * 1024 * 1024,
+  maxInputLength: 64 * 1024,
+  maxLastEventIdLength: 1024,
+  binary: true,
+} as const;

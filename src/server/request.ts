@@ -1,0 +1,44 @@
+/**
+ * What the framework-free core needs from a request and a response. Adapters (Express,
+ * node:http, fetch) translate their native objects into these and nothing else.
+ */
+
+/** A read-only view of request headers: `Headers` satisfies it, and so does a tiny wrapper over Node's. */
+export interface HeadersLike {
+  get(name: string): string | null;
+}
+
+/** A request as the core sees it. */
+export interface SSERequest {
+  /** Upper-case HTTP method. */
+  method: string;
+  /** Procedure path: the part of the URL path after the endpoint, without a leading slash. */
+  path: string;
+  /** The query string. */
+  searchParams: URLSearchParams;
+  headers: HeadersLike;
+  /** The full URL when the adapter knows it (passed to `createContext` as `info.url`). */
+  url: URL | null;
+  /** Aborted when the client goes away (socket closed, body cancelled). */
+  signal: AbortSignal;
+}
+
+/**
+ * Where the core writes an event stream. Node adapters write straight to the socket; the
+ * fetch adapter feeds a `ReadableStream`.
+ */
+export interface SSEResponseSink {
+  /** Sends the status line and headers. Called once, before the first `write`. */
+  start(status: number, headers: Record<string, string>): void;
+  /**
+   * Queues wire text. Returns `false` when the transport's buffer is past its high-water
+   * mark: the writer then waits for {@link drained} before producing more.
+   */
+  write(chunk: string): boolean;
+  /** Resolves once the buffer has room again, or the response is closed. */
+  drained(): Promise<void>;
+  /** Bytes (or, for string-queuing transports, an estimate) queued but not yet sent. */
+  readonly bufferedBytes: number;
+  /** Ends the response. Idempotent. */
+  end(): void;
+}

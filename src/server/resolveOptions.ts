@@ -1,0 +1,62 @@
+import type { AnyTRPCRouter } from '@trpc/server';
+import { SSE_SERVER_DEFAULTS, type SSECoreOptions } from './options.js';
+
+/** {@link SSEServerOptions} with every default applied and checked. */
+export interface ResolvedServerOptions {
+  router: AnyTRPCRouter;
+  heartbeatMs: number;
+  reconnectAfterInactivityMs: number;
+  maxDurationMs: number;
+  maxBufferedBytes: number;
+  maxInputLength: number;
+  maxLastEventIdLength: number;
+  binary: boolean;
+}
+
+interface RouterSSEConfig {
+  ping?: { enabled?: boolean; intervalMs?: number };
+  client?: { reconnectAfterInactivityMs?: number };
+  maxDurationMs?: number;
+}
+
+function nonNegative(name: string, value: number): number {
+  if (!(value >= 0)) throw new RangeError(`trpc-sse: ${name} must be a number ≥ 0, got ${value}`);
+  return value;
+}
+
+/**
+ * Applies defaults. The router's own `sse` config (`initTRPC.create({ sse })`) is honoured
+ * where our options are not given, so an app moving from tRPC's handler keeps its settings.
+ */
+export function resolveServerOptions(opts: SSECoreOptions): ResolvedServerOptions {
+  const routerSSE = ((opts.router._def._config as { sse?: RouterSSEConfig }).sse ?? {}) as RouterSSEConfig;
+  const heartbeatMs = nonNegative(
+    'heartbeatMs',
+    opts.heartbeatMs ??
+      (routerSSE.ping?.enabled ? routerSSE.ping.intervalMs : undefined) ??
+      SSE_SERVER_DEFAULTS.heartbeatMs,
+  );
+  const reconnectAfterInactivityMs = nonNegative(
+    'reconnectAfterInactivityMs',
+    opts.reconnectAfterInactivityMs ?? routerSSE.client?.reconnectAfterInactivityMs ?? heartbeatMs * 3,
+  );
+  if (reconnectAfterInactivityMs > 0 && (heartbeatMs === 0 || heartbeatMs >= reconnectAfterInactivityMs)) {
+    // A client would give up on a healthy idle stream before the next ping arrives.
+    throw new RangeError(
+      `trpc-sse: heartbeatMs (${heartbeatMs}) must be > 0 and below reconnectAfterInactivityMs (${reconnectAfterInactivityMs})`,
+    );
+  }
+  return {
+    router: opts.router,
+    heartbeatMs,
+    reconnectAfterInactivityMs,
+    maxDurationMs: nonNegative('maxDurationMs', opts.maxDurationMs ?? routerSSE.maxDurationMs ?? 0),
+    maxBufferedBytes: nonNegative('maxBufferedBytes', opts.maxBufferedBytes ?? SSE_SERVER_DEFAULTS.maxBufferedBytes),
+    maxInputLength: nonNegative('maxInputLength', opts.maxInputLength ?? SSE_SERVER_DEFAULTS.maxInputLength),
+    maxLastEventIdLength: nonNegative(
+      'maxLastEventIdLength',
+      opts.maxLastEventIdLength ?? SSE_SERVER_DEFAULTS.maxLastEventIdLength,
+    ),
+    binary: opts.binary ?? SSE_SERVER_DEFAULTS.binary,
+  };
+}
