@@ -31,7 +31,9 @@ export function toSSERequest(req: NodeRequest, res: NodeResponse, path: string):
   const queryStart = rawUrl.indexOf('?');
   const controller = new AbortController();
   res.once('close', () => {
-    if (!res.writableFinished) controller.abort();
+    // Closed before we ended it: the client left. (`writableFinished` cannot tell on HTTP/2,
+    // where a reset stream reports itself finished.)
+    if (!res.writableEnded) controller.abort();
   });
   const host = req.headers[':authority'] ?? req.headers.host ?? 'localhost';
   let url: URL | null = null;

@@ -42,7 +42,8 @@ const utf8 = new TextEncoder();
  * An empty-string `data` is sent as a single `data:` line. Receivers following the WHATWG
  * rules do dispatch it, with `data === ''`: the line puts one LF in their data buffer, which
  * is therefore not empty when the blank line arrives, and dispatch then removes that LF.
- * (Without any `data` field the buffer stays empty and the event is not dispatched.)
+ * (Without any `data` field the buffer stays empty and the event is not dispatched; with no
+ * field at all the result is a lone blank line, which receivers ignore.)
  *
  * @throws {@link SSEEncodeError} when `event` or `id` contains CR, LF or NUL, or when
  * `retry` is not a non-negative safe integer.
