@@ -1,6 +1,6 @@
 import { TRPCClientError, type Operation, type OperationResultEnvelope } from '@trpc/client';
 import type { AnyTRPCRouter, TRPCCombinedDataTransformer } from '@trpc/server';
-import { parseJSON } from '../codec/binaryJSON.js';
+import { mayContainBinary, reviveBinary } from '../codec/binary.js';
 import type { SSEMessage } from '../codec/decoder.js';
 import { clientErrorWithCode, type AnyClientError } from './errors.js';
 import { readEventStream } from './eventStream.js';
@@ -211,7 +211,10 @@ export class DistinctSubscription {
   }
 
   #onMessage(message: SSEMessage, finish: (outcome: AttemptOutcome) => void, watchInactivity: (ms: number) => void): void {
-    const deserialize = (text: string): unknown => this.#transformer.output.deserialize(parseJSON(text));
+    const deserialize = (text: string): unknown => {
+      const value = this.#transformer.output.deserialize(JSON.parse(text));
+      return mayContainBinary(text) ? reviveBinary(value) : value;
+    };
     switch (message.event) {
       case 'connected': {
         const hints = JSON.parse(message.data) as { reconnectAfterInactivityMs?: unknown };

@@ -49,7 +49,8 @@ export interface SSEDecoder {
    * Feeds the next chunk of the stream. Bytes are decoded as UTF-8 (invalid sequences
    * become U+FFFD; a sequence cut between chunks is completed by the next chunk); strings
    * are taken as already decoded. Callbacks run synchronously, before `push` returns, and
-   * must not call `push`, `end` or `reset` themselves.
+   * must not call `push`, `end` or `reset` themselves; if one throws, `push` rethrows and
+   * the rest of that chunk is lost.
    *
    * @throws {@link SSEDecodeError} `LINE_TOO_LONG` when a line exceeds `maxLineLength`.
    * Events before that line have been delivered; the decoder then throws the same error on

@@ -1,7 +1,7 @@
 import { callTRPCProcedure, isTrackedEnvelope, TRPCError } from '@trpc/server';
 import type { TRPCRequestInfo } from '@trpc/server/http';
 import { isObservable, type Observable, type Unsubscribable } from '@trpc/server/observable';
-import { stringifyJSON } from '../codec/binaryJSON.js';
+import { tagBinary } from '../codec/binary.js';
 import { encodeEvent } from '../codec/encoder.js';
 import { connectedFrame, errorFrame, eventStreamHeaders, PING_FRAME, RETURN_FRAME } from './dialect.js';
 import { getTRPCErrorFromUnknown, toErrorShape, type ErrorScope } from './errorShape.js';
@@ -178,15 +178,20 @@ class DistinctStream implements HeartbeatTarget {
     return this.#sink.write(frame);
   }
 
+  /** Serializes one value: bytes tagged, then the router's transformer, then JSON. */
+  #toJSON(value: unknown): string {
+    const { router, binary } = this.#env.options;
+    const json = JSON.stringify(router._def._config.transformer.output.serialize(binary ? tagBinary(value) : value));
+    // `undefined` has no JSON form; the wire needs text.
+    return json === undefined ? 'null' : json;
+  }
+
   /** Writes one value; returns false when the reader is behind. */
   #writeValue(value: unknown): boolean {
-    const { router, binary } = this.#env.options;
-    const serialize = router._def._config.transformer.output.serialize;
     if (isTrackedEnvelope(value)) {
-      const json = stringifyJSON(serialize(value[1]), binary);
-      return this.#write(encodeEvent({ id: String(value[0]), data: json }));
+      return this.#write(encodeEvent({ id: String(value[0]), data: this.#toJSON(value[1]) }));
     }
-    return this.#write(encodeEvent({ data: stringifyJSON(serialize(value), binary) }));
+    return this.#write(encodeEvent({ data: this.#toJSON(value) }));
   }
 
   async #pipeIterable(iterable: AsyncIterable<unknown>): Promise<void> {
@@ -244,7 +249,7 @@ class DistinctStream implements HeartbeatTarget {
     this.#hooks.onError({ error, type: scope.type, path: scope.path, input: scope.input, ctx: scope.ctx });
     let data: string;
     try {
-      data = stringifyJSON(router._def._config.transformer.output.serialize(toErrorShape(router, error, scope)), false);
+      data = JSON.stringify(router._def._config.transformer.output.serialize(toErrorShape(router, error, scope)));
     } catch {
       // A broken errorFormatter or transformer must still leave the client a typed error.
       data = JSON.stringify({ message: error.message, code: -32603, data: { code: 'INTERNAL_SERVER_ERROR', httpStatus: 500 } });

@@ -1,12 +1,12 @@
 /**
- * JSON with byte arrays.
+ * Byte arrays in JSON values.
  *
  * `JSON.stringify(new Uint8Array([1, 2]))` gives `{"0":1,"1":2}` and a `Buffer` gives
  * `{"type":"Buffer","data":[…]}`: neither comes back as bytes, and both cost several bytes
  * per byte. Here every `Uint8Array` (Buffers included) travels as a one-key object
  * `{"$trpcSseBinary":"<base64>"}` and is revived on the other side, with or without a
- * tRPC transformer (the tag is applied after the transformer serializes, and removed
- * before it deserializes).
+ * tRPC transformer (bytes are tagged before the transformer serializes, and revived after
+ * it deserializes).
  *
  * The tag is deliberately unusual; a user object whose only key is `$trpcSseBinary` with a
  * string value would be revived as bytes. That is the whole of the ambiguity.
@@ -82,33 +82,57 @@ export function base64ToBytes(text: string): Uint8Array {
   return out;
 }
 
-function binaryReplacer(this: Record<string, unknown>, key: string, value: unknown): unknown {
-  // `this[key]` is the value before `toJSON` ran: a Buffer's own toJSON would hide it.
-  const original = this[key];
-  if (original instanceof Uint8Array) return { [BINARY_TAG]: bytesToBase64(original) };
-  return value;
-}
-
-function binaryReviver(_key: string, value: unknown): unknown {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    const tagged = (value as Record<string, unknown>)[BINARY_TAG];
-    if (typeof tagged === 'string' && Object.keys(value).length === 1) return base64ToBytes(tagged);
-  }
-  return value;
+function isPlainContainer(value: object): boolean {
+  if (Array.isArray(value)) return true;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
 }
 
 /**
- * `JSON.stringify` that carries byte arrays.
- *
- * @param binary when false, plain `JSON.stringify` (no replacer: V8's fast path).
+ * Replaces every `Uint8Array` inside plain objects and arrays by its tagged base64 form.
+ * Runs before the tRPC transformer, so the transformer (superjson turns bytes into number
+ * arrays, and cannot revive a Buffer) only ever sees plain JSON. Copy-on-write: a value
+ * without bytes is returned as it is, allocation-free.
  */
-export function stringifyJSON(value: unknown, binary: boolean): string {
-  const text = binary ? JSON.stringify(value, binaryReplacer) : JSON.stringify(value);
-  // JSON.stringify(undefined) is undefined; the wire needs text.
-  return text === undefined ? 'null' : text;
+export function tagBinary(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (value instanceof Uint8Array) return { [BINARY_TAG]: bytesToBase64(value) };
+  // Deeper than any sane payload: leave it to JSON.stringify, which reports cycles itself.
+  if (depth > 256 || !isPlainContainer(value)) return value;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      const tagged = tagBinary(item, depth + 1);
+      if (tagged !== item) (copy ??= value.slice())[i] = tagged;
+    }
+    return copy ?? value;
+  }
+  let copy: Record<string, unknown> | undefined;
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
+    const tagged = tagBinary(item, depth + 1);
+    if (tagged !== item) (copy ??= { ...(value as Record<string, unknown>) })[key] = tagged;
+  }
+  return copy ?? value;
 }
 
-/** `JSON.parse` that revives byte arrays sent by {@link stringifyJSON}. */
-export function parseJSON(text: string): unknown {
-  return text.includes(QUOTED_TAG) ? JSON.parse(text, binaryReviver) : JSON.parse(text);
+/** Undoes {@link tagBinary} (in place: the value was just parsed and is ours). */
+export function reviveBinary(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== 'object' || depth > 256) return value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = reviveBinary(value[i], depth + 1);
+    return value;
+  }
+  if (!isPlainContainer(value)) return value;
+  const record = value as Record<string, unknown>;
+  const tagged = record[BINARY_TAG];
+  if (typeof tagged === 'string' && Object.keys(record).length === 1) return base64ToBytes(tagged);
+  for (const key in record) record[key] = reviveBinary(record[key], depth + 1);
+  return value;
+}
+
+/** Whether wire text may hold tagged bytes; a substring search is far cheaper than a walk. */
+export function mayContainBinary(text: string): boolean {
+  return text.includes(QUOTED_TAG);
 }
