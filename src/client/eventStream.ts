@@ -24,6 +24,8 @@ export async function readEventStream(
     onEvent: handlers.onMessage,
     onRetry: handlers.onRetry,
     maxLineLength: opts.maxLineLength,
+    // One bound for both: an event is never smaller than its longest line.
+    maxEventLength: opts.maxLineLength,
   });
   const reader = response.body.getReader();
   const cancel = (): void => {

@@ -43,8 +43,9 @@ export interface SSEClientOptions {
   /** Reconnect policy and backoff bounds. */
   retry?: RetryOptions;
   /**
-   * Longest line the client accepts from the server, in characters; a longer one is treated
-   * as a broken connection (reconnect).
+   * Longest line, and longest event data, the client accepts from the server, in characters;
+   * anything longer is treated as a broken connection (reconnect), so a misbehaving server
+   * cannot grow the client's memory without bound.
    * @default 16_777_216 (16 MiB)
    */
   maxLineLength?: number;

@@ -7,7 +7,7 @@
  * scanned once for line endings, and the fragments of a line spanning several chunks are
  * joined once, when the line ends.
  */
-import { SSEDecodeError } from './errors.js';
+import { SSEDecodeError, type SSEDecodeErrorCode } from './errors.js';
 
 /** One dispatched event. */
 export interface SSEMessage {
@@ -39,6 +39,13 @@ export interface SSEDecoderOptions {
    * the limit. Default: 1 MiB (1_048_576).
    */
   maxLineLength?: number;
+  /**
+   * Max characters of one event's data (all its `data` lines joined). Many short lines can
+   * build an event no line bound would catch; past this `push()` throws an
+   * `EVENT_TOO_LARGE` {@link SSEDecodeError}. `Infinity` disables the limit.
+   * Default: 16 MiB (16_777_216).
+   */
+  maxEventLength?: number;
   /** Initial last event ID (a reconnecting client passes its last id). Default: `''`. */
   lastEventId?: string;
 }
@@ -74,6 +81,7 @@ const LF = 0x0a;
 const SPACE = 0x20;
 const BOM = 0xfeff;
 const DEFAULT_MAX_LINE_LENGTH = 1_048_576;
+const DEFAULT_MAX_EVENT_LENGTH = 16_777_216;
 const ASCII_DIGITS = /^[0-9]+$/;
 
 /**
@@ -86,6 +94,10 @@ export function createSSEDecoder(opts: SSEDecoderOptions): SSEDecoder {
   const maxLineLength = opts.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH;
   if (!(maxLineLength >= 0)) {
     throw new RangeError(`maxLineLength must be a non-negative number, got ${String(maxLineLength)}`);
+  }
+  const maxEventLength = opts.maxEventLength ?? DEFAULT_MAX_EVENT_LENGTH;
+  if (!(maxEventLength >= 0)) {
+    throw new RangeError(`maxEventLength must be a non-negative number, got ${String(maxEventLength)}`);
   }
   let lastEventId = opts.lastEventId ?? '';
 
@@ -206,6 +218,7 @@ export function createSSEDecoder(opts: SSEDecoderOptions): SSEDecoder {
           data = value;
           hasData = true;
         }
+        if (data.length > maxEventLength) fail('EVENT_TOO_LARGE', maxEventLength);
         break;
       case 'event':
         eventType = value;
@@ -243,8 +256,8 @@ export function createSSEDecoder(opts: SSEDecoderOptions): SSEDecoder {
     onEvent(message);
   }
 
-  function fail(): never {
-    const error = new SSEDecodeError({ code: 'LINE_TOO_LONG', limit: maxLineLength });
+  function fail(code: SSEDecodeErrorCode = 'LINE_TOO_LONG', limit = maxLineLength): never {
+    const error = new SSEDecodeError({ code, limit });
     clear();
     failure = error;
     throw error;

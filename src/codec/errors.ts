@@ -29,13 +29,13 @@ export class SSEEncodeError extends Error {
 }
 
 /** Why {@link SSEDecodeError} was thrown; a union so that more reasons can be added. */
-export type SSEDecodeErrorCode = 'LINE_TOO_LONG';
+export type SSEDecodeErrorCode = 'LINE_TOO_LONG' | 'EVENT_TOO_LARGE';
 
 /** Machine-readable details of an {@link SSEDecodeError}. */
 export interface SSEDecodeErrorDetails {
   /** Why decoding stopped. */
   code: SSEDecodeErrorCode;
-  /** The limit that was exceeded (for `LINE_TOO_LONG`: characters in one line). */
+  /** The limit that was exceeded: characters in one line (`LINE_TOO_LONG`) or in one event's data (`EVENT_TOO_LARGE`). */
   limit: number;
 }
 
@@ -65,5 +65,7 @@ function defaultDecodeMessage(details: SSEDecodeErrorDetails): string {
   switch (details.code) {
     case 'LINE_TOO_LONG':
       return `SSE line exceeds the limit of ${details.limit} characters`;
+    case 'EVENT_TOO_LARGE':
+      return `SSE event data exceeds the limit of ${details.limit} characters`;
   }
 }

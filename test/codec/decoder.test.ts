@@ -535,3 +535,32 @@ describe('independence from chunk boundaries', () => {
     expect(run([bytes(representative[1]!)]).events).toEqual([msg(''), msg('😀😀')]);
   });
 });
+
+describe('maxEventLength', () => {
+  it('bounds the data of one event built from many short lines', () => {
+    const events: string[] = [];
+    const decoder = createSSEDecoder({ onEvent: (m) => events.push(m.data), maxEventLength: 100 });
+    decoder.push('data: ok\n\n');
+    let thrown: unknown;
+    try {
+      for (let i = 0; i < 1000; i++) decoder.push('data: 0123456789\n');
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(SSEDecodeError);
+    expect((thrown as SSEDecodeError).code).toBe('EVENT_TOO_LARGE');
+    expect((thrown as SSEDecodeError).limit).toBe(100);
+    expect(events).toEqual(['ok']);
+    // Usable again after reset, with the bound still in force.
+    decoder.reset();
+    decoder.push('data: again\n\n');
+    expect(events).toEqual(['ok', 'again']);
+  });
+
+  it('accepts an event exactly at the bound', () => {
+    const events: string[] = [];
+    const decoder = createSSEDecoder({ onEvent: (m) => events.push(m.data), maxEventLength: 9 });
+    decoder.push('data: abcd\ndata: efgh\n\n');
+    expect(events).toEqual(['abcd\nefgh']);
+  });
+});
