@@ -38,6 +38,8 @@ export interface RequestInit {
 
 export interface RunningAdapter {
   core: SSECore;
+  /** The TCP port, for adapters that listen on one. */
+  port?: number;
   /** `path` includes the query, relative to the endpoint: `counter?input=…`. */
   request(path: string, init?: RequestInit): Promise<RawStream>;
   close(): Promise<void>;
@@ -142,6 +144,7 @@ function nodeAdapter(name: string, make: (handler: ReturnType<typeof createSSEHa
       const port = await listen(server);
       return {
         core: handler.core,
+        port,
         request: (path, init = {}) => fetchStream(`http://127.0.0.1:${port}/trpc/${path}`, init),
         close: async () => {
           handler.core.closeAllStreams();

@@ -1,0 +1,141 @@
+/** Heartbeats, stream lifetime, and the bounds that keep a slow reader from costing memory. */
+import { initTRPC, tracked } from '@trpc/server';
+import { observable } from '@trpc/server/observable';
+import { connect } from 'node:net';
+import { afterEach, expect, test } from 'vitest';
+import { createSSECore } from '../../src/server/core.js';
+import { ADAPTERS, type RunningAdapter } from '../helpers/adapters.js';
+
+const nodeAdapter = ADAPTERS.find((a) => a.name === 'node:http')!;
+const SSE = { accept: 'text/event-stream' };
+const running: RunningAdapter[] = [];
+afterEach(async () => {
+  for (const server of running.splice(0)) await server.close();
+});
+
+function boundsRouter() {
+  const t = initTRPC.create();
+  const stats = { yielded: 0, finished: 0 };
+  const router = t.router({
+    silent: t.procedure.subscription(async function* ({ signal }) {
+      yield 'hi';
+      await new Promise<void>((resolve) => signal?.addEventListener('abort', () => resolve(), { once: true }));
+    }),
+    /** Yields 1 KiB values as fast as it is allowed to. */
+    firehose: t.procedure.subscription(async function* () {
+      try {
+        const payload = 'x'.repeat(1024);
+        for (let i = 0; i < 1_000_000; i++) {
+          stats.yielded++;
+          yield tracked(String(i), payload);
+        }
+      } finally {
+        stats.finished++;
+      }
+    }),
+    /** An observable pushing 20 MiB at once: it cannot be paused. */
+    flood: t.procedure.subscription(() =>
+      observable<string>((emit) => {
+        const payload = 'y'.repeat(1024);
+        for (let i = 0; i < 20_000; i++) emit.next(payload);
+        return () => {
+          stats.finished++;
+        };
+      }),
+    ),
+  });
+  return { router, stats };
+}
+
+test('an idle stream gets pings; a busy one does not need them', async () => {
+  const { router } = boundsRouter();
+  const server = await nodeAdapter.start(router, { heartbeatMs: 40, reconnectAfterInactivityMs: 200 });
+  running.push(server);
+  const stream = await server.request('silent', { headers: SSE });
+  const connected = await stream.next();
+  expect(JSON.parse(connected!.data)).toEqual({ reconnectAfterInactivityMs: 200 });
+  expect((await stream.next())?.data).toBe('"hi"');
+  // Three pings in a row, with nothing else to send.
+  for (let i = 0; i < 3; i++) expect(await stream.next()).toMatchObject({ event: 'ping', data: '' });
+  stream.cancel();
+});
+
+test('the heartbeat must come before the client would give up', () => {
+  const { router } = boundsRouter();
+  expect(() => createSSECore({ router, heartbeatMs: 5000, reconnectAfterInactivityMs: 4000 })).toThrow(RangeError);
+  expect(() => createSSECore({ router, heartbeatMs: 0, reconnectAfterInactivityMs: 4000 })).toThrow(RangeError);
+  expect(() => createSSECore({ router, heartbeatMs: 0, reconnectAfterInactivityMs: 0 })).not.toThrow();
+  // The router's own tRPC settings are honoured when ours are not given.
+  const t = initTRPC.create({ sse: { ping: { enabled: true, intervalMs: 2000 }, client: { reconnectAfterInactivityMs: 7000 } } });
+  const core = createSSECore({ router: t.router({}) });
+  expect(core.options.heartbeatMs).toBe(2000);
+  expect(core.options.reconnectAfterInactivityMs).toBe(7000);
+});
+
+test('maxDurationMs ends the stream without return, so the client reconnects', async () => {
+  const { router } = boundsRouter();
+  const server = await nodeAdapter.start(router, { maxDurationMs: 50 });
+  running.push(server);
+  const stream = await server.request('silent', { headers: SSE });
+  const events = [];
+  for (let e = await stream.next(); e; e = await stream.next()) events.push(e.event);
+  expect(events).toEqual(['connected', 'message']);
+});
+
+test('a generator is not run ahead of a reader that does not read', async () => {
+  const { router, stats } = boundsRouter();
+  const server = await nodeAdapter.start(router);
+  running.push(server);
+  // A raw socket that sends the request and never reads a byte of the answer.
+  const socket = connect(server.port!, '127.0.0.1');
+  socket.pause();
+  socket.write('GET /trpc/firehose HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n');
+  await expect.poll(() => stats.yielded).toBeGreaterThan(100);
+  // Wait until the producer stops moving (bounded: 50 rounds).
+  let last = -1;
+  for (let rounds = 0; rounds < 50 && stats.yielded !== last; rounds++) {
+    last = stats.yielded;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  // The producer is parked by backpressure: what is buffered is bounded by the socket and
+  // HTTP buffers (a few MiB at most), nowhere near the 1 GiB it would otherwise produce.
+  expect(stats.yielded).toBe(last);
+  expect(stats.yielded * 1024).toBeLessThan(32 * 1024 * 1024);
+  const finished = stats.finished;
+  socket.destroy();
+  await expect.poll(() => stats.finished).toBe(finished + 1);
+});
+
+test('an observable that outruns its reader is cut off at maxBufferedBytes, resumably', async () => {
+  const { router, stats } = boundsRouter();
+  const server = await nodeAdapter.start(router, { maxBufferedBytes: 256 * 1024 });
+  running.push(server);
+  const stream = await server.request('flood', { headers: SSE });
+  let messages = 0;
+  let last = '';
+  for (let e = await stream.next(); e; e = await stream.next()) {
+    last = e.event;
+    if (e.event === 'message') messages++;
+  }
+  // Closed without `return` (the client will reconnect), long before all 20,000 were queued.
+  expect(last).toBe('message');
+  expect(messages).toBeLessThan(20_000);
+  expect(stats.finished).toBe(1);
+  expect(server.core.openStreams).toBe(0);
+});
+
+test('closeAllStreams ends every stream without return and stops the procedures', async () => {
+  const { router } = boundsRouter();
+  const server = await nodeAdapter.start(router);
+  running.push(server);
+  const streams = await Promise.all(Array.from({ length: 5 }, () => server.request('silent', { headers: SSE })));
+  for (const stream of streams) await stream.next();
+  expect(server.core.openStreams).toBe(5);
+  server.core.closeAllStreams();
+  for (const stream of streams) {
+    const rest = [];
+    for (let e = await stream.next(); e; e = await stream.next()) rest.push(e.event);
+    expect(rest).not.toContain('return');
+  }
+  expect(server.core.openStreams).toBe(0);
+});
