@@ -136,7 +136,9 @@ export class DistinctSubscription {
     try {
       const requestHeaders: Record<string, string> = {
         ...headersToRecord(headers),
-        accept: 'text/event-stream',
+        // The parameter tells our server this client revives tagged bytes (see codec/binary);
+        // stock servers ignore it. An Accept value stays CORS-safelisted: no preflight for it.
+        accept: 'text/event-stream;trpc-sse-binary=base64',
       };
       if (this.#lastEventId !== undefined) requestHeaders['last-event-id'] = this.#lastEventId;
       const response = await this.#runtime.fetch(this.#url(base, params), {

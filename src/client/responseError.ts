@@ -33,15 +33,17 @@ export async function errorFromResponse(
     json = undefined;
   }
   if (json !== undefined) {
-    let body: unknown = json;
-    try {
-      body = deserialize(json);
-    } catch {
-      // A body the transformer cannot read is still worth a look as plain JSON.
+    // Batched or single, a tRPC error body is `{ error: <shape through the transformer> }`.
+    const envelope: unknown = Array.isArray(json) ? json[0] : json;
+    if (envelope && typeof envelope === 'object' && 'error' in envelope) {
+      let shape: unknown = (envelope as { error: unknown }).error;
+      try {
+        shape = deserialize(shape);
+      } catch {
+        // A shape the transformer cannot read is still worth a look as plain JSON.
+      }
+      if (isErrorShape({ error: shape })) return TRPCClientError.from<AnyTRPCRouter>({ error: shape } as never);
     }
-    // Batched or single, a tRPC error body is `{ error: shape }`.
-    const candidate = Array.isArray(body) ? body[0] : body;
-    if (isErrorShape(candidate)) return TRPCClientError.from<AnyTRPCRouter>(candidate as never);
     if (response.ok) {
       return clientErrorWithCode(
         'METHOD_NOT_SUPPORTED',

@@ -23,6 +23,14 @@ export interface StreamEnvironment {
 
 type Source = { kind: 'iterable'; value: AsyncIterable<unknown> } | { kind: 'observable'; value: Observable<unknown, unknown> };
 
+/**
+ * Our client asks for tagged bytes with an Accept parameter. Others (a stock tRPC client,
+ * EventSource) get exactly what tRPC's server would send them, transformer output included.
+ */
+function acceptsTaggedBinary(req: SSERequest): boolean {
+  return req.headers.get('accept')?.includes('trpc-sse-binary=base64') ?? false;
+}
+
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return value !== null && typeof value === 'object' && Symbol.asyncIterator in value;
 }
@@ -115,6 +123,8 @@ class DistinctStream implements HeartbeatTarget {
   #subscription: Unsubscribable | undefined;
   #maxDurationTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #onRequestAbort = (): void => this.close();
+  /** Whether byte arrays are sent tagged: only to clients that said they revive them. */
+  readonly #tagBytes: boolean;
 
   constructor(env: StreamEnvironment, req: SSERequest, sink: SSEResponseSink, hooks: RequestHooks) {
     this.#env = env;
@@ -122,6 +132,7 @@ class DistinctStream implements HeartbeatTarget {
     this.#sink = sink;
     this.#hooks = hooks;
     this.#scope = { path: req.path, type: 'unknown', input: undefined, ctx: undefined };
+    this.#tagBytes = env.options.binary && acceptsTaggedBinary(req);
     this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
   }
 
@@ -178,10 +189,10 @@ class DistinctStream implements HeartbeatTarget {
     return this.#sink.write(frame);
   }
 
-  /** Serializes one value: bytes tagged, then the router's transformer, then JSON. */
+  /** Serializes one value: bytes tagged (for clients that revive them), then the router's transformer, then JSON. */
   #toJSON(value: unknown): string {
-    const { router, binary } = this.#env.options;
-    const json = JSON.stringify(router._def._config.transformer.output.serialize(binary ? tagBinary(value) : value));
+    const { router } = this.#env.options;
+    const json = JSON.stringify(router._def._config.transformer.output.serialize(this.#tagBytes ? tagBinary(value) : value));
     // `undefined` has no JSON form; the wire needs text.
     return json === undefined ? 'null' : json;
   }

@@ -55,8 +55,9 @@ export interface SSEServerOptions<TRouter extends AnyTRPCRouter, TRequest> {
    */
   maxLastEventIdLength?: number;
   /**
-   * Carry `Uint8Array` values (Buffers included) as base64 and revive them on the client.
-   * `false` uses plain `JSON.stringify`, which is a little faster for deep values.
+   * Carry `Uint8Array` values (Buffers included) as tagged base64 to clients that revive
+   * them (trpc-sse's own, which say so in their `Accept` header); other clients get what
+   * tRPC's own server would send. `false` never tags (skips the walk over each value).
    * @default true
    */
   binary?: boolean;

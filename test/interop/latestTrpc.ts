@@ -10,6 +10,7 @@ import * as pinnedClient from '@trpc/client';
 import * as pinnedServer from '@trpc/server';
 import { fetchRequestHandler as pinnedFetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { createHTTPHandler as pinnedCreateHTTPHandler } from '@trpc/server/adapters/standalone';
+import type { EventSourceFetchInit, EventSourceInit, FetchLikeResponse } from 'eventsource';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -18,6 +19,7 @@ import * as latestClient from 'trpc-latest/client';
 import { fetchRequestHandler as latestFetchRequestHandler } from 'trpc-latest/fetch';
 import * as latestServer from 'trpc-latest/server';
 import { createHTTPHandler as latestCreateHTTPHandler } from 'trpc-latest/standalone';
+import superjson from 'superjson';
 import { z } from 'zod';
 import { Probe } from '../helpers/router.js';
 import { closeServer, listen } from '../helpers/servers.js';
@@ -116,8 +118,23 @@ export const STOCK_SSE_CONFIG = {
  * of its own release). `journal` is a resumable log: it replays what follows `lastEventId`,
  * then waits for `append`s, so a resumed client can be checked for "every event exactly once".
  */
-export function createStockRouter(kit: ServerKit) {
-  const t = kit.initTRPC.context<StockContext>().create({ sse: STOCK_SSE_CONFIG });
+export function createStockRouter(
+  kit: ServerKit,
+  opts: {
+    /** Use superjson as the router's transformer. */
+    transformer?: boolean;
+    /** The router's `sse` config. @default {@link STOCK_SSE_CONFIG} */
+    sse?: { ping?: { enabled: boolean; intervalMs?: number }; client?: { reconnectAfterInactivityMs?: number } };
+  } = {},
+) {
+  const sse = opts.sse ?? STOCK_SSE_CONFIG;
+  // Typed as the transformer-less variant either way; only the runtime differs (clients here are untyped).
+  const t = opts.transformer
+    ? (kit.initTRPC.context<StockContext>().create({ sse, transformer: superjson }) as unknown as ReturnType<typeof plainT>)
+    : plainT();
+  function plainT() {
+    return kit.initTRPC.context<StockContext>().create({ sse });
+  }
   const probe = new Probe();
   const feed = new EventEmitter();
   feed.setMaxListeners(0);
@@ -131,6 +148,10 @@ export function createStockRouter(kit: ServerKit) {
 
   const router = t.router({
     hello: t.procedure.query(() => 'hello'),
+    /** A value only a transformer carries intact. */
+    when: t.procedure.subscription(async function* () {
+      yield kit.tracked('1', { at: new Date(0), big: 2n ** 70n });
+    }),
     counter: t.procedure
       .input(z.object({ count: z.number().int().max(1000), lastEventId: z.string().nullish() }))
       .subscription(async function* ({ input }) {
@@ -330,10 +351,12 @@ export interface RecordedRequest {
  * response so the EventSource's own reconnect (3 s by default) takes a few ms in tests. The
  * prefix is what a server sending `retry:` would produce; nothing else in the stream changes.
  */
-export function eventSourceInit(opts: { headers?: Record<string, string>; retryMs?: number; requests?: RecordedRequest[] } = {}) {
+export function eventSourceInit(
+  opts: { headers?: Record<string, string>; retryMs?: number; requests?: RecordedRequest[] } = {},
+): EventSourceInit {
   const retryMs = opts.retryMs ?? 20;
   return {
-    fetch: async (url: string | URL, init: { headers: Record<string, string>; signal?: unknown } & Record<string, unknown>) => {
+    fetch: async (url: string | URL, init: EventSourceFetchInit): Promise<FetchLikeResponse> => {
       const headers = { ...init.headers, ...opts.headers };
       opts.requests?.push({ url: String(url), headers });
       const response = await fetch(url, { ...(init as RequestInit), headers });

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite runs for real (only those missing).
+# Usage: scripts/ensure-system-packages.sh <command>=<package> ...
+#   e.g. scripts/ensure-system-packages.sh openssl=openssl redis-server=redis-server
+set -euo pipefail
+missing=()
+for pair in "$@"; do
+  command_name="${pair%%=*}"
+  package_name="${pair#*=}"
+  command -v "$command_name" >/dev/null 2>&1 || missing+=("$package_name")
+done
+[ "${#missing[@]}" -eq 0 ] && exit 0
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "Missing ${missing[*]} and no apt-get to install them; install them and run again." >&2
+  exit 1
+fi
+sudo_cmd=()
+[ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
+echo "Installing ${missing[*]} (needed by the test suite)..." >&2
+"${sudo_cmd[@]}" apt-get update -qq >&2
+DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
