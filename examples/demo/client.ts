@@ -20,12 +20,16 @@ const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) 
 sse.connectionState.subscribe({
   next(state) {
     const badge = $('state');
-    badge.textContent = state.state + (state.error ? ` (${state.error.message})` : '');
+    // tRPC calls an open connection waiting for data 'pending'.
+    const label = state.state === 'pending' ? 'connected' : state.state;
+    badge.textContent = label + (state.error ? ` (${state.error.message})` : '');
     badge.dataset['state'] = state.state;
   },
 });
 
 const seen = new Set<number>();
+let firstId = Infinity;
+let lastId = -Infinity;
 trpc.feed.subscribe(undefined, {
   onData({ data }: { id: string; data: FeedItem }) {
     if (seen.has(data.id)) $('duplicates').textContent = String(Number($('duplicates').textContent) + 1);
@@ -37,6 +41,10 @@ trpc.feed.subscribe(undefined, {
     $('feed').prepend(li);
     while ($('feed').children.length > 50) $('feed').lastElementChild!.remove();
     $('received').textContent = String(seen.size);
+    // Ids are consecutive: any gap between the first and the latest is an event lost.
+    firstId = Math.min(firstId, data.id);
+    lastId = Math.max(lastId, data.id);
+    $('missing').textContent = String(lastId - firstId + 1 - seen.size);
   },
   onError(error) {
     $('state').textContent = `error: ${error.message}`;
