@@ -2,18 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { createSSEDecoder } from '../../src/codec/decoder.js';
 import type { SSEDecoder, SSEDecoderOptions, SSEMessage } from '../../src/codec/decoder.js';
 import { SSEDecodeError } from '../../src/codec/errors.js';
+import { concatBytes } from './bytes.js';
 
 const utf8 = new TextEncoder();
 const bytes = (text: string): Uint8Array => utf8.encode(text);
-const concat = (...parts: (Uint8Array | number[])[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-};
+const concat = concatBytes;
 
 interface Harness {
   decoder: SSEDecoder;

@@ -33,6 +33,7 @@
 import { createParser } from 'eventsource-parser';
 import { describe, expect, it } from 'vitest';
 import { createSSEDecoder } from '../../src/codec/decoder.js';
+import { concatBytes } from './bytes.js';
 
 const BASE_SEED = Number(process.env['SSE_DIFF_SEED'] ?? 0x5eed5);
 const COUNT = Number(process.env['SSE_DIFF_COUNT'] ?? 100_000);
@@ -169,14 +170,7 @@ function generateStream(rnd: Random): GeneratedStream {
 const encoder = new TextEncoder();
 
 function toBytes(tokens: Token[]): Uint8Array {
-  const parts = tokens.map((t) => (typeof t === 'string' ? encoder.encode(t) : Uint8Array.from(t)));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concatBytes(...tokens.map((t) => (typeof t === 'string' ? encoder.encode(t) : Uint8Array.from(t))));
 }
 
 /** The last event ID each dispatched event should carry, per the spec. */

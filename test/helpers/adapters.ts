@@ -129,17 +129,22 @@ function streamFromResponse(response: Response, cancel: () => void): RawStream {
   return { status: response.status, headers, next: queue.next, text: queue.text, cancel: () => { cancel(); void reader?.cancel().catch(() => undefined); } };
 }
 
+/** Our Node handler at `/trpc`, with the test context. */
+function testNodeHandler(router: AnyTRPCRouter, extra: Partial<SSEServerOptions<AnyTRPCRouter, unknown>>) {
+  return createSSEHandler({
+    router,
+    basePath: '/trpc',
+    createContext: ({ req, info }) => contextFromHeaders((n) => (req.headers[n] as string | undefined) ?? null, info.connectionParams),
+    ...extra,
+  });
+}
+
 function nodeAdapter(name: string, make: (handler: ReturnType<typeof createSSEHandler>) => Server): AdapterUnderTest {
   return {
     name,
     http2: false,
     async start(router, extra = {}) {
-      const handler = createSSEHandler({
-        router,
-        basePath: '/trpc',
-        createContext: ({ req, info }) => contextFromHeaders((n) => (req.headers[n] as string | undefined) ?? null, info.connectionParams),
-        ...extra,
-      });
+      const handler = testNodeHandler(router, extra);
       const server = make(handler);
       const port = await listen(server);
       return {
@@ -186,12 +191,7 @@ function http2Adapter(name: string, tls: boolean): AdapterUnderTest {
     name,
     http2: true,
     async start(router, extra = {}) {
-      const handler = createSSEHandler({
-        router,
-        basePath: '/trpc',
-        createContext: ({ req, info }) => contextFromHeaders((n) => (req.headers[n] as string | undefined) ?? null, info.connectionParams),
-        ...extra,
-      });
+      const handler = testNodeHandler(router, extra);
       const certificate = tls ? selfSignedCertificate() : undefined;
       const server = certificate
         ? http2.createSecureServer({ key: certificate.key, cert: certificate.cert }, (req, res) => void handler(req, res))
