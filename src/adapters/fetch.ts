@@ -43,9 +43,12 @@ const encoder = new TextEncoder();
 /**
  * A `ReadableStream` body fed by the core. Backpressure comes from the stream's queue: the
  * core waits while `desiredSize ≤ 0` and resumes on the next `pull`. Cancelling the body
- * (the runtime's way of saying the client left) aborts the request.
+ * (the runtime's way of saying the client left) calls `onCancel`.
  */
-function streamingBody(onCancel: () => void): { body: ReadableStream<Uint8Array>; sink: Omit<SSEResponseSink, 'start'> } {
+function streamingSink(
+  onStart: (status: number, headers: Record<string, string>, body: ReadableStream<Uint8Array>) => void,
+  onCancel: () => void,
+): SSEResponseSink {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let closed = false;
   let wake: (() => void) | undefined;
@@ -71,28 +74,28 @@ function streamingBody(onCancel: () => void): { body: ReadableStream<Uint8Array>
     { highWaterMark: HIGH_WATER_MARK, size: (chunk) => chunk.byteLength },
   );
   return {
-    body,
-    sink: {
-      write(chunk) {
-        if (closed) return true;
-        controller.enqueue(encoder.encode(chunk));
-        return (controller.desiredSize ?? 0) > 0;
-      },
-      drained() {
-        if (closed || (controller.desiredSize ?? 0) > 0) return Promise.resolve();
-        return new Promise((resolve) => {
-          wake = resolve;
-        });
-      },
-      get bufferedBytes() {
-        return closed ? 0 : HIGH_WATER_MARK - (controller.desiredSize ?? 0);
-      },
-      end() {
-        if (closed) return;
-        closed = true;
-        resume();
-        controller.close();
-      },
+    start(status, headers) {
+      onStart(status, headers, body);
+    },
+    write(chunk) {
+      if (closed) return true;
+      controller.enqueue(encoder.encode(chunk));
+      return (controller.desiredSize ?? 0) > 0;
+    },
+    drained() {
+      if (closed || (controller.desiredSize ?? 0) > 0) return Promise.resolve();
+      return new Promise((resolve) => {
+        wake = resolve;
+      });
+    },
+    get bufferedBytes() {
+      return closed ? 0 : HIGH_WATER_MARK - (controller.desiredSize ?? 0);
+    },
+    end() {
+      if (closed) return;
+      closed = true;
+      resume();
+      controller.close();
     },
   };
 }
@@ -134,51 +137,22 @@ async function handleFetchRequest<TRouter extends AnyTRPCRouter>(
   opts: SSEFetchHandlerOptions<TRouter>,
   req: Request,
 ): Promise<Response> {
-    const located = procedurePath(req, opts.endpoint);
-    if (!located) return new Response('Not Found', { status: 404 });
-    const abort = new AbortController();
-    const onRequestAbort = (): void => abort.abort();
-    if (req.signal.aborted) abort.abort();
-    else req.signal.addEventListener('abort', onRequestAbort, { once: true });
-    const sseReq: SSERequest = {
-      method: req.method.toUpperCase(),
-      path: located.path,
-      searchParams: located.url.searchParams,
-      headers: req.headers,
-      url: located.url,
-      signal: abort.signal,
-    };
-    if (await core.isStreamRequest(sseReq)) {
-      const resHeaders = new Headers();
-      const { body, sink } = streamingBody(() => abort.abort());
-      return new Promise<Response>((resolve) => {
-        void core
-          .serveStream(
-            sseReq,
-            {
-              ...sink,
-              get bufferedBytes() {
-                return sink.bufferedBytes;
-              },
-              start(status, headers) {
-                for (const [key, value] of Object.entries(headers)) resHeaders.set(key, value);
-                resolve(new Response(body, { status, headers: resHeaders }));
-              },
-            },
-            {
-              http2: false,
-              createContext: async (info) =>
-                opts.createContext ? await opts.createContext({ req, resHeaders, info }) : {},
-              onError: (err) => opts.onError?.({ ...err, req } as Parameters<NonNullable<typeof opts.onError>>[0]),
-            },
-          )
-          .finally(() => {
-            req.signal.removeEventListener('abort', onRequestAbort);
-            // The client left before the stream started: nothing was sent.
-            resolve(new Response(null, { status: 499 }));
-          });
-      });
-    }
+  const located = procedurePath(req, opts.endpoint);
+  if (!located) return new Response('Not Found', { status: 404 });
+  // The client leaving shows as the request's signal or as the body being cancelled.
+  const abort = new AbortController();
+  const onRequestAbort = (): void => abort.abort();
+  if (req.signal.aborted) abort.abort();
+  else req.signal.addEventListener('abort', onRequestAbort, { once: true });
+  const sseReq: SSERequest = {
+    method: req.method.toUpperCase(),
+    path: located.path,
+    searchParams: located.url.searchParams,
+    headers: req.headers,
+    url: located.url,
+    signal: abort.signal,
+  };
+  if (!(await core.isStreamRequest(sseReq))) {
     req.signal.removeEventListener('abort', onRequestAbort);
     if (opts.queriesAndMutations === false) return new Response('Not Found', { status: 404 });
     return fetchRequestHandler({
@@ -190,6 +164,28 @@ async function handleFetchRequest<TRouter extends AnyTRPCRouter>(
         (opts.createContext ? opts.createContext({ req: request, resHeaders, info }) : {}) as never,
       ...(opts.onError ? { onError: opts.onError } : {}),
     } as FetchHandlerRequestOptions<TRouter>);
+  }
+  const resHeaders = new Headers();
+  return new Promise<Response>((resolve) => {
+    const sink = streamingSink(
+      (status, headers, body) => {
+        for (const [key, value] of Object.entries(headers)) resHeaders.set(key, value);
+        resolve(new Response(body, { status, headers: resHeaders }));
+      },
+      () => abort.abort(),
+    );
+    void core
+      .serveStream(sseReq, sink, {
+        http2: false,
+        createContext: async (info) => (opts.createContext ? await opts.createContext({ req, resHeaders, info }) : {}),
+        onError: (err) => opts.onError?.({ ...err, req } as Parameters<NonNullable<typeof opts.onError>>[0]),
+      })
+      .finally(() => {
+        req.signal.removeEventListener('abort', onRequestAbort);
+        // Only takes effect when the client left before the stream started: nothing was sent.
+        resolve(new Response(null, { status: 499 }));
+      });
+  });
 }
 
 /**
