@@ -145,6 +145,16 @@ class DistinctStream implements HeartbeatTarget {
     const { options } = this.#env;
     if (this.#req.signal.aborted) return this.#finish();
     this.#req.signal.addEventListener('abort', this.#onRequestAbort, { once: true });
+    if (this.#env.streams.size >= options.maxStreams) {
+      this.#open();
+      this.#fail(
+        new TRPCError({
+          code: 'SERVICE_UNAVAILABLE',
+          message: `This server is at its limit of ${options.maxStreams} open streams; retry later`,
+        }),
+      );
+      return;
+    }
     this.#env.streams.add(this);
     let source: Source;
     try {

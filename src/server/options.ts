@@ -43,6 +43,13 @@ export interface SSEServerOptions<TRouter extends AnyTRPCRouter, TRequest> {
    */
   maxBufferedBytes?: number;
   /**
+   * Event streams one server (one handler) keeps open at once. Past it, a new stream is
+   * answered in-band with `SERVICE_UNAVAILABLE`, which clients retry with backoff (or
+   * elsewhere, behind a load balancer), instead of exhausting memory or file descriptors.
+   * @default 20_000
+   */
+  maxStreams?: number;
+  /**
    * Largest `input` (the query parameter, in characters) a subscription request may carry;
    * larger ones fail with `PAYLOAD_TOO_LARGE`.
    * @default 65_536
@@ -80,6 +87,7 @@ export interface RequestHooks {
 /** Defaults of {@link SSEServerOptions}, exported for documentation and tests. */
 export const SSE_SERVER_DEFAULTS = {
   heartbeatMs: 10_000,
+  maxStreams: 20_000,
   maxBufferedBytes: 4 * 1024 * 1024,
   maxInputLength: 64 * 1024,
   maxLastEventIdLength: 1024,

@@ -8,6 +8,7 @@ export interface ResolvedServerOptions {
   reconnectAfterInactivityMs: number;
   maxDurationMs: number;
   maxBufferedBytes: number;
+  maxStreams: number;
   maxInputLength: number;
   maxLastEventIdLength: number;
   binary: boolean;
@@ -52,6 +53,7 @@ export function resolveServerOptions(opts: SSECoreOptions): ResolvedServerOption
     reconnectAfterInactivityMs,
     maxDurationMs: nonNegative('maxDurationMs', opts.maxDurationMs ?? routerSSE.maxDurationMs ?? 0),
     maxBufferedBytes: nonNegative('maxBufferedBytes', opts.maxBufferedBytes ?? SSE_SERVER_DEFAULTS.maxBufferedBytes),
+    maxStreams: nonNegative('maxStreams', opts.maxStreams ?? SSE_SERVER_DEFAULTS.maxStreams),
     maxInputLength: nonNegative('maxInputLength', opts.maxInputLength ?? SSE_SERVER_DEFAULTS.maxInputLength),
     maxLastEventIdLength: nonNegative(
       'maxLastEventIdLength',

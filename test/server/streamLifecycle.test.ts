@@ -139,3 +139,23 @@ test('closeAllStreams ends every stream without return and stops the procedures'
   }
   expect(server.core.openStreams).toBe(0);
 });
+
+test('past maxStreams a new stream gets a retryable SERVICE_UNAVAILABLE; the open ones carry on', async () => {
+  const { router } = boundsRouter();
+  const server = await nodeAdapter.start(router, { maxStreams: 2 });
+  running.push(server);
+  const open = await Promise.all([server.request('silent', { headers: SSE }), server.request('silent', { headers: SSE })]);
+  for (const stream of open) expect((await stream.next())?.event).toBe('connected');
+  const refused = await server.request('silent', { headers: SSE });
+  const events = [];
+  for (let e = await refused.next(); e; e = await refused.next()) events.push(e);
+  expect(events.map((e) => e.event)).toEqual(['connected', 'serialized-error']);
+  expect(JSON.parse(events[1]!.data).data.code).toBe('SERVICE_UNAVAILABLE');
+  expect(server.core.openStreams).toBe(2);
+  // A slot frees up when a client leaves.
+  open[0]!.cancel();
+  await expect.poll(() => server.core.openStreams).toBe(1);
+  const admitted = await server.request('silent', { headers: SSE });
+  expect((await admitted.next())?.event).toBe('connected');
+  expect((await admitted.next())?.data).toBe('"hi"');
+});
