@@ -1,5 +1,5 @@
-import { serveDistinctStream, type StreamEnvironment } from './distinctStream.js';
-import { Heartbeat } from './heartbeat.js';
+import { serveDistinctStream } from './distinctStream.js';
+import { StreamEnvironment } from './environment.js';
 import type { RequestHooks, SSECoreOptions } from './options.js';
 import { findProcedure } from './procedures.js';
 import type { SSERequest, SSEResponseSink } from './request.js';
@@ -31,7 +31,7 @@ function acceptsEventStream(req: SSERequest): boolean {
 /** Builds the core for one router. Adapters create one per handler. */
 export function createSSECore(opts: SSECoreOptions): SSECore {
   const options = resolveServerOptions(opts);
-  const env: StreamEnvironment = { options, heartbeat: new Heartbeat(options.heartbeatMs), streams: new Set() };
+  const env = new StreamEnvironment(options);
   return {
     options,
     isStreamRequest(req) {
@@ -53,11 +53,10 @@ export function createSSECore(opts: SSECoreOptions): SSECore {
       }
     },
     get openStreams() {
-      return env.streams.size;
+      return env.openStreams;
     },
     closeAllStreams() {
-      for (const stream of [...env.streams]) stream.close();
-      env.heartbeat.stop();
+      env.closeAll();
     },
   };
 }

@@ -1,6 +1,7 @@
 import { getTRPCErrorFromUnknown, type AnyTRPCRouter, type TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
+import type { RequestHooks } from './options.js';
 
 /** Where an error happened, for the router's `errorFormatter` and the `onError` hook. */
 export interface ErrorScope {
@@ -26,4 +27,12 @@ export function toErrorShape(router: AnyTRPCRouter, error: TRPCError, scope: Err
   return config.errorFormatter({ error, type: scope.type, path: scope.path, input: scope.input, ctx: scope.ctx, shape });
 }
 
-export { getTRPCErrorFromUnknown };
+/**
+ * Turns a failure into a `TRPCError` and reports it to `onError`, once: callers report a
+ * failure here and nowhere else.
+ */
+export function reportFailure(hooks: Pick<RequestHooks, 'onError'>, cause: unknown, scope: ErrorScope): TRPCError {
+  const error = getTRPCErrorFromUnknown(cause);
+  hooks.onError({ error, type: scope.type, path: scope.path, input: scope.input, ctx: scope.ctx });
+  return error;
+}

@@ -1,0 +1,49 @@
+import { TRPCError } from '@trpc/server';
+import { Heartbeat } from './heartbeat.js';
+import type { ResolvedServerOptions } from './resolveOptions.js';
+
+/** Anything the server can end from outside (shutdown, drain). */
+export interface Closable {
+  close(): void;
+}
+
+/** What every stream of one server shares: options, the heartbeat, and the open-stream budget. */
+export class StreamEnvironment {
+  readonly options: ResolvedServerOptions;
+  readonly heartbeat: Heartbeat;
+  readonly #streams = new Set<Closable>();
+
+  constructor(options: ResolvedServerOptions) {
+    this.options = options;
+    this.heartbeat = new Heartbeat(options.heartbeatMs);
+  }
+
+  get openStreams(): number {
+    return this.#streams.size;
+  }
+
+  /** Counts a stream against `maxStreams`; `false` when the server is full. */
+  admit(stream: Closable): boolean {
+    if (this.#streams.size >= this.options.maxStreams) return false;
+    this.#streams.add(stream);
+    return true;
+  }
+
+  release(stream: Closable): void {
+    this.#streams.delete(stream);
+  }
+
+  /** The error a stream gets when {@link admit} said no: retryable, so clients back off. */
+  refusal(): TRPCError {
+    return new TRPCError({
+      code: 'SERVICE_UNAVAILABLE',
+      message: `This server is at its limit of ${this.options.maxStreams} open streams; retry later`,
+    });
+  }
+
+  /** Ends every open stream without `return`, and stops the heartbeat. */
+  closeAll(): void {
+    for (const stream of [...this.#streams]) stream.close();
+    this.heartbeat.stop();
+  }
+}
