@@ -54,7 +54,7 @@ export async function startDemo(opts: { port?: number; host?: string; feedInterv
     server,
     close: async () => {
       feed.stop();
-      trpc.core.closeAllStreams();
+      trpc.core.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

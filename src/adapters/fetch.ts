@@ -7,7 +7,8 @@ import type { AnyTRPCRouter, inferRouterContext } from '@trpc/server';
 import { fetchRequestHandler, type FetchHandlerRequestOptions } from '@trpc/server/adapters/fetch';
 import type { TRPCRequestInfo } from '@trpc/server/http';
 import { createSSECore, type SSECore } from '../server/core.js';
-import type { SSEServerOptions } from '../server/options.js';
+import { bodyTooLarge, checkDeclaredLength } from '../server/bodyLimit.js';
+import type { RequestHooks, SSEServerOptions } from '../server/options.js';
 import type { SSERequest, SSEResponseSink } from '../server/request.js';
 
 /** Options of tRPC's fetch handler, used for queries and mutations. */
@@ -100,9 +101,32 @@ function streamingSink(
   };
 }
 
+/** Reads a fetch request body up to `maxBytes`, without buffering more. */
+async function readFetchBody(req: Request, maxBytes: number): Promise<string> {
+  checkDeclaredLength(req.headers.get('content-length'), maxBytes);
+  if (!req.body) return '';
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      void reader.cancel().catch(() => undefined);
+      throw bodyTooLarge(maxBytes);
+    }
+    chunks.push(value);
+  }
+  const decoder = new TextDecoder();
+  return chunks.map((chunk) => decoder.decode(chunk, { stream: true })).join('') + decoder.decode();
+}
+
 function procedurePath(req: Request, endpoint: string): { url: URL; path: string } | null {
   const url = new URL(req.url);
   const base = endpoint.endsWith('/') ? endpoint : endpoint + '/';
+  // The endpoint itself, with or without its slash, is the multiplexed protocol's.
+  if (url.pathname === base || url.pathname + '/' === base) return { url, path: '' };
   if (!url.pathname.startsWith(base)) return null;
   try {
     return { url, path: decodeURIComponent(url.pathname.slice(base.length)) };
@@ -151,8 +175,20 @@ async function handleFetchRequest<TRouter extends AnyTRPCRouter>(
     headers: req.headers,
     url: located.url,
     signal: abort.signal,
+    readBody: (maxBytes) => readFetchBody(req, maxBytes),
   };
-  if (!(await core.isStreamRequest(sseReq))) {
+  const kind = await core.classify(sseReq);
+  const hooks = (resHeaders: Headers): RequestHooks => ({
+    http2: false,
+    createContext: async (info) => (opts.createContext ? await opts.createContext({ req, resHeaders, info }) : {}),
+    onError: (err) => opts.onError?.({ ...err, req } as Parameters<NonNullable<typeof opts.onError>>[0]),
+  });
+  if (kind === 'control') {
+    req.signal.removeEventListener('abort', onRequestAbort);
+    const answer = await core.handleControl(sseReq, hooks(new Headers()));
+    return new Response(answer.status === 204 ? null : answer.body, { status: answer.status, headers: answer.headers });
+  }
+  if (kind === null) {
     req.signal.removeEventListener('abort', onRequestAbort);
     if (opts.queriesAndMutations === false) return new Response('Not Found', { status: 404 });
     return fetchRequestHandler({
@@ -175,11 +211,7 @@ async function handleFetchRequest<TRouter extends AnyTRPCRouter>(
       () => abort.abort(),
     );
     void core
-      .serveStream(sseReq, sink, {
-        http2: false,
-        createContext: async (info) => (opts.createContext ? await opts.createContext({ req, resHeaders, info }) : {}),
-        onError: (err) => opts.onError?.({ ...err, req } as Parameters<NonNullable<typeof opts.onError>>[0]),
-      })
+      .serveStream(sseReq, sink, hooks(resHeaders))
       .finally(() => {
         req.signal.removeEventListener('abort', onRequestAbort);
         // Only takes effect when the client left before the stream started: nothing was sent.

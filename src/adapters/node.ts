@@ -28,6 +28,8 @@ export interface SSEHandler {
 
 function procedurePath(url: string, basePath: string): string | null {
   const pathname = url.split('?', 1)[0] ?? '';
+  // The endpoint itself, with or without its slash, is the multiplexed protocol's.
+  if (pathname === basePath || pathname + '/' === basePath) return '';
   if (!pathname.startsWith(basePath)) return null;
   try {
     return decodeURIComponent(pathname.slice(basePath.length));

@@ -2,7 +2,7 @@ import type { AnyTRPCRouter, inferRouterContext } from '@trpc/server';
 import type { TRPCRequestInfo } from '@trpc/server/http';
 import { nodeHTTPRequestHandler, type NodeHTTPHandlerOptions } from '@trpc/server/adapters/node-http';
 import { createSSECore, type SSECore } from '../server/core.js';
-import type { SSEServerOptions } from '../server/options.js';
+import type { RequestHooks, SSEServerOptions } from '../server/options.js';
 import { isHttp2, nodeResponseSink, toSSERequest, type NodeRequest, type NodeResponse } from './nodeStream.js';
 
 /** Options of tRPC's own HTTP handler, used for queries and mutations. */
@@ -44,12 +44,20 @@ export function createNodeDispatcher<TRouter extends AnyTRPCRouter, TRequest ext
 
   async function dispatch(req: TRequest, res: TResponse, path: string): Promise<boolean> {
     const sseReq = toSSERequest(req, res, path);
-    if (await core.isStreamRequest(sseReq)) {
-      await core.serveStream(sseReq, nodeResponseSink(res), {
+    const kind = await core.classify(sseReq);
+    if (kind !== null) {
+      const hooks: RequestHooks = {
         http2: isHttp2(req),
         createContext: (info) => createContext(req, res, info),
         onError: (err) => opts.onError?.({ ...err, req } as Parameters<NonNullable<typeof opts.onError>>[0]),
-      });
+      };
+      if (kind === 'stream') {
+        await core.serveStream(sseReq, nodeResponseSink(res), hooks);
+      } else {
+        const answer = await core.handleControl(sseReq, hooks);
+        res.writeHead(answer.status, answer.headers);
+        res.end(answer.body);
+      }
       return true;
     }
     if (opts.queriesAndMutations === false) return false;

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Writable } from 'node:stream';
+import { bodyTooLarge, checkDeclaredLength } from '../server/bodyLimit.js';
 import type { HeadersLike, SSERequest, SSEResponseSink } from '../server/request.js';
 
 /** A Node request: `node:http` or the `node:http2` compatibility API (h2c or TLS). */
@@ -49,7 +50,53 @@ export function toSSERequest(req: NodeRequest, res: NodeResponse, path: string):
     headers: nodeHeaders(req),
     url,
     signal: controller.signal,
+    readBody: (maxBytes) => readNodeBody(req, maxBytes),
   };
+}
+
+/**
+ * Reads a Node request body up to `maxBytes`. A body already parsed by a framework (Express's
+ * `express.json()` sets `req.body`) is used as it is.
+ */
+function readNodeBody(req: NodeRequest, maxBytes: number): Promise<string> {
+  const parsed = (req as { body?: unknown }).body;
+  if (parsed !== undefined) return Promise.resolve(typeof parsed === 'string' ? parsed : JSON.stringify(parsed));
+  return new Promise((resolve, reject) => {
+    try {
+      checkDeclaredLength(req.headers['content-length'], maxBytes);
+    } catch (error) {
+      reject(error);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        cleanup();
+        // Stop buffering; Node discards the rest once the response is sent.
+        reject(bodyTooLarge(maxBytes));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    };
+    const onError = (error: Error): void => {
+      cleanup();
+      reject(error);
+    };
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
 }
 
 /**

@@ -1,27 +1,58 @@
 import { serveDistinctStream } from './distinctStream.js';
 import { StreamEnvironment } from './environment.js';
+import { handleControlRequest, type PlainResponse } from './multiplexed/controlRequest.js';
+import { ConnectionRegistry } from './multiplexed/registry.js';
+import { serveMultiplexedStream } from './multiplexed/streamRequest.js';
 import type { RequestHooks, SSECoreOptions } from './options.js';
 import { findProcedure } from './procedures.js';
 import type { SSERequest, SSEResponseSink } from './request.js';
 import { resolveServerOptions, type ResolvedServerOptions } from './resolveOptions.js';
 
-/** The framework-free server: adapters ask it whether a request is a stream, and let it serve one. */
+export type { PlainResponse } from './multiplexed/controlRequest.js';
+
+/** How the core handles a request: an event stream, a control request, or not at all (tRPC's handler). */
+export type RequestKind = 'stream' | 'control' | null;
+
+/** Options of {@link SSECore.drain}. */
+export interface DrainOptions {
+  /**
+   * Clients are asked to move within this window, each at a random moment in it, so they do
+   * not all hit the next server at once.
+   * @default 5_000
+   */
+  withinMs?: number;
+}
+
+/** The framework-free server: adapters ask it what a request is, and let it answer. */
 export interface SSECore {
   readonly options: ResolvedServerOptions;
   /**
-   * Whether the core serves this request as an event stream. Everything else (queries,
-   * mutations, batches) belongs to tRPC's own HTTP handler.
+   * `'stream'`: an event stream (the multiplexed stream at the endpoint itself, or a
+   * distinct-mode subscription); `'control'`: a multiplexed control request; `null`:
+   * everything else (queries, mutations, batches), which belongs to tRPC's own handler.
    */
-  isStreamRequest(req: SSERequest): boolean | Promise<boolean>;
+  classify(req: SSERequest): RequestKind | Promise<RequestKind>;
   /** Serves an event stream; resolves when it has ended. Never rejects. */
   serveStream(req: SSERequest, sink: SSEResponseSink, hooks: RequestHooks): Promise<void>;
-  /** Number of streams open now. */
+  /** Answers a control request. Never rejects. */
+  handleControl(req: SSERequest, hooks: RequestHooks): Promise<PlainResponse>;
+  /** Event streams open now (both modes). */
   readonly openStreams: number;
+  /** Multiplexed connections held now, with or without a stream attached. */
+  readonly connections: number;
   /**
    * Ends every open stream without `return`, so each client reconnects and resumes
-   * (elsewhere, during a deploy), and stops the heartbeat.
+   * (multiplexed connections stay for `graceMs`, so a client coming back here resumes them).
    */
   closeAllStreams(): void;
+  /**
+   * Asks every client to reconnect within `withinMs` (a deploy, a rebalance): multiplexed
+   * clients get a `reconnect` event and hand over to a new connection with no gap; distinct
+   * streams end without `return` at a random moment in the window and resume.
+   */
+  drain(opts?: DrainOptions): void;
+  /** Ends everything for good: streams, connections and their procedures, timers. */
+  close(): void;
 }
 
 function acceptsEventStream(req: SSERequest): boolean {
@@ -32,30 +63,61 @@ function acceptsEventStream(req: SSERequest): boolean {
 export function createSSECore(opts: SSECoreOptions): SSECore {
   const options = resolveServerOptions(opts);
   const env = new StreamEnvironment(options);
+  const registry = new ConnectionRegistry(env);
+  const drainTimers = new Set<ReturnType<typeof setTimeout>>();
   return {
     options,
-    isStreamRequest(req) {
-      if (req.method !== 'GET') return false;
+    classify(req) {
+      // The endpoint itself (an empty path, which tRPC never uses) is the multiplexed protocol.
+      if (req.path === '') {
+        if (req.method === 'GET') return 'stream';
+        if (req.method === 'POST') return 'control';
+        return null;
+      }
+      if (req.method !== 'GET') return null;
       // EventSource and our client always say so; no lookup needed on the hot path.
-      if (acceptsEventStream(req)) return true;
+      if (acceptsEventStream(req)) return 'stream';
       // A plain GET (curl, a proxy health check) to a subscription still gets a stream.
       return findProcedure(options.router, req.path).then(
-        (procedure) => procedure?._def.type === 'subscription',
-        () => false,
+        (procedure) => (procedure?._def.type === 'subscription' ? 'stream' : null),
+        () => null,
       );
     },
     async serveStream(req, sink, hooks) {
       try {
-        await serveDistinctStream(env, req, sink, hooks);
+        if (req.path === '') await serveMultiplexedStream(env, registry, req, sink, hooks);
+        else await serveDistinctStream(env, req, sink, hooks);
       } catch {
-        // serveDistinctStream reports failures in-band; this only guards the adapter.
+        // Both report failures in-band; this only guards the adapter.
         sink.end();
       }
+    },
+    handleControl(req, hooks) {
+      return handleControlRequest(env, registry, req, hooks);
     },
     get openStreams() {
       return env.openStreams;
     },
+    get connections() {
+      return registry.size;
+    },
     closeAllStreams() {
+      env.closeAll();
+    },
+    drain({ withinMs = 5_000 } = {}) {
+      for (const connection of registry.all()) connection.requestReconnect(Math.floor(Math.random() * withinMs));
+      for (const stream of env.distinctStreams()) {
+        const timer = setTimeout(() => {
+          drainTimers.delete(timer);
+          stream.close();
+        }, Math.floor(Math.random() * withinMs));
+        drainTimers.add(timer);
+      }
+    },
+    close() {
+      for (const timer of drainTimers) clearTimeout(timer);
+      drainTimers.clear();
+      for (const connection of registry.all()) connection.close();
       env.closeAll();
     },
   };

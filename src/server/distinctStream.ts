@@ -59,6 +59,7 @@ async function startProcedure(
  * written straight to the sink as they come (see {@link pumpSource} for backpressure).
  */
 class DistinctStream implements HeartbeatTarget {
+  readonly mode = 'distinct';
   wroteSinceTick = true;
   #closed = false;
   readonly #abort = new AbortController();

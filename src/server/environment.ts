@@ -2,8 +2,10 @@ import { TRPCError } from '@trpc/server';
 import { Heartbeat } from './heartbeat.js';
 import type { ResolvedServerOptions } from './resolveOptions.js';
 
-/** Anything the server can end from outside (shutdown, drain). */
+/** An open stream, as the server can end it from outside (shutdown, drain). */
 export interface Closable {
+  readonly mode: 'distinct' | 'multiplexed';
+  /** Ends the stream without `return`: the client reconnects and resumes. */
   close(): void;
 }
 
@@ -27,6 +29,11 @@ export class StreamEnvironment {
     if (this.#streams.size >= this.options.maxStreams) return false;
     this.#streams.add(stream);
     return true;
+  }
+
+  /** Open distinct-mode streams (a drain ends them one by one). */
+  distinctStreams(): Closable[] {
+    return [...this.#streams].filter((stream) => stream.mode === 'distinct');
   }
 
   release(stream: Closable): void {

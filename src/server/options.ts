@@ -62,6 +62,35 @@ export interface SSEServerOptions<TRouter extends AnyTRPCRouter, TRequest> {
    */
   maxLastEventIdLength?: number;
   /**
+   * Multiplexed mode: how long a connection outlives its broken stream, in ms, so a client
+   * that comes back resumes it (every frame it missed replayed, no procedure re-run). `0`
+   * ends the connection with its stream.
+   * @default 10_000
+   */
+  graceMs?: number;
+  /**
+   * Multiplexed mode: the most recent frames a connection keeps for that replay, in
+   * characters. A client that missed more than this subscribes afresh from its tracked ids.
+   * @default 131_072 (128 KiB)
+   */
+  replayBufferBytes?: number;
+  /**
+   * Multiplexed mode: subscriptions one connection may hold; more fail with `TOO_MANY_REQUESTS`.
+   * @default 100
+   */
+  maxSubscriptionsPerConnection?: number;
+  /**
+   * Multiplexed mode: largest control request body, in bytes; larger → `PAYLOAD_TOO_LARGE`.
+   * @default 65_536
+   */
+  maxControlBodyBytes?: number;
+  /**
+   * Multiplexed mode: control requests in flight at once per connection; more →
+   * `TOO_MANY_REQUESTS` (a client batches its ops, so it never needs many).
+   * @default 8
+   */
+  maxPendingControlRequests?: number;
+  /**
    * Carry `Uint8Array` values (Buffers included) as tagged base64 to clients that revive
    * them (trpc-sse's own, which say so in their `Accept` header); other clients get what
    * tRPC's own server would send. `false` never tags (skips the walk over each value).
@@ -88,6 +117,11 @@ export interface RequestHooks {
 export const SSE_SERVER_DEFAULTS = {
   heartbeatMs: 10_000,
   maxStreams: 20_000,
+  graceMs: 10_000,
+  replayBufferBytes: 128 * 1024,
+  maxSubscriptionsPerConnection: 100,
+  maxControlBodyBytes: 64 * 1024,
+  maxPendingControlRequests: 8,
   maxBufferedBytes: 4 * 1024 * 1024,
   maxInputLength: 64 * 1024,
   maxLastEventIdLength: 1024,

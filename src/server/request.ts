@@ -21,6 +21,11 @@ export interface SSERequest {
   url: URL | null;
   /** Aborted when the client goes away (socket closed, body cancelled). */
   signal: AbortSignal;
+  /**
+   * Reads the request body as text, at most `maxBytes`; rejects with a `PAYLOAD_TOO_LARGE`
+   * `TRPCError` past that (without buffering the rest).
+   */
+  readBody(maxBytes: number): Promise<string>;
 }
 
 /**

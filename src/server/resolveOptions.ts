@@ -9,6 +9,11 @@ export interface ResolvedServerOptions {
   maxDurationMs: number;
   maxBufferedBytes: number;
   maxStreams: number;
+  graceMs: number;
+  replayBufferBytes: number;
+  maxSubscriptionsPerConnection: number;
+  maxControlBodyBytes: number;
+  maxPendingControlRequests: number;
   maxInputLength: number;
   maxLastEventIdLength: number;
   binary: boolean;
@@ -54,6 +59,17 @@ export function resolveServerOptions(opts: SSECoreOptions): ResolvedServerOption
     maxDurationMs: nonNegative('maxDurationMs', opts.maxDurationMs ?? routerSSE.maxDurationMs ?? 0),
     maxBufferedBytes: nonNegative('maxBufferedBytes', opts.maxBufferedBytes ?? SSE_SERVER_DEFAULTS.maxBufferedBytes),
     maxStreams: nonNegative('maxStreams', opts.maxStreams ?? SSE_SERVER_DEFAULTS.maxStreams),
+    graceMs: nonNegative('graceMs', opts.graceMs ?? SSE_SERVER_DEFAULTS.graceMs),
+    replayBufferBytes: nonNegative('replayBufferBytes', opts.replayBufferBytes ?? SSE_SERVER_DEFAULTS.replayBufferBytes),
+    maxSubscriptionsPerConnection: nonNegative(
+      'maxSubscriptionsPerConnection',
+      opts.maxSubscriptionsPerConnection ?? SSE_SERVER_DEFAULTS.maxSubscriptionsPerConnection,
+    ),
+    maxControlBodyBytes: nonNegative('maxControlBodyBytes', opts.maxControlBodyBytes ?? SSE_SERVER_DEFAULTS.maxControlBodyBytes),
+    maxPendingControlRequests: nonNegative(
+      'maxPendingControlRequests',
+      opts.maxPendingControlRequests ?? SSE_SERVER_DEFAULTS.maxPendingControlRequests,
+    ),
     maxInputLength: nonNegative('maxInputLength', opts.maxInputLength ?? SSE_SERVER_DEFAULTS.maxInputLength),
     maxLastEventIdLength: nonNegative(
       'maxLastEventIdLength',

@@ -152,7 +152,7 @@ function nodeAdapter(name: string, make: (handler: ReturnType<typeof createSSEHa
         port,
         request: (path, init = {}) => fetchStream(`http://127.0.0.1:${port}/trpc/${path}`, init),
         close: async () => {
-          handler.core.closeAllStreams();
+          handler.core.close();
           await closeServer(server);
         },
       };
@@ -178,7 +178,7 @@ function expressAdapter(name: string, expressModule: typeof express5): AdapterUn
         core: middleware.core,
         request: (path, init = {}) => fetchStream(`http://127.0.0.1:${port}/trpc/${path}`, init),
         close: async () => {
-          middleware.core.closeAllStreams();
+          middleware.core.close();
           await closeServer(server);
         },
       };
@@ -236,7 +236,7 @@ function http2Adapter(name: string, tls: boolean): AdapterUnderTest {
             });
           }),
         close: async () => {
-          handler.core.closeAllStreams();
+          handler.core.close();
           client.close();
           for (const session of sessions) session.destroy();
           await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -271,7 +271,7 @@ const fetchAdapter: AdapterUnderTest = {
         // A fetch runtime signals a leaving client both ways; do both.
         return streamFromResponse(response, () => controller.abort());
       },
-      close: async () => handler.core.closeAllStreams(),
+      close: async () => handler.core.close(),
     };
   },
 };

@@ -54,7 +54,7 @@ export async function startNodeServer<TRouter extends AnyTRPCRouter>(
     server,
     core: handler.core,
     close: async () => {
-      handler.core.closeAllStreams();
+      handler.core.close();
       await closeServer(server);
     },
   };
@@ -82,7 +82,7 @@ export async function startExpressServer<TRouter extends AnyTRPCRouter>(
     server,
     core: middleware.core,
     close: async () => {
-      middleware.core.closeAllStreams();
+      middleware.core.close();
       await closeServer(server);
     },
   };

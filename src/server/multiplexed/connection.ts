@@ -1,0 +1,217 @@
+import { TRPCError } from '@trpc/server';
+import type { HeartbeatTarget } from '../heartbeat.js';
+import type { RequestHooks } from '../options.js';
+import type { SSEResponseSink } from '../request.js';
+import type { ResolvedServerOptions } from '../resolveOptions.js';
+import { randomToken } from '../secret.js';
+import type { ValueSerializer } from '../serialize.js';
+import { connectionFrame, reconnectFrame } from './frames.js';
+import { ReplayBuffer } from './replayBuffer.js';
+import { MuxSubscription, writeFailure } from './subscription.js';
+import { PING_FRAME } from '../dialect.js';
+
+/** What a connection needs from the server that owns it. */
+export interface ConnectionOwner {
+  readonly options: ResolvedServerOptions;
+  /** The connection ended for good. */
+  closed(connection: MuxConnection): void;
+  /** A stream attached / detached (for the heartbeat and the stream budget). */
+  attached(connection: MuxConnection): void;
+  detached(connection: MuxConnection): void;
+}
+
+/** One subscribe operation of a control request. */
+export interface SubscribeOp {
+  id: string;
+  path: string;
+  input: unknown;
+  lastEventId: string | null;
+}
+
+/**
+ * A multiplexed connection: one client, its context, its subscriptions, and the stream
+ * currently carrying them. The connection outlives a broken stream by `graceMs`, so a client
+ * that comes back resumes it (frames replayed from {@link ReplayBuffer}) without any
+ * procedure running again.
+ */
+export class MuxConnection implements HeartbeatTarget {
+  readonly id = randomToken(16);
+  readonly secret = randomToken(16);
+  readonly options: ResolvedServerOptions;
+  readonly ctx: unknown;
+  readonly hooks: RequestHooks;
+  readonly serializer: ValueSerializer;
+  wroteSinceTick = true;
+  readonly #owner: ConnectionOwner;
+  readonly #subscriptions = new Map<string, MuxSubscription>();
+  readonly #replay: ReplayBuffer;
+  #sink: SSEResponseSink | null = null;
+  #seq = 0;
+  #closed = false;
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Writers waiting for room while no stream is attached. */
+  #waiters: Array<() => void> = [];
+  pendingControlRequests = 0;
+
+  constructor(owner: ConnectionOwner, ctx: unknown, hooks: RequestHooks, serializer: ValueSerializer) {
+    this.#owner = owner;
+    this.options = owner.options;
+    this.ctx = ctx;
+    this.hooks = hooks;
+    this.serializer = serializer;
+    this.#replay = new ReplayBuffer(owner.options.replayBufferBytes, owner.options.graceMs);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get subscriptionCount(): number {
+    return this.#subscriptions.size;
+  }
+
+  /** Whether a stream that received every frame up to `lastSeq` can resume here. */
+  canResume(lastSeq: number): boolean {
+    return this.#replay.after(lastSeq) !== null;
+  }
+
+  /**
+   * Puts a stream on this connection: a new one (`lastSeq` null) or a resumed one, which
+   * first gets every frame after `lastSeq` (check {@link canResume} first).
+   */
+  attach(sink: SSEResponseSink, lastSeq: number | null): void {
+    const backlog = (lastSeq === null ? [] : this.#replay.after(lastSeq)) ?? [];
+    if (this.#graceTimer) clearTimeout(this.#graceTimer);
+    this.#graceTimer = undefined;
+    // A client reconnecting before the server saw its old stream die: the new one wins.
+    const previous = this.#sink;
+    this.#sink = null;
+    previous?.end();
+    sink.write(
+      connectionFrame({
+        protocol: 1,
+        connectionId: this.id,
+        secret: this.secret,
+        resumed: lastSeq !== null,
+        reconnectAfterInactivityMs: this.options.reconnectAfterInactivityMs,
+        maxSubscriptions: this.options.maxSubscriptionsPerConnection,
+      }),
+    );
+    for (const frame of backlog) sink.write(frame);
+    this.#sink = sink;
+    this.wroteSinceTick = true;
+    if (!previous) this.#owner.attached(this);
+    this.#wake();
+  }
+
+  /** The stream `sink` went away (client left, network). Keeps the connection for `graceMs`. */
+  detach(sink: SSEResponseSink): void {
+    if (this.#sink !== sink || this.#closed) return;
+    this.#sink = null;
+    this.#owner.detached(this);
+    if (this.options.graceMs <= 0) {
+      this.close();
+      return;
+    }
+    this.#graceTimer = setTimeout(() => this.close(), this.options.graceMs);
+  }
+
+  /** Ends the current stream without closing the connection (the client resumes). */
+  dropStream(): void {
+    const sink = this.#sink;
+    if (!sink) return;
+    this.detach(sink);
+    sink.end();
+  }
+
+  /** Writes one frame with the next sequence number; false when the reader is behind. */
+  writeFrame(build: (seq: number) => string): boolean {
+    if (this.#closed) return true;
+    const seq = ++this.#seq;
+    const frame = build(seq);
+    this.#replay.push(seq, frame, Date.now());
+    this.wroteSinceTick = true;
+    if (!this.#sink) return false;
+    return this.#sink.write(frame);
+  }
+
+  /** Resolves when a writer may go on: the stream has room, a stream came back, or the connection closed. */
+  drained(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    if (this.#sink) return this.#sink.drained();
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /** Whether an observable must stop pushing: too much queued on the socket, or in the replay buffer while detached. */
+  overBudget(): boolean {
+    if (this.#sink) return this.#sink.bufferedBytes > this.options.maxBufferedBytes;
+    return this.#replay.bytes >= this.options.replayBufferBytes;
+  }
+
+  ping(): void {
+    this.#sink?.write(PING_FRAME);
+    this.#replay.trim(Date.now());
+  }
+
+  /** Asks the client to move to a new connection after `afterMs` (a drain). */
+  requestReconnect(afterMs: number): void {
+    this.#sink?.write(reconnectFrame(afterMs));
+  }
+
+  subscribe(op: SubscribeOp): void {
+    const existing = this.#subscriptions.get(op.id);
+    if (existing) {
+      // The same subscribe again (a retried control request) is harmless.
+      if (existing.path === op.path) return;
+      this.#rejectSubscribe(op, new TRPCError({ code: 'BAD_REQUEST', message: `Subscription id "${op.id}" is already in use` }));
+      return;
+    }
+    if (this.#subscriptions.size >= this.options.maxSubscriptionsPerConnection) {
+      this.#rejectSubscribe(
+        op,
+        new TRPCError({
+          code: 'TOO_MANY_REQUESTS',
+          message: `A connection may hold at most ${this.options.maxSubscriptionsPerConnection} subscriptions`,
+        }),
+      );
+      return;
+    }
+    const subscription = new MuxSubscription(this, op.id, op.path);
+    this.#subscriptions.set(op.id, subscription);
+    void subscription.start(op.input, op.lastEventId);
+  }
+
+  unsubscribe(id: string): void {
+    this.#subscriptions.get(id)?.stop();
+  }
+
+  /** Called by a subscription that ended. */
+  forget(subscription: MuxSubscription): void {
+    if (this.#subscriptions.get(subscription.id) === subscription) this.#subscriptions.delete(subscription.id);
+  }
+
+  /** Ends the connection: every subscription stops, the stream ends. */
+  close(): void {
+    if (this.#closed) return;
+    for (const subscription of [...this.#subscriptions.values()]) subscription.stop();
+    this.#closed = true;
+    if (this.#graceTimer) clearTimeout(this.#graceTimer);
+    const sink = this.#sink;
+    this.#sink = null;
+    if (sink) this.#owner.detached(this);
+    sink?.end();
+    this.#replay.clear();
+    this.#wake();
+    this.#owner.closed(this);
+  }
+
+  #rejectSubscribe(op: SubscribeOp, error: TRPCError): void {
+    writeFailure(this, op.id, { path: op.path, type: 'subscription', input: op.input, ctx: this.ctx }, error);
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+}

@@ -1,0 +1,135 @@
+import { TRPCError } from '@trpc/server';
+import type { TRPCRequestInfo } from '@trpc/server/http';
+import { getHTTPStatusCodeFromError, parseConnectionParamsFromString } from '@trpc/server/http';
+import { eventStreamHeaders } from '../dialect.js';
+import type { StreamEnvironment } from '../environment.js';
+import { reportFailure, type ErrorScope } from '../errorShape.js';
+import type { RequestHooks } from '../options.js';
+import type { SSERequest, SSEResponseSink } from '../request.js';
+import { secretsMatch } from '../secret.js';
+import { serializeErrorShape, ValueSerializer } from '../serialize.js';
+import type { MuxConnection } from './connection.js';
+import type { ConnectionRegistry } from './registry.js';
+
+/** Request headers of the multiplexed protocol (PROTOCOL.md §2). */
+export const MUX_HEADER = {
+  connection: 'trpc-sse-connection',
+  secret: 'trpc-sse-secret',
+  connectionParams: 'trpc-sse-connection-params',
+} as const;
+
+/** An error answered with its HTTP status and `{ error: shape }`, as tRPC's HTTP handler does. */
+export function writeJSONError(sink: SSEResponseSink, env: StreamEnvironment, error: TRPCError, scope: ErrorScope): void {
+  const shape = serializeErrorShape(env.options.router, error, scope);
+  sink.start(getHTTPStatusCodeFromError(error), { 'Content-Type': 'application/json' });
+  sink.write(`{"error":${shape}}`);
+  sink.end();
+}
+
+function readConnectionParams(req: SSERequest, maxLength: number): Record<string, string> | null {
+  const header = req.headers.get(MUX_HEADER.connectionParams);
+  if (header === null) return null;
+  if (header.length > maxLength) {
+    throw new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: `connectionParams exceed ${maxLength} characters` });
+  }
+  let text: string;
+  try {
+    text = decodeURIComponent(header);
+  } catch (cause) {
+    throw new TRPCError({ code: 'PARSE_ERROR', message: 'connectionParams are not percent-encoded', cause });
+  }
+  return parseConnectionParamsFromString(text) as Record<string, string> | null;
+}
+
+function readResumeSeq(req: SSERequest): number | null {
+  const value = req.headers.get('last-event-id');
+  return value !== null && /^\d{1,15}$/.test(value) ? Number(value) : null;
+}
+
+/**
+ * Serves the multiplexed stream: resumes the client's connection when it can, else opens a
+ * new one (running `createContext` once for it). Resolves when the stream ends.
+ */
+export async function serveMultiplexedStream(
+  env: StreamEnvironment,
+  registry: ConnectionRegistry,
+  req: SSERequest,
+  sink: SSEResponseSink,
+  hooks: RequestHooks,
+): Promise<void> {
+  const scope: ErrorScope = { path: undefined, type: 'subscription', input: undefined, ctx: undefined };
+  let connection: MuxConnection | undefined;
+  let ended = false;
+  let onEnded!: () => void;
+  const done = new Promise<void>((resolve) => (onEnded = resolve));
+  // The stream ends either way: the client leaves, or the server ends it (drop, close).
+  const stream: SSEResponseSink = {
+    start: (status, headers) => sink.start(status, headers),
+    write: (chunk) => sink.write(chunk),
+    drained: () => sink.drained(),
+    get bufferedBytes() {
+      return sink.bufferedBytes;
+    },
+    end: () => {
+      if (ended) return;
+      ended = true;
+      sink.end();
+      finish();
+    },
+  };
+  const handle = { mode: 'multiplexed' as const, close: () => connection?.dropStream() };
+  const finish = (): void => {
+    req.signal.removeEventListener('abort', onAbort);
+    connection?.detach(stream);
+    env.release(handle);
+    onEnded();
+  };
+  const onAbort = (): void => {
+    if (ended) return;
+    ended = true;
+    finish();
+  };
+  if (req.signal.aborted) return;
+  req.signal.addEventListener('abort', onAbort, { once: true });
+  if (!env.admit(handle)) {
+    writeJSONError(stream, env, env.refusal(), scope);
+    return done;
+  }
+
+  const resumable = registry.get(req.headers.get(MUX_HEADER.connection));
+  const lastSeq = readResumeSeq(req);
+  if (resumable && !resumable.closed && lastSeq !== null && secretsMatch(req.headers.get(MUX_HEADER.secret), resumable.secret)) {
+    if (resumable.canResume(lastSeq)) {
+      stream.start(200, eventStreamHeaders(hooks.http2));
+      resumable.attach(stream, lastSeq);
+      connection = resumable;
+      return done;
+    }
+    // Too late to resume (frames gone): the client subscribes afresh on a new connection, so
+    // the old procedures must not run on beside the new ones.
+    resumable.close();
+  }
+
+  try {
+    const connectionParams = readConnectionParams(req, env.options.maxInputLength);
+    const info: TRPCRequestInfo = {
+      accept: null,
+      type: 'subscription',
+      isBatchCall: false,
+      calls: [],
+      connectionParams,
+      signal: req.signal,
+      url: req.url,
+    };
+    const ctx = await hooks.createContext(info);
+    if (ended) return done;
+    connection = registry.create(ctx, hooks, new ValueSerializer(env.options, req));
+  } catch (cause) {
+    const error = reportFailure(hooks, cause, scope);
+    if (!ended) writeJSONError(stream, env, error, scope);
+    return done;
+  }
+  stream.start(200, eventStreamHeaders(hooks.http2));
+  connection.attach(stream, null);
+  return done;
+}

@@ -1,0 +1,106 @@
+import { isTrackedEnvelope, TRPCError } from '@trpc/server';
+import { reportFailure, type ErrorScope } from '../errorShape.js';
+import { serializeErrorShape } from '../serialize.js';
+import { discardSource, pumpSource, type Pump } from '../sourcePump.js';
+import { callSubscription, lookupSubscription } from '../subscriptionCall.js';
+import { failedFrame, messageFrame, returnFrame, startedFrame } from './frames.js';
+import type { MuxConnection } from './connection.js';
+
+/** One subscription on a multiplexed connection: a procedure run whose output becomes frames. */
+export class MuxSubscription {
+  readonly id: string;
+  readonly path: string;
+  readonly #connection: MuxConnection;
+  readonly #abort = new AbortController();
+  readonly #scope: ErrorScope;
+  #pump: Pump | undefined;
+  #ended = false;
+
+  constructor(connection: MuxConnection, id: string, path: string) {
+    this.#connection = connection;
+    this.id = id;
+    this.path = path;
+    this.#scope = { path, type: 'subscription', input: undefined, ctx: connection.ctx };
+  }
+
+  /** Starts the procedure; failures become a `failed` frame. */
+  async start(rawInput: unknown, lastEventId: string | null): Promise<void> {
+    const connection = this.#connection;
+    const { router } = connection.options;
+    try {
+      const procedure = await lookupSubscription(router, this.path);
+      let input: unknown;
+      try {
+        input = rawInput === undefined ? undefined : router._def._config.transformer.input.deserialize(rawInput);
+      } catch (cause) {
+        throw new TRPCError({ code: 'PARSE_ERROR', message: 'The transformer could not deserialize "input"', cause });
+      }
+      this.#scope.input = input;
+      const source = await callSubscription({
+        router,
+        procedure,
+        path: this.path,
+        input,
+        lastEventId,
+        ctx: connection.ctx,
+        signal: this.#abort.signal,
+      });
+      if (this.#ended) {
+        discardSource(source);
+        return;
+      }
+      connection.writeFrame((seq) => startedFrame(seq, this.id));
+      this.#pump = pumpSource(source, {
+        value: (value) => this.#writeValue(value),
+        drained: () => connection.drained(),
+        overBudget: () => connection.overBudget(),
+        complete: () => {
+          if (this.#end()) connection.writeFrame((seq) => returnFrame(seq, this.id));
+        },
+        fail: (cause) => this.#fail(cause),
+        overflow: () => connection.dropStream(),
+      });
+    } catch (cause) {
+      this.#fail(cause);
+    }
+  }
+
+  /** Unsubscribe, connection closed: stop the procedure, write nothing. */
+  stop(): void {
+    if (!this.#end()) return;
+    this.#abort.abort();
+    this.#pump?.stop();
+  }
+
+  #writeValue(value: unknown): boolean {
+    const serializer = this.#connection.serializer;
+    if (isTrackedEnvelope(value)) {
+      const json = serializer.toJSON(value[1]);
+      const trackedId = String(value[0]);
+      return this.#connection.writeFrame((seq) => messageFrame(seq, this.id, trackedId, json));
+    }
+    const json = serializer.toJSON(value);
+    return this.#connection.writeFrame((seq) => messageFrame(seq, this.id, undefined, json));
+  }
+
+  #fail(cause: unknown): void {
+    if (!this.#end()) return;
+    this.#abort.abort();
+    writeFailure(this.#connection, this.id, this.#scope, cause);
+  }
+
+  /** Marks the subscription ended and removes it from its connection; false if it already was. */
+  #end(): boolean {
+    if (this.#ended) return false;
+    this.#ended = true;
+    this.#connection.forget(this);
+    return true;
+  }
+}
+
+/** Reports a subscription's failure once and tells the client with a `failed` frame. */
+export function writeFailure(connection: MuxConnection, subId: string, scope: ErrorScope, cause: unknown): void {
+  const error = reportFailure(connection.hooks, cause, scope);
+  const shape = serializeErrorShape(connection.options.router, error, scope);
+  connection.writeFrame((seq) => failedFrame(seq, subId, shape));
+}
