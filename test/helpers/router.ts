@@ -87,6 +87,15 @@ export function createTestRouter(opts: { transformer?: boolean } = {}) {
         probe.finish();
       }
     }),
+    /** Live feed of `feed.emit('tick', value)`, untracked. */
+    ticks: t.procedure.subscription(async function* ({ signal }) {
+      probe.start(undefined);
+      try {
+        for await (const [value] of on(feed, 'tick', signal ? { signal } : {})) yield value as unknown;
+      } finally {
+        probe.finish();
+      }
+    }),
     strict: t.procedure
       .input(z.object({ room: z.string() }).strict())
       .subscription(async function* ({ input }) {
@@ -132,7 +141,11 @@ export function createTestRouter(opts: { transformer?: boolean } = {}) {
 export type TestRouter = ReturnType<typeof createTestRouter>['router'];
 
 /** createContext for tests: `authorization: Bearer <user>` header or `user` connection param. */
+/** How often {@link testContext} ran in this process (createContext once per connection is tested). */
+export const contextCalls = { count: 0 };
+
 export function testContext(headers: { get(name: string): string | null }, connectionParams: Record<string, string> | null): TestContext {
+  contextCalls.count++;
   const auth = headers.get('authorization');
   const user = auth?.startsWith('Bearer ') ? auth.slice(7) : (connectionParams?.['user'] ?? null);
   return { user, connectionParams };
