@@ -205,9 +205,12 @@ describe('node:http', () => {
     expect(garbage.status).toBe(400);
     // The connection is unharmed: a freed slot takes a new subscription on the same stream.
     expect((await control(server, conn, [{ op: 'unsubscribe', id: '1' }, { op: 'subscribe', id: 'p', path: 'plain', input: 1 }])).status).toBe(204);
-    const next = (await conn.stream.next())!;
-    expect([next.event, payload(next).s]).toEqual(['started', 'p']);
-    expect(payload((await conn.stream.next())!).d).toBe(0);
+    const ofP: unknown[] = [];
+    while (ofP.length < 3) {
+      const event = (await conn.stream.next())!;
+      if (payload(event).s === 'p') ofP.push(event.event === 'message' ? payload(event).d : event.event);
+    }
+    expect(ofP).toEqual(['started', 0, 'return']);
     conn.stream.cancel();
   });
 
