@@ -1,11 +1,10 @@
 import { TRPCClientError, type Operation, type OperationResultEnvelope } from '@trpc/client';
 import type { AnyTRPCRouter, TRPCCombinedDataTransformer } from '@trpc/server';
-import { mayContainBinary, reviveBinary } from '../codec/binary.js';
 import type { SSEMessage } from '../codec/decoder.js';
-import { clientErrorWithCode, type AnyClientError } from './errors.js';
-import { readEventStream } from './eventStream.js';
+import type { AnyClientError } from './errors.js';
 import { headersToRecord, resolve } from './options.js';
-import { errorFromResponse } from './responseError.js';
+import { runEventStream, toClientError, type StreamControl } from './runEventStream.js';
+import { deserializeValue, EVENT_STREAM_ACCEPT } from './wire.js';
 import { backoffDelay, defaultShouldRetry, RETRY_DEFAULTS } from './retry.js';
 import type { ClientRuntime } from './runtime.js';
 
@@ -19,12 +18,9 @@ export interface EnvelopeObserver {
 /** How one connection attempt ended. */
 type AttemptOutcome = { kind: 'return' } | { kind: 'error'; error: AnyClientError };
 
+
 /** The state a subscription reports to its client, for the client-wide `connectionState`. */
 export type SubscriptionState = { state: 'connecting'; error: AnyClientError | null } | { state: 'pending' };
-
-function toClientError(cause: unknown): AnyClientError {
-  return cause instanceof TRPCClientError ? (cause as AnyClientError) : TRPCClientError.from<AnyTRPCRouter>(cause as Error);
-}
 
 /**
  * One subscription on its own event stream, in tRPC's dialect (distinct mode). It owns its
@@ -129,99 +125,25 @@ export class DistinctSubscription {
       resolve(options.headers),
       resolve(options.connectionParams ?? null),
     ]);
-    const attempt = new AbortController();
-    const onStop = (): void => attempt.abort();
-    this.#stop.signal.addEventListener('abort', onStop, { once: true });
-    let inactivityTimer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      const requestHeaders: Record<string, string> = {
-        ...headersToRecord(headers),
-        // The parameter tells our server this client revives tagged bytes (see codec/binary);
-        // stock servers ignore it. An Accept value stays CORS-safelisted: no preflight for it.
-        accept: 'text/event-stream;trpc-sse-binary=base64',
-      };
-      if (this.#lastEventId !== undefined) requestHeaders['last-event-id'] = this.#lastEventId;
-      const response = await this.#runtime.fetch(this.#url(base, params), {
-        method: 'GET',
-        headers: requestHeaders,
-        signal: attempt.signal,
-        cache: 'no-store',
-      });
-      const deserialize = (value: unknown): unknown => this.#transformer.output.deserialize(value);
-      if (!response.ok || !(response.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
-        return { kind: 'error', error: await errorFromResponse(response, deserialize) };
-      }
-
-      let outcome: AttemptOutcome | undefined;
-      let lastActivity = Date.now();
-      const watchInactivity = (timeoutMs: number): void => {
-        if (inactivityTimer) clearTimeout(inactivityTimer);
-        const check = (): void => {
-          const idle = Date.now() - lastActivity;
-          if (idle < timeoutMs) {
-            inactivityTimer = setTimeout(check, timeoutMs - idle);
-            return;
-          }
-          outcome = {
-            kind: 'error',
-            error: clientErrorWithCode('TIMEOUT', `No event or ping for ${timeoutMs} ms; reconnecting`, 408),
-          };
-          attempt.abort();
-        };
-        inactivityTimer = setTimeout(check, timeoutMs);
-      };
-      const finish = (result: AttemptOutcome): void => {
-        outcome = result;
-        attempt.abort();
-      };
-      const onMessage = (message: SSEMessage): void => {
-        if (outcome) return;
-        try {
-          this.#onMessage(message, finish, watchInactivity);
-        } catch (cause) {
-          finish({
-            kind: 'error',
-            error: clientErrorWithCode('PARSE_ERROR', 'The server sent an event the client cannot read', 400, cause),
-          });
-        }
-      };
-      try {
-        await readEventStream(
-          response,
-          {
-            onMessage,
-            onRetry: (ms) => (this.#serverRetryMs = ms),
-            onActivity: () => (lastActivity = Date.now()),
-          },
-          { maxLineLength: options.maxLineLength, signal: attempt.signal },
-        );
-      } catch (cause) {
-        if (!outcome) outcome = { kind: 'error', error: toClientError(cause) };
-      }
-      options.onClose?.(outcome?.kind === 'error' ? outcome.error : undefined);
-      return (
-        outcome ?? {
-          kind: 'error',
-          error: TRPCClientError.from<AnyTRPCRouter>(new Error('The event stream ended without "return"; reconnecting')),
-        }
-      );
-    } finally {
-      if (inactivityTimer) clearTimeout(inactivityTimer);
-      this.#stop.signal.removeEventListener('abort', onStop);
-      attempt.abort();
-    }
+    const requestHeaders: Record<string, string> = { ...headersToRecord(headers), accept: EVENT_STREAM_ACCEPT };
+    if (this.#lastEventId !== undefined) requestHeaders['last-event-id'] = this.#lastEventId;
+    return runEventStream<AttemptOutcome>(this.#runtime, {
+      url: this.#url(base, params),
+      headers: requestHeaders,
+      signal: this.#stop.signal,
+      deserialize: (value) => this.#transformer.output.deserialize(value),
+      onMessage: (message, control) => this.#onMessage(message, control),
+      onRetry: (ms) => (this.#serverRetryMs = ms),
+    });
   }
 
-  #onMessage(message: SSEMessage, finish: (outcome: AttemptOutcome) => void, watchInactivity: (ms: number) => void): void {
-    const deserialize = (text: string): unknown => {
-      const value = this.#transformer.output.deserialize(JSON.parse(text));
-      return mayContainBinary(text) ? reviveBinary(value) : value;
-    };
+  #onMessage(message: SSEMessage, control: StreamControl<AttemptOutcome>): void {
+    const deserialize = (text: string): unknown => deserializeValue(this.#transformer, JSON.parse(text), text);
     switch (message.event) {
       case 'connected': {
         const hints = JSON.parse(message.data) as { reconnectAfterInactivityMs?: unknown };
         if (typeof hints.reconnectAfterInactivityMs === 'number' && hints.reconnectAfterInactivityMs > 0) {
-          watchInactivity(hints.reconnectAfterInactivityMs);
+          control.watchInactivity(hints.reconnectAfterInactivityMs);
         }
         this.#failures = 0;
         this.#runtime.options.onOpen?.();
@@ -233,11 +155,11 @@ export class DistinctSubscription {
         return;
       case 'serialized-error': {
         const shape = deserialize(message.data);
-        finish({ kind: 'error', error: TRPCClientError.from<AnyTRPCRouter>({ error: shape } as never) });
+        control.finish({ kind: 'error', error: TRPCClientError.from<AnyTRPCRouter>({ error: shape } as never) });
         return;
       }
       case 'return':
-        finish({ kind: 'return' });
+        control.finish({ kind: 'return' });
         return;
       case 'message': {
         const data = deserialize(message.data);
