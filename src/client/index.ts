@@ -3,7 +3,7 @@
  * @module
  */
 export { sseLink, type SSELinkOptions } from './sseLink.js';
-export { createSSEClient, type SSEClient } from './createSSEClient.js';
+export { createSSEClient, type CreateSSEClientOptions, type LazyOptions, type SSEClient } from './createSSEClient.js';
 export type { FetchLike, HeadersInitLike, Resolvable, ResponseLike, SSEClientOptions } from './options.js';
 export {
   backoffDelay,

@@ -55,6 +55,12 @@ export class ClientRuntime {
     });
   }
 
+  /** Sets the client-wide state directly (multiplexed mode: the one connection's state). */
+  setConnectionState(next: TRPCConnectionState<AnyClientError>): void {
+    const current = this.connectionState.get();
+    if (current.state !== next.state || current.error !== next.error) this.connectionState.next(next);
+  }
+
   /** A subscription's state changed (`null`: it ended); recomputes the client-wide state. */
   report(subscription: object, state: SubscriptionState | null): void {
     if (state) this.#states.set(subscription, state);
@@ -67,8 +73,7 @@ export class ClientRuntime {
       }
       next = { type: 'state', state: 'pending', error: null };
     }
-    const current = this.connectionState.get();
-    if (current.state !== next.state || current.error !== next.error) this.connectionState.next(next);
+    this.setConnectionState(next);
   }
 
   dispose(): void {

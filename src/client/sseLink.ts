@@ -2,11 +2,10 @@ import type { TRPCLink } from '@trpc/client';
 import { getTransformer, type TransformerOptions } from '@trpc/client/unstable-internals';
 import type { AnyTRPCRouter, inferTRPCClientTypes } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
-import { createSSEClient, type SSEClient } from './createSSEClient.js';
-import type { SSEClientOptions } from './options.js';
+import { createSSEClient, type CreateSSEClientOptions, type SSEClient } from './createSSEClient.js';
 
 /** Options of {@link sseLink}: a shared `client`, or the options to make one. */
-export type SSELinkOptions<TRouter extends AnyTRPCRouter> = ({ client: SSEClient } | SSEClientOptions) &
+export type SSELinkOptions<TRouter extends AnyTRPCRouter> = ({ client: SSEClient } | CreateSSEClientOptions) &
   TransformerOptions<inferTRPCClientTypes<TRouter>>;
 
 /**

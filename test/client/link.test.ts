@@ -53,10 +53,12 @@ describe('resume keeps odd input schemas working', () => {
   });
 });
 
-describe('data', () => {
+const MODES = ['distinct', 'multiplexed'] as const;
+
+describe.each(MODES)('data (%s)', (mode) => {
   test('tracked values arrive as { id, data } with result.id, untracked as the value', async () => {
     const { server } = await serve();
-    const client = trpcClient(server.url);
+    const client = trpcClient(server.url, { mode });
     const tracked = new Collector<unknown>();
     client.counter.subscribe({ count: 2 }, tracked.handlers());
     await tracked.until(() => tracked.completed, 'completion');
@@ -74,7 +76,7 @@ describe('data', () => {
   test.each([false, true])('Uint8Array round-trips as bytes (transformer: %s)', async (transformer) => {
     const { server } = await serve({ transformer });
     const client = createTRPCClient<TestRouter>({
-      links: [sseLink({ url: server.url, retry: FAST, ...(transformer ? { transformer: superjson } : {}) } as never)],
+      links: [sseLink({ url: server.url, retry: FAST, mode, ...(transformer ? { transformer: superjson } : {}) } as never)],
     });
     const c = new Collector<{ bytes: Uint8Array; nested: Array<{ buf: Uint8Array }>; when: unknown }>();
     client.binary.subscribe(100_000, c.handlers());
@@ -89,11 +91,11 @@ describe('data', () => {
   });
 });
 
-describe('errors', () => {
+describe.each(MODES)('errors (%s)', (mode) => {
   test('a non-retryable code fails the subscription with a TRPCClientError carrying it', async () => {
     const { server } = await serve();
     const c = new Collector();
-    trpcClient(server.url).secret.subscribe(undefined, c.handlers());
+    trpcClient(server.url, { mode }).secret.subscribe(undefined, c.handlers());
     const error = await c.untilError();
     expect(error).toBeInstanceOf(TRPCClientError);
     expect(error.data?.code).toBe('UNAUTHORIZED');
@@ -102,7 +104,7 @@ describe('errors', () => {
 
   test('unknown path and a query called as a subscription are typed, not "Unknown error"', async () => {
     const { server } = await serve();
-    const client = trpcClient(server.url) as unknown as Record<string, { subscribe: (i: unknown, h: unknown) => unknown }>;
+    const client = trpcClient(server.url, { mode }) as unknown as Record<string, { subscribe: (i: unknown, h: unknown) => unknown }>;
     for (const [path, code] of [
       ['nope', 'NOT_FOUND'],
       ['hello', 'METHOD_NOT_SUPPORTED'],
@@ -113,16 +115,19 @@ describe('errors', () => {
     }
   });
 
+});
+
+describe('errors (scripted responses)', () => {
   test('HTTP errors without a tRPC body map to codes; a JSON error body is read', async () => {
     const { fetch } = scriptedFetch(() => jsonResponse(401, { nope: true }));
     const c = new Collector();
-    createTRPCClient<TestRouter>({ links: [sseLink({ url: 'http://x/trpc', fetch, retry: FAST })] }).idle.subscribe(undefined, c.handlers());
+    createTRPCClient<TestRouter>({ links: [sseLink({ url: 'http://x/trpc', fetch, retry: FAST, mode: 'distinct' })] }).idle.subscribe(undefined, c.handlers());
     expect((await c.untilError()).data?.code).toBe('UNAUTHORIZED');
 
     const body = { error: { message: 'no entry', code: -32003, data: { code: 'FORBIDDEN', httpStatus: 403 } } };
     const second = scriptedFetch(() => jsonResponse(403, body));
     const d = new Collector();
-    createTRPCClient<TestRouter>({ links: [sseLink({ url: 'http://x/trpc', fetch: second.fetch, retry: FAST })] }).idle.subscribe(undefined, d.handlers());
+    createTRPCClient<TestRouter>({ links: [sseLink({ url: 'http://x/trpc', fetch: second.fetch, retry: FAST, mode: 'distinct' })] }).idle.subscribe(undefined, d.handlers());
     const error = await d.untilError();
     expect(error.data?.code).toBe('FORBIDDEN');
     expect(error.message).toBe('no entry');
@@ -137,6 +142,7 @@ describe('errors', () => {
         sseLink({
           url: 'http://x/trpc',
           fetch,
+          mode: 'distinct',
           retry: {
             ...FAST,
             shouldRetry: ({ attempt, error }) => {
@@ -173,6 +179,7 @@ describe('reconnect', () => {
           connectionParams: () => ({ token: `p${n}` }),
           fetch,
           retry: FAST,
+          mode: 'distinct',
         }),
       ],
     }).idle.subscribe(undefined, c.handlers());
@@ -197,7 +204,7 @@ describe('reconnect', () => {
     const c = new Collector();
     // A client floor of 10 minutes: only the server's `retry: 1` lets the second attempt happen.
     createTRPCClient<TestRouter>({
-      links: [sseLink({ url: 'http://x/trpc', fetch, retry: { minDelayMs: 600_000, maxDelayMs: 600_000 } })],
+      links: [sseLink({ url: 'http://x/trpc', fetch, retry: { minDelayMs: 600_000, maxDelayMs: 600_000 }, mode: 'distinct' })],
     }).idle.subscribe(undefined, c.handlers());
     await c.until(() => calls.length === 2, 'a second attempt');
     expect(calls).toHaveLength(2);
@@ -217,7 +224,7 @@ describe('reconnect', () => {
       if (calls.length === 1) throw new TypeError('fetch failed');
       return sseResponse(['event: connected\ndata: {}\n\n'], { hold: true, signal });
     });
-    const sse = createSSEClient({ url: 'http://x/trpc', fetch, retry: { minDelayMs: 600_000, maxDelayMs: 600_000 } });
+    const sse = createSSEClient({ url: 'http://x/trpc', fetch, retry: { minDelayMs: 600_000, maxDelayMs: 600_000 }, mode: 'distinct' });
     cleanup.push(() => sse.close());
     const c = new Collector();
     createTRPCClient<TestRouter>({ links: [sseLink({ client: sse })] }).idle.subscribe(undefined, c.handlers());
@@ -233,7 +240,7 @@ describe('reconnect', () => {
       sseResponse(['event: connected\ndata: {"reconnectAfterInactivityMs":30}\n\n'], { hold: true, signal }),
     );
     const c = new Collector();
-    const sub = createTRPCClient<TestRouter>({ links: [sseLink({ url: 'http://x/trpc', fetch, retry: FAST })] }).idle.subscribe(
+    const sub = createTRPCClient<TestRouter>({ links: [sseLink({ url: 'http://x/trpc', fetch, retry: FAST, mode: 'distinct' })] }).idle.subscribe(
       undefined,
       c.handlers(),
     );
@@ -251,7 +258,7 @@ describe('reconnect', () => {
     );
     const c = new Collector();
     const sub = createTRPCClient<TestRouter>({
-      links: [sseLink({ url: 'http://x/trpc', fetch, retry: FAST, maxLineLength: 1000 })],
+      links: [sseLink({ url: 'http://x/trpc', fetch, retry: FAST, maxLineLength: 1000, mode: 'distinct' })],
     }).idle.subscribe(undefined, c.handlers());
     await c.untilData(1);
     sub.unsubscribe();
@@ -259,11 +266,11 @@ describe('reconnect', () => {
     expect(calls).toHaveLength(2);
   });
 
-  test('unsubscribing stops the procedure on the server', async () => {
+  test.each(MODES)('unsubscribing stops the procedure on the server (%s)', async (mode) => {
     const { server, probe } = await serve();
     const c = new Collector();
     const finished = probe.next('finished');
-    const sub = trpcClient(server.url).idle.subscribe(undefined, c.handlers());
+    const sub = trpcClient(server.url, { mode }).idle.subscribe(undefined, c.handlers());
     await c.untilData(1);
     sub.unsubscribe();
     await finished;
@@ -272,9 +279,9 @@ describe('reconnect', () => {
 });
 
 describe('createSSEClient', () => {
-  test('connectionState follows the subscriptions: idle → connecting → pending → idle', async () => {
+  test('distinct: connectionState follows the subscriptions: idle → connecting → pending → idle', async () => {
     const { server } = await serve();
-    const sse = createSSEClient({ url: server.url, retry: FAST });
+    const sse = createSSEClient({ url: server.url, retry: FAST, mode: 'distinct' });
     cleanup.push(() => sse.close());
     const states: string[] = [];
     const stateSub = sse.connectionState.subscribe({ next: (s) => states.push(s.state) });
@@ -287,9 +294,9 @@ describe('createSSEClient', () => {
     expect(states).toEqual(['idle', 'connecting', 'pending', 'idle']);
   });
 
-  test('close() completes every subscription', async () => {
+  test.each(MODES)('close() completes every subscription (%s)', async (mode) => {
     const { server, probe } = await serve();
-    const sse = createSSEClient({ url: server.url, retry: FAST });
+    const sse = createSSEClient({ url: server.url, retry: FAST, mode });
     const client = createTRPCClient<TestRouter>({ links: [sseLink({ client: sse })] });
     const collectors = [new Collector(), new Collector()];
     for (const c of collectors) client.idle.subscribe(undefined, c.handlers());

@@ -1,0 +1,401 @@
+import type { Operation } from '@trpc/client';
+import type { TRPCCombinedDataTransformer } from '@trpc/server';
+import type { Unsubscribable } from '@trpc/server/observable';
+import type { SSEMessage } from '../../codec/decoder.js';
+import type { EnvelopeObserver } from '../distinctSubscription.js';
+import { clientErrorWithCode, errorCode, type AnyClientError } from '../errors.js';
+import { headersToRecord, resolve } from '../options.js';
+import { backoffDelay, defaultShouldRetry, RETRY_DEFAULTS } from '../retry.js';
+import { runEventStream, type StreamControl, type StreamFailure } from '../runEventStream.js';
+import type { ClientRuntime } from '../runtime.js';
+import type { Transport } from '../transport.js';
+import { EVENT_STREAM_ACCEPT } from '../wire.js';
+import { ControlChannel, type ControlTarget } from './controlChannel.js';
+import { MuxClientSubscription } from './muxSubscription.js';
+
+/** Connect on the first subscription, close after the last one (like `createWSClient`'s `lazy`). */
+export interface LazyOptions {
+  /** @default false: connect when the client is created and stay connected */
+  enabled: boolean;
+  /** How long to keep an unused connection, in ms. @default 0 */
+  closeMs: number;
+}
+
+/** One GET of the multiplexed stream. */
+interface Session {
+  readonly abort: AbortController;
+  url: string;
+  connectionId: string | null;
+  secret: string | null;
+  lastSeq: number;
+  done: Promise<StreamFailure | { kind: 'closed' }>;
+}
+
+interface ConnectionHello {
+  connectionId: string;
+  secret: string;
+  resumed: boolean;
+  reconnectAfterInactivityMs?: number;
+}
+
+const identity = (value: unknown): unknown => value;
+
+/**
+ * Every subscription of a client on one event stream (PROTOCOL.md §2). It owns the stream's
+ * reconnect loop: a broken stream comes back with resume headers (the server replays what was
+ * missed); a new connection gets every subscription again, each from its last tracked id; a
+ * drain moves everything to a new connection before the old one is let go.
+ */
+export class MultiplexedTransport implements Transport {
+  readonly #runtime: ClientRuntime;
+  readonly #lazy: LazyOptions;
+  readonly #onUnsupported: ((subscriptions: MuxClientSubscription[]) => void) | undefined;
+  readonly #onOpened: (() => void) | undefined;
+  readonly #subscriptions = new Map<string, MuxClientSubscription>();
+  readonly #control: ControlChannel;
+  #nextId = 1;
+  #session: Session | null = null;
+  /** The last session whose connection opened: a reconnect tries to resume it. */
+  #resumable: Session | null = null;
+  /** The session being replaced by a drain handover. */
+  #handoverFrom: Session | null = null;
+  #looping = false;
+  #closed = false;
+  #everOpened = false;
+  #failures = 0;
+  #lazyTimer: ReturnType<typeof setTimeout> | undefined;
+  #transformer: TRPCCombinedDataTransformer | undefined;
+
+  constructor(
+    runtime: ClientRuntime,
+    opts: {
+      lazy?: Partial<LazyOptions>;
+      /** The server has no multiplexed endpoint; the transport has stopped and hands these over. */
+      onUnsupported?: (subscriptions: MuxClientSubscription[]) => void;
+      /** The first connection opened. */
+      onOpened?: () => void;
+    },
+  ) {
+    this.#runtime = runtime;
+    this.#lazy = { enabled: opts.lazy?.enabled ?? false, closeMs: opts.lazy?.closeMs ?? 0 };
+    this.#onUnsupported = opts.onUnsupported;
+    this.#onOpened = opts.onOpened;
+    this.#control = new ControlChannel(
+      runtime,
+      () => this.#target(),
+      {
+        lost: (connectionId) => this.#connectionLost(connectionId),
+        rejected: (ops, error) => this.#rejected(ops, error),
+      },
+      () => this.#deserialize,
+    );
+    if (!this.#lazy.enabled) this.#ensureLoop();
+  }
+
+  subscribe(op: Operation, transformer: TRPCCombinedDataTransformer, observer: EnvelopeObserver): Unsubscribable {
+    if (this.#closed) throw new Error('trpc-sse: this client is closed');
+    this.#transformer = transformer;
+    const subscription = new MuxClientSubscription(String(this.#nextId++), op, transformer, observer);
+    this.#subscriptions.set(subscription.id, subscription);
+    subscription.connecting(null);
+    if (this.#lazyTimer) clearTimeout(this.#lazyTimer);
+    this.#lazyTimer = undefined;
+    this.#sendSubscribe(subscription);
+    this.#ensureLoop();
+    return { unsubscribe: () => this.#unsubscribe(subscription) };
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const subscription of this.#subscriptions.values()) subscription.complete();
+    this.#subscriptions.clear();
+    this.#leaveConnection();
+    this.#runtime.setConnectionState({ type: 'state', state: 'idle', error: null });
+  }
+
+  get #deserialize(): (value: unknown) => unknown {
+    const transformer = this.#transformer;
+    return transformer ? (value) => transformer.output.deserialize(value) : identity;
+  }
+
+  #wanted(): boolean {
+    return !this.#closed && (!this.#lazy.enabled || this.#subscriptions.size > 0);
+  }
+
+  #target(): ControlTarget | null {
+    const session = this.#session;
+    if (!session?.connectionId || !session.secret) return null;
+    return { url: session.url, connectionId: session.connectionId, secret: session.secret };
+  }
+
+  #sendSubscribe(subscription: MuxClientSubscription): void {
+    const target = this.#target();
+    if (!target || subscription.ended) return;
+    subscription.sentOn = target.connectionId;
+    subscription.started = false;
+    this.#control.send(target.connectionId, subscription.subscribeOp());
+  }
+
+  #unsubscribe(subscription: MuxClientSubscription): void {
+    if (!subscription.end()) return;
+    this.#subscriptions.delete(subscription.id);
+    const target = this.#target();
+    if (target && subscription.sentOn === target.connectionId) {
+      this.#control.send(target.connectionId, { op: 'unsubscribe', id: subscription.id });
+    }
+    if (this.#lazy.enabled && this.#subscriptions.size === 0) {
+      this.#lazyTimer = setTimeout(() => {
+        this.#lazyTimer = undefined;
+        if (this.#subscriptions.size === 0) this.#leaveConnection();
+      }, this.#lazy.closeMs);
+    }
+  }
+
+  /** Closes the connection on the server (best effort) and ends the stream. */
+  #leaveConnection(): void {
+    const target = this.#target();
+    if (target) this.#control.sendNow(target, [{ op: 'close' }]);
+    const session = this.#session;
+    this.#session = null;
+    this.#resumable = null;
+    session?.abort.abort();
+    this.#handoverFrom?.abort.abort();
+    this.#handoverFrom = null;
+    if (!this.#closed) this.#runtime.setConnectionState({ type: 'state', state: 'idle', error: null });
+  }
+
+  #ensureLoop(): void {
+    if (this.#looping || !this.#wanted()) return;
+    this.#looping = true;
+    void this.#loop().finally(() => {
+      this.#looping = false;
+      // Subscribed again while the loop was winding down.
+      if (this.#wanted() && !this.#session) this.#ensureLoop();
+    });
+  }
+
+  async #loop(): Promise<void> {
+    const retry = this.#runtime.options.retry ?? {};
+    const shouldRetry = retry.shouldRetry ?? defaultShouldRetry;
+    while (this.#wanted()) {
+      const session = this.#session ?? this.#startSession(false);
+      const outcome = await session.done;
+      if (!this.#wanted()) return;
+      // Superseded while we waited (a drain handover): follow the current session.
+      if (session !== this.#session) continue;
+      this.#session = null;
+      if (outcome.kind === 'closed') continue;
+      const { error } = outcome;
+      if (!this.#everOpened && this.#onUnsupported && isUnsupported(error)) {
+        this.#fallBack();
+        return;
+      }
+      this.#failures++;
+      this.#runtime.options.onError?.(error);
+      if (!shouldRetry({ error, attempt: this.#failures, op: undefined })) {
+        for (const subscription of this.#subscriptions.values()) subscription.fail(error);
+        this.#subscriptions.clear();
+        this.#resumable = null;
+        this.#runtime.setConnectionState({ type: 'state', state: 'idle', error: null });
+        return;
+      }
+      this.#runtime.setConnectionState({ type: 'state', state: 'connecting', error });
+      for (const subscription of this.#subscriptions.values()) subscription.connecting(error);
+      const minDelayMs = retry.minDelayMs ?? RETRY_DEFAULTS.minDelayMs;
+      const maxDelayMs = Math.max(minDelayMs, retry.maxDelayMs ?? RETRY_DEFAULTS.maxDelayMs);
+      await this.#runtime.sleep(backoffDelay(this.#failures, minDelayMs, maxDelayMs), NEVER);
+    }
+  }
+
+  /** Opens a stream: resuming the last connection unless `fresh`. */
+  #startSession(fresh: boolean): Session {
+    const resume = fresh ? null : this.#resumable;
+    const session: Session = {
+      abort: new AbortController(),
+      url: '',
+      connectionId: null,
+      secret: null,
+      lastSeq: 0,
+      done: Promise.resolve({ kind: 'closed' }),
+    };
+    this.#session = session;
+    if (!this.#handoverFrom) this.#runtime.setConnectionState({ ...this.#runtime.connectionState.get(), state: 'connecting' });
+    session.done = (async () => {
+      const { options } = this.#runtime;
+      const [url, headers, params] = await Promise.all([
+        resolve(options.url),
+        resolve(options.headers),
+        resolve(options.connectionParams ?? null),
+      ]);
+      session.url = url;
+      const requestHeaders: Record<string, string> = { ...headersToRecord(headers), accept: EVENT_STREAM_ACCEPT };
+      if (params) requestHeaders['trpc-sse-connection-params'] = encodeURIComponent(JSON.stringify(params));
+      if (resume?.connectionId && resume.secret) {
+        requestHeaders['last-event-id'] = String(resume.lastSeq);
+        requestHeaders['trpc-sse-connection'] = resume.connectionId;
+        requestHeaders['trpc-sse-secret'] = resume.secret;
+      }
+      if (session.abort.signal.aborted) return { kind: 'closed' as const };
+      return runEventStream<{ kind: 'closed' }>(this.#runtime, {
+        url,
+        headers: requestHeaders,
+        signal: session.abort.signal,
+        deserialize: this.#deserialize,
+        onMessage: (message, control) => this.#onMessage(session, resume, message, control),
+      });
+    })();
+    return session;
+  }
+
+  #onMessage(session: Session, resume: Session | null, message: SSEMessage, control: StreamControl<{ kind: 'closed' }>): void {
+    if (message.event === 'connection') {
+      this.#onConnection(session, resume, JSON.parse(message.data) as ConnectionHello, control);
+      return;
+    }
+    if (!session.connectionId) {
+      // A server that does not speak this protocol.
+      control.finish({
+        kind: 'error',
+        error: clientErrorWithCode('UNSUPPORTED_MEDIA_TYPE', 'The stream did not start with a "connection" event', 415),
+      });
+      return;
+    }
+    if (message.id !== undefined) session.lastSeq = Number(message.id);
+    switch (message.event) {
+      case 'ping':
+        return;
+      case 'reconnect': {
+        const { afterMs } = JSON.parse(message.data) as { afterMs: number };
+        setTimeout(() => this.#handover(session), Math.max(0, Math.min(afterMs, 60_000)));
+        return;
+      }
+      case 'message': {
+        const frame = JSON.parse(message.data) as { s: string; i?: string; d: unknown };
+        this.#subscriptions.get(frame.s)?.onData(frame.i, frame.d, message.data);
+        return;
+      }
+      case 'started': {
+        const { s } = JSON.parse(message.data) as { s: string };
+        this.#subscriptions.get(s)?.onStarted();
+        return;
+      }
+      case 'return': {
+        const { s } = JSON.parse(message.data) as { s: string };
+        const subscription = this.#subscriptions.get(s);
+        if (!subscription) return;
+        this.#subscriptions.delete(s);
+        subscription.complete();
+        return;
+      }
+      case 'failed': {
+        const { s, e } = JSON.parse(message.data) as { s: string; e: unknown };
+        const subscription = this.#subscriptions.get(s);
+        if (subscription && subscription.sentOn === session.connectionId) this.#subscriptionFailed(subscription, subscription.errorFrom(e));
+        return;
+      }
+      default:
+      // Unknown events are ignored: newer servers may send more.
+    }
+  }
+
+  #onConnection(session: Session, resume: Session | null, hello: ConnectionHello, control: StreamControl<{ kind: 'closed' }>): void {
+    if (typeof hello.reconnectAfterInactivityMs === 'number' && hello.reconnectAfterInactivityMs > 0) {
+      control.watchInactivity(hello.reconnectAfterInactivityMs);
+    }
+    const resumed = hello.resumed && resume?.connectionId === hello.connectionId;
+    session.connectionId = hello.connectionId;
+    session.secret = hello.secret;
+    session.lastSeq = resumed ? resume.lastSeq : 0;
+    this.#resumable = session;
+    if (!this.#everOpened) this.#onOpened?.();
+    this.#everOpened = true;
+    this.#failures = 0;
+    const previous = this.#handoverFrom;
+    if (previous) {
+      // Drain handover: from here on the old stream is ignored, so every subscription
+      // continues from the last id it delivered, once, on the new connection.
+      this.#handoverFrom = null;
+      previous.abort.abort();
+      if (previous.connectionId && previous.secret) {
+        this.#control.sendNow({ url: previous.url, connectionId: previous.connectionId, secret: previous.secret }, [{ op: 'close' }]);
+      }
+    }
+    this.#runtime.setConnectionState({ type: 'state', state: 'pending', error: null });
+    this.#runtime.options.onOpen?.();
+    if (resumed) {
+      for (const subscription of this.#subscriptions.values()) subscription.resumed();
+      return;
+    }
+    for (const subscription of this.#subscriptions.values()) this.#sendSubscribe(subscription);
+  }
+
+  #subscriptionFailed(subscription: MuxClientSubscription, error: AnyClientError): void {
+    subscription.sentOn = null;
+    subscription.started = false;
+    subscription.failures++;
+    this.#runtime.options.onError?.(error);
+    const retry = this.#runtime.options.retry ?? {};
+    const shouldRetry = retry.shouldRetry ?? defaultShouldRetry;
+    if (!shouldRetry({ error, attempt: subscription.failures, op: subscription.op })) {
+      this.#subscriptions.delete(subscription.id);
+      subscription.fail(error);
+      return;
+    }
+    subscription.connecting(error);
+    const minDelayMs = retry.minDelayMs ?? RETRY_DEFAULTS.minDelayMs;
+    const maxDelayMs = Math.max(minDelayMs, retry.maxDelayMs ?? RETRY_DEFAULTS.maxDelayMs);
+    subscription.retryTimer = setTimeout(() => {
+      subscription.retryTimer = undefined;
+      // Not yet resent by a new connection in the meantime.
+      if (subscription.sentOn === null) this.#sendSubscribe(subscription);
+    }, backoffDelay(subscription.failures, minDelayMs, maxDelayMs));
+  }
+
+  /** A drain asked us to move: open a new connection while the old one keeps delivering. */
+  #handover(from: Session): void {
+    if (this.#session !== from || this.#handoverFrom || !this.#wanted()) return;
+    this.#handoverFrom = from;
+    const next = this.#startSession(true);
+    void next.done.then(() => {
+      // The new stream failed before it opened: stay on the old one.
+      if (this.#handoverFrom === from && !next.connectionId) {
+        this.#handoverFrom = null;
+        this.#session = from;
+      }
+    });
+  }
+
+  #connectionLost(connectionId: string): void {
+    const session = this.#session;
+    if (session?.connectionId !== connectionId) return;
+    // The server forgot the connection: start a new one (which resubscribes everything).
+    this.#resumable = null;
+    session.abort.abort();
+  }
+
+  #rejected(ops: ReadonlyArray<Record<string, unknown>>, error: AnyClientError): void {
+    for (const op of ops) {
+      if (op['op'] !== 'subscribe') continue;
+      const subscription = this.#subscriptions.get(String(op['id']));
+      if (subscription) this.#subscriptionFailed(subscription, error);
+    }
+  }
+
+  #fallBack(): void {
+    const subscriptions = [...this.#subscriptions.values()];
+    this.#subscriptions.clear();
+    this.#closed = true;
+    for (const subscription of subscriptions) subscription.end();
+    this.#onUnsupported?.(subscriptions);
+  }
+}
+
+/** A never-aborting signal for waits that only the `online` event may cut short. */
+const NEVER = new AbortController().signal;
+
+/** What a server without the multiplexed protocol answers at the endpoint. */
+function isUnsupported(error: AnyClientError): boolean {
+  const code = errorCode(error);
+  return code === 'NOT_FOUND' || code === 'METHOD_NOT_SUPPORTED' || code === 'UNSUPPORTED_MEDIA_TYPE';
+}
