@@ -3,7 +3,7 @@
  * is killed and restarted once: the client sees every event exactly once, in order.
  */
 import { createTRPCClient } from '@trpc/client';
-import { afterAll, expect, test } from 'vitest';
+import { afterEach, expect, test } from 'vitest';
 import { sseLink } from '../../src/client/index.js';
 import { startChaosProxy, type ChaosProxy } from '../helpers/chaosProxy.js';
 import { Collector } from '../helpers/collector.js';
@@ -23,12 +23,12 @@ function prng(seed: number): () => number {
 
 let server: ServerProcess | undefined;
 let proxy: ChaosProxy | undefined;
-afterAll(async () => {
+afterEach(async () => {
   await server?.kill();
   await proxy?.close();
 });
 
-test('every one of 1,000 tracked events exactly once, across random cuts and a server restart', { timeout: 90_000 }, async () => {
+test.each(['distinct', 'multiplexed'] as const)('%s: every one of 1,000 tracked events exactly once, across random cuts and a server restart', { timeout: 90_000 }, async (mode) => {
   const seed = Number(process.env['CHAOS_SEED'] ?? Date.now() % 1_000_000);
   const random = prng(seed);
   server = await startServerProcess();
@@ -40,7 +40,7 @@ test('every one of 1,000 tracked events exactly once, across random cuts and a s
   const restartAt = 300 + Math.floor(random() * 400);
 
   const client = createTRPCClient<TestRouter>({
-    links: [sseLink({ url: `http://127.0.0.1:${proxy.port}/trpc`, retry: { minDelayMs: 5, maxDelayMs: 50 } })],
+    links: [sseLink({ url: `http://127.0.0.1:${proxy.port}/trpc`, retry: { minDelayMs: 5, maxDelayMs: 50 }, mode })],
   });
   const c = new Collector<{ id: string; data: { n: number } }>();
   let restarting: Promise<void> | undefined;

@@ -37,6 +37,11 @@ export function createTestRouter(opts: { transformer?: boolean } = {}) {
   const probe = new Probe();
   const feed = new EventEmitter();
   feed.setMaxListeners(0);
+  const journal: string[] = [];
+  feed.on('append', (text: string) => {
+    journal.push(text);
+    feed.emit('appended', journal.length - 1);
+  });
   const authed = t.procedure.use(({ ctx, next }) => {
     if (!ctx.user) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Sign in first' });
     return next({ ctx: { ...ctx, user: ctx.user } });
@@ -92,6 +97,29 @@ export function createTestRouter(opts: { transformer?: boolean } = {}) {
       probe.start(undefined);
       try {
         for await (const [value] of on(feed, 'tick', signal ? { signal } : {})) yield value as unknown;
+      } finally {
+        probe.finish();
+      }
+    }),
+    /**
+     * An append-only journal (`journal.push(text)` via `feed.emit('append', text)`): replays
+     * every entry after `lastEventId`, then goes live — the shape resumable procedures have.
+     */
+    journal: t.procedure.input(z.object({ lastEventId: z.string().nullish() }).optional()).subscription(async function* ({ input, signal }) {
+      probe.start(input);
+      try {
+        // Listen before reading history, so nothing appended in between is missed.
+        const live = on(feed, 'appended', signal ? { signal } : {});
+        let next = input?.lastEventId ? Number(input.lastEventId) + 1 : 0;
+        while (next < journal.length) {
+          yield tracked(String(next), journal[next]!);
+          next++;
+        }
+        for await (const [index] of live) {
+          if ((index as number) < next) continue;
+          yield tracked(String(index), journal[index as number]!);
+          next = (index as number) + 1;
+        }
       } finally {
         probe.finish();
       }

@@ -1,0 +1,217 @@
+/**
+ * The client in multiplexed mode against our server: one stream for everything, batched
+ * control requests, lazy connections, resume within the grace window, fresh resubscription
+ * past it, and a drain of many clients with nothing lost or repeated.
+ */
+import { createTRPCClient } from '@trpc/client';
+import { createServer, type IncomingMessage } from 'node:http';
+import { afterEach, describe, expect, test } from 'vitest';
+import { createSSEHandler } from '../../src/adapters/node.js';
+import { createSSEClient, sseLink, type SSEClient } from '../../src/client/index.js';
+import { startChaosProxy } from '../helpers/chaosProxy.js';
+import { Collector } from '../helpers/collector.js';
+import { contextCalls, createTestRouter, testContext, type TestRouter } from '../helpers/router.js';
+import { closeServer, listen } from '../helpers/servers.js';
+
+const FAST = { minDelayMs: 5, maxDelayMs: 20 };
+const cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+
+/** Our server at /trpc, counting what reaches it. */
+async function serve(extra: Record<string, unknown> = {}) {
+  const fixture = createTestRouter();
+  const handler = createSSEHandler({
+    router: fixture.router,
+    basePath: '/trpc',
+    createContext: ({ req, info }) =>
+      testContext({ get: (n) => (req.headers[n] as string | undefined) ?? null }, info.connectionParams as Record<string, string> | null) as never,
+    ...extra,
+  });
+  const counts = { streams: 0, controls: 0 };
+  const count = (req: IncomingMessage): void => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/trpc' && path !== '/trpc/') return;
+    if (req.method === 'GET') counts.streams++;
+    if (req.method === 'POST') counts.controls++;
+  };
+  const server = createServer((req, res) => {
+    count(req);
+    void handler(req, res);
+  });
+  const port = await listen(server);
+  cleanup.push(async () => {
+    handler.core.close();
+    await closeServer(server);
+  });
+  return { ...fixture, core: handler.core, counts, port, url: `http://127.0.0.1:${port}/trpc` };
+}
+
+function client(url: string, extra: Record<string, unknown> = {}): { sse: SSEClient; trpc: ReturnType<typeof createTRPCClient<TestRouter>> } {
+  const sse = createSSEClient({ url, retry: FAST, mode: 'multiplexed', ...extra });
+  cleanup.push(() => sse.close());
+  return { sse, trpc: createTRPCClient<TestRouter>({ links: [sseLink({ client: sse })] }) };
+}
+
+describe('one stream per client', () => {
+  test('50 subscriptions use exactly one streaming request and one control request', async () => {
+    const server = await serve();
+    const { trpc, sse } = client(server.url);
+    const collectors = Array.from({ length: 50 }, () => new Collector<{ id: string; data: { n: number } }>());
+    collectors.forEach((c) => trpc.counter.subscribe({ count: 3 }, c.handlers()));
+    await Promise.all(collectors.map((c) => c.until(() => c.completed, 'completion')));
+    for (const c of collectors) expect(c.data.map((d) => d.data.n)).toEqual([0, 1, 2]);
+    expect(server.counts.streams).toBe(1);
+    // Subscribed in the same tick: one batched control request for all fifty.
+    expect(server.counts.controls).toBe(1);
+    expect(sse.mode).toBe('multiplexed');
+  });
+
+  test('createContext runs once for the connection, with its headers', async () => {
+    const server = await serve();
+    const { trpc } = client(server.url, { headers: () => ({ authorization: 'Bearer dana' }) });
+    const before = contextCalls.count;
+    const collectors = [1, 2, 3].map(() => new Collector());
+    collectors.forEach((c) => trpc.secret.subscribe(undefined, c.handlers()));
+    await Promise.all(collectors.map((c) => c.untilData(1)));
+    for (const c of collectors) expect(c.data[0]).toEqual({ user: 'dana', params: null });
+    expect(contextCalls.count - before).toBe(1);
+  });
+
+  test('not lazy: connected from creation; lazy: only while there are subscriptions', async () => {
+    const server = await serve();
+    const eager = client(server.url);
+    const eagerStates: string[] = [];
+    eager.sse.connectionState.subscribe({ next: (s) => eagerStates.push(s.state) });
+    await expect.poll(() => eagerStates.at(-1)).toBe('pending');
+    expect(server.core.connections).toBe(1);
+
+    const lazy = client(server.url, { lazy: { enabled: true, closeMs: 10 } });
+    const lazyStates: string[] = [];
+    lazy.sse.connectionState.subscribe({ next: (s) => lazyStates.push(s.state) });
+    expect(server.core.connections).toBe(1);
+    const c = new Collector();
+    const sub = lazy.trpc.idle.subscribe(undefined, c.handlers());
+    await c.untilData(1);
+    expect(server.core.connections).toBe(2);
+    sub.unsubscribe();
+    // Closed on the server too (the client says `close`), not left for the grace window.
+    await expect.poll(() => server.core.connections).toBe(1);
+    await expect.poll(() => lazyStates.at(-1)).toBe('idle');
+    expect(lazyStates).toEqual(['idle', 'connecting', 'pending', 'idle']);
+  });
+});
+
+describe('resume', () => {
+  test('a cut within the grace window: every frame once, untracked included, no procedure re-run', async () => {
+    const server = await serve({ graceMs: 10_000 });
+    const proxy = await startChaosProxy(() => server.port);
+    cleanup.push(() => proxy.close());
+    const { trpc } = client(`http://127.0.0.1:${proxy.port}/trpc`);
+    const c = new Collector<number>();
+    trpc.ticks.subscribe(undefined, c.handlers());
+    await c.until(() => c.started === 1, 'started');
+    let sent = 0;
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 20; i++) server.feed.emit('tick', sent++);
+      proxy.cutAll();
+      for (let i = 0; i < 20; i++) server.feed.emit('tick', sent++);
+      await c.untilData(sent);
+    }
+    expect(c.data).toEqual(Array.from({ length: sent }, (_, i) => i));
+    expect(server.probe.started).toBe(1);
+    expect(c.states.filter((s) => s.state === 'connecting' && s.error).length).toBeGreaterThanOrEqual(1);
+  });
+
+  test('past the grace window: a new connection, each subscription resumed from its tracked id', async () => {
+    const server = await serve({ graceMs: 0 });
+    const proxy = await startChaosProxy(() => server.port);
+    cleanup.push(() => proxy.close());
+    const { trpc } = client(`http://127.0.0.1:${proxy.port}/trpc`);
+    const c = new Collector<{ id: string; data: string }>();
+    trpc.journal.subscribe(undefined, c.handlers());
+    await c.until(() => c.started === 1, 'started');
+    let appended = 0;
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < 10; i++) server.feed.emit('append', `entry ${appended++}`);
+      await c.untilData(appended - 5);
+      proxy.cutAll();
+      for (let i = 0; i < 10; i++) server.feed.emit('append', `entry ${appended++}`);
+      await c.untilData(appended);
+    }
+    expect(c.data.map((d) => d.data)).toEqual(Array.from({ length: appended }, (_, i) => `entry ${i}`));
+    // Every cut started the procedure again, from the last delivered id.
+    expect(server.probe.started).toBeGreaterThanOrEqual(2);
+    expect(server.probe.lastInputs.slice(1).every((input) => typeof (input as { lastEventId?: unknown }).lastEventId === 'string')).toBe(true);
+  });
+
+  test('a server restart: the connection is unknown, the client starts a new one and resumes', async () => {
+    const fixture = createTestRouter();
+    const start = async (port = 0) => {
+      const handler = createSSEHandler({ router: fixture.router, basePath: '/trpc' });
+      const server = createServer((req, res) => void handler(req, res));
+      const bound = await listen(server, port);
+      return { handler, server, port: bound };
+    };
+    let current = await start();
+    cleanup.push(async () => {
+      current.handler.core.close();
+      await closeServer(current.server);
+    });
+    const { trpc } = client(`http://127.0.0.1:${current.port}/trpc`);
+    const c = new Collector<{ id: string; data: string }>();
+    trpc.journal.subscribe(undefined, c.handlers());
+    await c.until(() => c.started === 1, 'started');
+    for (let i = 0; i < 5; i++) fixture.feed.emit('append', `a${i}`);
+    await c.untilData(5);
+    const port = current.port;
+    current.handler.core.close();
+    await closeServer(current.server);
+    for (let i = 0; i < 5; i++) fixture.feed.emit('append', `b${i}`);
+    current = await start(port);
+    await c.untilData(10);
+    expect(c.data.map((d) => d.data)).toEqual(['a0', 'a1', 'a2', 'a3', 'a4', 'b0', 'b1', 'b2', 'b3', 'b4']);
+  });
+});
+
+describe('drain', () => {
+  test('200 connected clients all move to new connections, none loses or repeats an event', { timeout: 60_000 }, async () => {
+    const server = await serve();
+    const clients = Array.from({ length: 200 }, () => client(server.url));
+    const collectors = clients.map(({ trpc }) => {
+      const c = new Collector<{ id: string; data: string }>();
+      trpc.journal.subscribe(undefined, c.handlers());
+      return c;
+    });
+    await Promise.all(collectors.map((c) => c.until(() => c.started === 1, 'started')));
+    expect(server.core.connections).toBe(200);
+    const total = 60;
+    let appended = 0;
+    const publish = async (count: number) => {
+      for (let i = 0; i < count; i++) {
+        server.feed.emit('append', `event ${appended++}`);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    await publish(20);
+    server.core.drain({ withinMs: 300 });
+    // Keep publishing while clients hand over.
+    await publish(total - 20);
+    await Promise.all(collectors.map((c) => c.untilData(total, 30_000)));
+    const expected = Array.from({ length: total }, (_, i) => `event ${i}`);
+    for (const c of collectors) {
+      expect(c.data.map((d) => d.data)).toEqual(expected);
+      expect(c.errors).toEqual([]);
+    }
+    // Everyone moves (within the 300 ms window): every client starts the procedure on its new
+    // connection, and the old connections are closed, not left to the grace window.
+    await expect.poll(() => server.probe.started, { timeout: 10_000 }).toBe(400);
+    await expect.poll(() => server.core.connections, { timeout: 10_000 }).toBe(200);
+    expect(server.counts.streams).toBe(400);
+    // And still nothing lost or repeated after the last ones moved.
+    await publish(5);
+    await Promise.all(collectors.map((c) => c.untilData(total + 5, 30_000)));
+    for (const c of collectors) expect(c.data.map((d) => d.data)).toEqual([...expected, ...[0, 1, 2, 3, 4].map((i) => `event ${total + i}`)]);
+  });
+});
