@@ -21,6 +21,12 @@ export interface DrainOptions {
    * @default 5_000
    */
   withinMs?: number;
+  /**
+   * Also refuse new streams from now on (`SERVICE_UNAVAILABLE`, which clients retry with
+   * backoff): for a process that is going away, so clients land elsewhere.
+   * @default false (a rebalance: this process keeps serving)
+   */
+  refuseNew?: boolean;
 }
 
 /** The framework-free server: adapters ask it what a request is, and let it answer. */
@@ -104,7 +110,8 @@ export function createSSECore(opts: SSECoreOptions): SSECore {
     closeAllStreams() {
       env.closeAll();
     },
-    drain({ withinMs = 5_000 } = {}) {
+    drain({ withinMs = 5_000, refuseNew = false } = {}) {
+      if (refuseNew) env.refuseNew();
       for (const connection of registry.all()) connection.requestReconnect(Math.floor(Math.random() * withinMs));
       for (const stream of env.distinctStreams()) {
         const timer = setTimeout(() => {

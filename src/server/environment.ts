@@ -24,9 +24,16 @@ export class StreamEnvironment {
     return this.#streams.size;
   }
 
-  /** Counts a stream against `maxStreams`; `false` when the server is full. */
+  #refusing = false;
+
+  /** From now on, refuse every new stream (the process is going away). */
+  refuseNew(): void {
+    this.#refusing = true;
+  }
+
+  /** Counts a stream against `maxStreams`; `false` when the server is full or going away. */
   admit(stream: Closable): boolean {
-    if (this.#streams.size >= this.options.maxStreams) return false;
+    if (this.#refusing || this.#streams.size >= this.options.maxStreams) return false;
     this.#streams.add(stream);
     return true;
   }
@@ -42,6 +49,9 @@ export class StreamEnvironment {
 
   /** The error a stream gets when {@link admit} said no: retryable, so clients back off. */
   refusal(): TRPCError {
+    if (this.#refusing) {
+      return new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'This server is shutting down; reconnect elsewhere' });
+    }
     return new TRPCError({
       code: 'SERVICE_UNAVAILABLE',
       message: `This server is at its limit of ${this.options.maxStreams} open streams; retry later`,

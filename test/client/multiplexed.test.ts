@@ -109,7 +109,7 @@ describe('resume', () => {
     const proxy = await startChaosProxy(() => server.port);
     cleanup.push(() => proxy.close());
     const { trpc } = client(`http://127.0.0.1:${proxy.port}/trpc`);
-    const c = new Collector<number>();
+    const c = new Collector<unknown>();
     trpc.ticks.subscribe(undefined, c.handlers());
     await c.until(() => c.started === 1, 'started');
     let sent = 0;

@@ -8,12 +8,15 @@ export interface ServerProcess {
   child: ChildProcess;
   /** SIGKILL: the process dies without closing anything, as in a crash. */
   kill(): Promise<void>;
+  /** SIGTERM, as a deploy sends; resolves with the exit code. */
+  terminate(): Promise<number | null>;
 }
 
 /** Starts the test server in a child process; resolves once it listens. */
-export function startServerProcess(port = 0): Promise<ServerProcess> {
+export function startServerProcess(port = 0, env: Record<string, string> = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', SERVER_SCRIPT, String(port)], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    env: { ...process.env, ...env },
   });
   return new Promise((resolve, reject) => {
     let out = '';
@@ -27,6 +30,12 @@ export function startServerProcess(port = 0): Promise<ServerProcess> {
       resolve({
         port: Number(match[1]),
         child,
+        terminate: () =>
+          new Promise<number | null>((done) => {
+            if (child.exitCode !== null || child.signalCode !== null) return done(child.exitCode);
+            child.once('exit', (code) => done(code));
+            child.kill('SIGTERM');
+          }),
         kill: () =>
           new Promise<void>((done) => {
             if (child.exitCode !== null || child.signalCode !== null) return done();

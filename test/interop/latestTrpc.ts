@@ -21,6 +21,7 @@ import * as latestServer from 'trpc-latest/server';
 import { createHTTPHandler as latestCreateHTTPHandler } from 'trpc-latest/standalone';
 import superjson from 'superjson';
 import { z } from 'zod';
+import type { FetchLike } from '../../src/client/index.js';
 import { Probe } from '../helpers/router.js';
 import { closeServer, listen } from '../helpers/servers.js';
 
@@ -334,6 +335,28 @@ export async function startStockFetch(kit: ServerKit, router: StockRouter): Prom
   });
   const port = await listen(server);
   return { url: `http://127.0.0.1:${port}/trpc`, server, close: () => closeServer(server) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Our client's requests
+
+/** One request our client made, and the status it got (once the response arrived). */
+export interface WireRequest {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  status?: number;
+}
+
+/** A `fetch` for `createSSEClient` that records every request in `requests`. */
+export function recordingFetch(requests: WireRequest[]): FetchLike {
+  return async (url, init) => {
+    const request: WireRequest = { url, method: init.method, headers: { ...init.headers } };
+    requests.push(request);
+    const response = await fetch(url, init);
+    request.status = response.status;
+    return response;
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
