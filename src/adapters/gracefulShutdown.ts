@@ -13,8 +13,10 @@ export interface GracefulShutdownOptions {
   /** The cores (`handler.core`, `middleware.core`) whose clients are drained. */
   cores: SSECore[];
   /**
-   * Window in which clients are asked to move (each at a random moment in it), in ms; the
-   * remaining streams are then ended.
+   * How long the drain may take, in ms. Clients are asked to move within the first three
+   * quarters of it (each at a random moment), which leaves them time to open their new
+   * connection before whatever is left is closed. Shutdown finishes early once every
+   * stream has gone.
    * @default 5_000
    */
   drainMs?: number;
@@ -27,6 +29,14 @@ export interface GracefulShutdownOptions {
   exit?: boolean;
   /** Runs after the streams are closed and before the process exits (flush logs, close a database). */
   onShutdown?: () => void | Promise<void>;
+}
+
+/** Resolves when no core has a stream left, or after `timeoutMs`. */
+async function untilAllStreamsGone(cores: SSECore[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && cores.some((core) => core.openStreams > 0)) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(50, Math.max(1, deadline - Date.now()))));
+  }
 }
 
 /** The installed handler: call `shutdown()` yourself, or `dispose()` to remove the signal handlers. */
@@ -49,8 +59,8 @@ export function installGracefulShutdown(opts: GracefulShutdownOptions): Graceful
   const shutdown = (): Promise<void> => {
     running ??= (async () => {
       const closed = new Promise<void>((resolve) => opts.server.close(() => resolve()));
-      for (const core of opts.cores) core.drain({ withinMs: drainMs, refuseNew: true });
-      await new Promise((resolve) => setTimeout(resolve, drainMs));
+      for (const core of opts.cores) core.drain({ withinMs: Math.floor(drainMs * 0.75), refuseNew: true });
+      await untilAllStreamsGone(opts.cores, drainMs);
       for (const core of opts.cores) core.close();
       opts.server.closeAllConnections?.();
       await closed;

@@ -100,6 +100,8 @@ export function createSSEClient(opts: CreateSSEClientOptions): SSEClient {
             // distinct mode, with the subscriptions made so far.
             onUnsupported: () => {
               mode = 'distinct';
+              // The probe left the state at `connecting`; distinct mode reports per subscription.
+              runtime.setConnectionState({ type: 'state', state: 'idle', error: null });
               transport = distinct();
               for (const entry of entries) entry.inner = transport.subscribe(entry.op, entry.transformer, track(entry));
             },

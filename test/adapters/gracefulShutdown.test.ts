@@ -21,7 +21,7 @@ afterEach(async () => {
 });
 
 test('SIGTERM drains every client to the new process; nothing lost, nothing repeated, no gap', { timeout: 60_000 }, async () => {
-  const old = await startServerProcess(0, { GRACEFUL_DRAIN_MS: '400' });
+  const old = await startServerProcess(0, { GRACEFUL_DRAIN_MS: '1500' });
   processes.push(old);
   let upstream = old.port;
   proxy = await startChaosProxy(() => upstream);
@@ -30,10 +30,16 @@ test('SIGTERM drains every client to the new process; nothing lost, nothing repe
     const sse = createSSEClient({ url: `http://127.0.0.1:${proxy!.port}/trpc`, mode: 'multiplexed', retry: { minDelayMs: 5, maxDelayMs: 50 } });
     clients.push(sse);
     const states: string[] = [];
-    sse.connectionState.subscribe({ next: (s) => states.push(s.state) });
+    const errors: string[] = [];
+    sse.connectionState.subscribe({
+      next: (s) => {
+        states.push(s.state);
+        if (s.error) errors.push(s.error.message);
+      },
+    });
     const c = new Collector<{ id: string; data: { n: number } }>();
     createTRPCClient<TestRouter>({ links: [sseLink({ client: sse })] }).counter.subscribe({ count: total, intervalMs: 5 }, c.handlers());
-    return { c, states };
+    return { c, states, errors };
   });
   await Promise.all(collectors.map(({ c }) => c.untilData(20)));
 
@@ -45,10 +51,10 @@ test('SIGTERM drains every client to the new process; nothing lost, nothing repe
   expect(exitCode).toBe(0);
 
   await Promise.all(collectors.map(({ c }) => c.until(() => c.completed, 'completion', 40_000)));
-  for (const { c, states } of collectors) {
+  for (const { c, states, errors } of collectors) {
     expect(c.errors).toEqual([]);
     expect(c.data.map((d) => d.data.n)).toEqual(Array.from({ length: total }, (_, i) => i));
     // No gap: the client never lost its connection while it moved.
-    expect(states.slice(states.indexOf('pending'))).not.toContain('connecting');
+    expect(states.slice(states.indexOf('pending')), errors.join('; ')).not.toContain('connecting');
   }
 });

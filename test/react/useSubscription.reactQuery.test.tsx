@@ -4,8 +4,9 @@
  */
 import { QueryClientProvider } from '@tanstack/react-query';
 import { createTRPCReact } from '@trpc/react-query';
+import { describe } from 'vitest';
 import type { TestRouter } from '../helpers/router.js';
-import { defineSubscriptionSuite, useRecord, type HookAdapter } from './harness.js';
+import { defineSubscriptionSuite, useRecord, WIRE_MODES, type HookAdapter } from './harness.js';
 
 const trpc = createTRPCReact<TestRouter>();
 
@@ -37,4 +38,7 @@ const adapter: HookAdapter = {
   },
 };
 
-defineSubscriptionSuite('@trpc/react-query', adapter);
+// Both wire modes: one stream per subscription (PROTOCOL §1), one stream for the client (§2).
+describe.each(WIRE_MODES)('%s mode', (mode) => {
+  defineSubscriptionSuite('@trpc/react-query', adapter, mode);
+});

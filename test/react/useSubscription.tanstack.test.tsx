@@ -5,8 +5,9 @@
  */
 import { QueryClientProvider } from '@tanstack/react-query';
 import { createTRPCContext, useSubscription } from '@trpc/tanstack-react-query';
+import { describe } from 'vitest';
 import type { TestRouter } from '../helpers/router.js';
-import { defineSubscriptionSuite, useRecord, type HookAdapter } from './harness.js';
+import { defineSubscriptionSuite, useRecord, WIRE_MODES, type HookAdapter } from './harness.js';
 
 const { TRPCProvider, useTRPC } = createTRPCContext<TestRouter>();
 
@@ -44,4 +45,7 @@ const adapter: HookAdapter = {
   },
 };
 
-defineSubscriptionSuite('@trpc/tanstack-react-query', adapter);
+// Both wire modes: one stream per subscription (PROTOCOL §1), one stream for the client (§2).
+describe.each(WIRE_MODES)('%s mode', (mode) => {
+  defineSubscriptionSuite('@trpc/tanstack-react-query', adapter, mode);
+});

@@ -170,8 +170,9 @@ export class MultiplexedTransport implements Transport {
     this.#looping = true;
     void this.#loop().finally(() => {
       this.#looping = false;
-      // Subscribed again while the loop was winding down.
-      if (this.#wanted() && !this.#session) this.#ensureLoop();
+      // Subscribed again while the loop was winding down. (Not merely "wanted": after a
+      // failure the policy does not retry, only a new subscription may try again.)
+      if (this.#wanted() && !this.#session && this.#subscriptions.size > 0) this.#ensureLoop();
     });
   }
 

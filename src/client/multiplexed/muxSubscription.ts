@@ -47,9 +47,14 @@ export class MuxClientSubscription {
     this.#observer.next({ result: { type: 'state', state: 'connecting', error } as never });
   }
 
-  /** The connection came back (resumed): subscriptions that were running are running again. */
+  /**
+   * The connection came back (resumed): subscriptions that were running are running again.
+   * `started` is emitted as tRPC's own links do on every reconnect: React Query's
+   * `useSubscription` leaves `connecting` only on `started` or data.
+   */
   resumed(): void {
     if (this.#ended || !this.started) return;
+    this.#observer.next({ result: { type: 'started' } });
     this.#observer.next({ result: { type: 'state', state: 'pending', error: null } as never });
   }
 
