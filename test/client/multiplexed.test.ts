@@ -124,6 +124,32 @@ describe('resume', () => {
     expect(c.states.filter((s) => s.state === 'connecting' && s.error).length).toBeGreaterThanOrEqual(1);
   });
 
+  test('while the stream is down: a new subscription starts and an ended one stops once it resumes', async () => {
+    const server = await serve({ graceMs: 10_000 });
+    const proxy = await startChaosProxy(() => server.port);
+    cleanup.push(() => proxy.close());
+    const { trpc, sse } = client(`http://127.0.0.1:${proxy.port}/trpc`);
+    const states: string[] = [];
+    sse.connectionState.subscribe({ next: (s) => states.push(s.state) });
+    const old = new Collector();
+    const oldSub = trpc.idle.subscribe(undefined, old.handlers());
+    await old.untilData(1);
+    proxy.blocked = true;
+    proxy.cutAll();
+    await expect.poll(() => states.at(-1)).toBe('connecting');
+    // Both happen while no stream is open.
+    const finished = server.probe.next('finished');
+    oldSub.unsubscribe();
+    const fresh = new Collector<{ id: string; data: { n: number } }>();
+    trpc.counter.subscribe({ count: 2 }, fresh.handlers());
+    proxy.blocked = false;
+    await fresh.until(() => fresh.completed, 'the new subscription to complete');
+    expect(fresh.data.map((d) => d.id)).toEqual(['0', '1']);
+    // The unsubscribe reached the resumed connection: the old procedure ran its finally.
+    await finished;
+    expect(server.core.connections).toBe(1);
+  });
+
   test('past the grace window: a new connection, each subscription resumed from its tracked id', async () => {
     const server = await serve({ graceMs: 0 });
     const proxy = await startChaosProxy(() => server.port);

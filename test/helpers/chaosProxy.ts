@@ -10,13 +10,20 @@ export interface ChaosProxy {
   /** Number of connections opened through the proxy so far. */
   readonly connections: number;
   cutAll(): void;
+  /** While blocked, new connections are dropped at once (the server looks unreachable). */
+  blocked: boolean;
   close(): Promise<void>;
 }
 
 export async function startChaosProxy(upstreamPort: () => number): Promise<ChaosProxy> {
   const open = new Set<Socket>();
   let connections = 0;
+  const state = { blocked: false };
   const server: Server = createServer((client) => {
+    if (state.blocked) {
+      client.destroy();
+      return;
+    }
     connections++;
     const upstream = connect(upstreamPort(), '127.0.0.1');
     open.add(client);
@@ -37,6 +44,12 @@ export async function startChaosProxy(upstreamPort: () => number): Promise<Chaos
     port: (server.address() as AddressInfo).port,
     get connections() {
       return connections;
+    },
+    get blocked() {
+      return state.blocked;
+    },
+    set blocked(value: boolean) {
+      state.blocked = value;
     },
     cutAll() {
       for (const socket of [...open]) socket.destroy();

@@ -65,6 +65,11 @@ export class MultiplexedTransport implements Transport {
   #failures = 0;
   #lazyTimer: ReturnType<typeof setTimeout> | undefined;
   #transformer: TRPCCombinedDataTransformer | undefined;
+  /**
+   * Subscriptions ended while no stream was open, by the connection they run on: if that
+   * connection resumes, they are unsubscribed there (else they would run on unseen).
+   */
+  #orphans: Array<{ id: string; connectionId: string }> = [];
 
   constructor(
     runtime: ClientRuntime,
@@ -143,6 +148,8 @@ export class MultiplexedTransport implements Transport {
     const target = this.#target();
     if (target && subscription.sentOn === target.connectionId) {
       this.#control.send(target.connectionId, { op: 'unsubscribe', id: subscription.id });
+    } else if (subscription.sentOn !== null) {
+      this.#orphans.push({ id: subscription.id, connectionId: subscription.sentOn });
     }
     if (this.#lazy.enabled && this.#subscriptions.size === 0) {
       this.#lazyTimer = setTimeout(() => {
@@ -324,8 +331,17 @@ export class MultiplexedTransport implements Transport {
     }
     this.#runtime.setConnectionState({ type: 'state', state: 'pending', error: null });
     this.#runtime.options.onOpen?.();
+    const orphans = this.#orphans;
+    this.#orphans = [];
     if (resumed) {
-      for (const subscription of this.#subscriptions.values()) subscription.resumed();
+      for (const orphan of orphans) {
+        if (orphan.connectionId === hello.connectionId) this.#control.send(hello.connectionId, { op: 'unsubscribe', id: orphan.id });
+      }
+      for (const subscription of this.#subscriptions.values()) {
+        if (subscription.sentOn === hello.connectionId) subscription.resumed();
+        // Made while the stream was down (and not waiting out a retry backoff): send it now.
+        else if (subscription.sentOn === null && !subscription.retryTimer) this.#sendSubscribe(subscription);
+      }
       return;
     }
     for (const subscription of this.#subscriptions.values()) this.#sendSubscribe(subscription);
