@@ -3,7 +3,7 @@ import type { AnyTRPCRouter, TRPCCombinedDataTransformer } from '@trpc/server';
 import type { SSEMessage } from '../codec/decoder.js';
 import type { AnyClientError } from './errors.js';
 import { headersToRecord, resolve } from './options.js';
-import { runEventStream, toClientError, type StreamControl } from './runEventStream.js';
+import { runEventStream, toClientError, type StreamControl, type StreamFailure } from './runEventStream.js';
 import { deserializeValue, EVENT_STREAM_ACCEPT } from './wire.js';
 import { backoffDelay, defaultShouldRetry, RETRY_DEFAULTS } from './retry.js';
 import type { ClientRuntime } from './runtime.js';
@@ -16,7 +16,7 @@ export interface EnvelopeObserver {
 }
 
 /** How one connection attempt ended. */
-type AttemptOutcome = { kind: 'return' } | { kind: 'error'; error: AnyClientError };
+type AttemptOutcome = { kind: 'return' } | StreamFailure;
 
 
 /** The state a subscription reports to its client, for the client-wide `connectionState`. */
@@ -93,7 +93,8 @@ export class DistinctSubscription {
       const { error } = outcome;
       this.#failures++;
       this.#runtime.options.onError?.(error);
-      if (!shouldRetry({ error, attempt: this.#failures, op: this.#op })) {
+      const source = outcome.fromProcedure ? 'procedure' : 'transport';
+      if (!shouldRetry({ error, attempt: this.#failures, op: this.#op, source })) {
         this.stop();
         this.#observer.error(error);
         return;
@@ -155,7 +156,7 @@ export class DistinctSubscription {
         return;
       case 'serialized-error': {
         const shape = deserialize(message.data);
-        control.finish({ kind: 'error', error: TRPCClientError.from<AnyTRPCRouter>({ error: shape } as never) });
+        control.finish({ kind: 'error', error: TRPCClientError.from<AnyTRPCRouter>({ error: shape } as never), fromProcedure: true });
         return;
       }
       case 'return':

@@ -8,8 +8,14 @@ export interface RetryContext {
   error: AnyClientError;
   /** Failed attempts in a row so far, counting this one (1 on the first failure). */
   attempt: number;
-  /** The subscription the connection serves (distinct mode). */
+  /** The subscription concerned (`undefined` for the multiplexed connection itself). */
   op: Operation | undefined;
+  /**
+   * `'procedure'`: the server ran the subscription and it failed (an error the procedure,
+   * its middleware or `createContext` threw, sent in-band). `'transport'`: everything else —
+   * network, proxies, a dropped or silent stream, a refused connection.
+   */
+  source: 'procedure' | 'transport';
 }
 
 /** The reconnect policy of a client. */
@@ -33,8 +39,7 @@ export interface RetryOptions {
 
 /**
  * tRPC codes worth another attempt: the server or something before it is having trouble,
- * not the request. The same set as tRPC's own `retryableRpcCodes`, plus rate limiting and
- * timeouts (retried with backoff).
+ * not the request. tRPC's own `retryableRpcCodes` plus rate limiting and timeouts.
  */
 export const RETRYABLE_CODES: ReadonlySet<TRPC_ERROR_CODE_KEY> = new Set<TRPC_ERROR_CODE_KEY>([
   'BAD_GATEWAY',
@@ -45,10 +50,17 @@ export const RETRYABLE_CODES: ReadonlySet<TRPC_ERROR_CODE_KEY> = new Set<TRPC_ER
   'TIMEOUT',
 ]);
 
-/** Retries transport failures and {@link RETRYABLE_CODES}, without limit. */
+/**
+ * Retries, without limit: transport failures (no code), and {@link RETRYABLE_CODES} — except
+ * `INTERNAL_SERVER_ERROR` thrown by the procedure itself, which reaches `onError` as with
+ * `wsLink` (retrying would run the failing procedure again and again). A 500 from the
+ * transport (a crashed upstream, a proxy) is retried.
+ */
 export function defaultShouldRetry(ctx: RetryContext): boolean {
   const code = errorCode(ctx.error);
-  return code === undefined || RETRYABLE_CODES.has(code);
+  if (code === undefined) return true;
+  if (code === 'INTERNAL_SERVER_ERROR') return ctx.source === 'transport';
+  return RETRYABLE_CODES.has(code);
 }
 
 export const RETRY_DEFAULTS = { minDelayMs: 500, maxDelayMs: 30_000 } as const;

@@ -10,6 +10,8 @@ import type { ClientRuntime } from './runtime.js';
 export interface StreamFailure {
   kind: 'error';
   error: AnyClientError;
+  /** The failure came from the procedure (in-band), not from the transport. */
+  fromProcedure?: boolean;
 }
 
 /** What a message handler may do with the stream it reads. */

@@ -102,6 +102,20 @@ describe.each(MODES)('errors (%s)', (mode) => {
     expect(error.message).toBe('Sign in first');
   });
 
+  test('a procedure throwing INTERNAL_SERVER_ERROR reaches onError once, as with wsLink, and is not re-run', async () => {
+    const { server } = await serve();
+    const c = new Collector<number>();
+    const errors: string[] = [];
+    createTRPCClient<TestRouter>({
+      links: [sseLink({ url: server.url, retry: FAST, mode, onError: (e) => errors.push(String((e as Error).message)) })],
+    }).failing.subscribe({ after: 2, code: 'INTERNAL_SERVER_ERROR' }, c.handlers());
+    const error = await c.untilError();
+    expect(error.data?.code).toBe('INTERNAL_SERVER_ERROR');
+    expect(c.data).toEqual([0, 1]);
+    expect(c.errors).toHaveLength(1);
+    expect(errors).toEqual(['failed with INTERNAL_SERVER_ERROR']);
+  });
+
   test('unknown path and a query called as a subscription are typed, not "Unknown error"', async () => {
     const { server } = await serve();
     const client = trpcClient(server.url, { mode }) as unknown as Record<string, { subscribe: (i: unknown, h: unknown) => unknown }>;

@@ -201,7 +201,7 @@ export class MultiplexedTransport implements Transport {
       }
       this.#failures++;
       this.#runtime.options.onError?.(error);
-      if (!shouldRetry({ error, attempt: this.#failures, op: undefined })) {
+      if (!shouldRetry({ error, attempt: this.#failures, op: undefined, source: 'transport' })) {
         for (const subscription of this.#subscriptions.values()) subscription.fail(error);
         this.#subscriptions.clear();
         this.#resumable = null;
@@ -299,7 +299,7 @@ export class MultiplexedTransport implements Transport {
       case 'failed': {
         const { s, e } = JSON.parse(message.data) as { s: string; e: unknown };
         const subscription = this.#subscriptions.get(s);
-        if (subscription && subscription.sentOn === session.connectionId) this.#subscriptionFailed(subscription, subscription.errorFrom(e));
+        if (subscription && subscription.sentOn === session.connectionId) this.#subscriptionFailed(subscription, subscription.errorFrom(e), 'procedure');
         return;
       }
       default:
@@ -347,14 +347,14 @@ export class MultiplexedTransport implements Transport {
     for (const subscription of this.#subscriptions.values()) this.#sendSubscribe(subscription);
   }
 
-  #subscriptionFailed(subscription: MuxClientSubscription, error: AnyClientError): void {
+  #subscriptionFailed(subscription: MuxClientSubscription, error: AnyClientError, source: 'procedure' | 'transport'): void {
     subscription.sentOn = null;
     subscription.started = false;
     subscription.failures++;
     this.#runtime.options.onError?.(error);
     const retry = this.#runtime.options.retry ?? {};
     const shouldRetry = retry.shouldRetry ?? defaultShouldRetry;
-    if (!shouldRetry({ error, attempt: subscription.failures, op: subscription.op })) {
+    if (!shouldRetry({ error, attempt: subscription.failures, op: subscription.op, source })) {
       this.#subscriptions.delete(subscription.id);
       subscription.fail(error);
       return;
@@ -395,7 +395,7 @@ export class MultiplexedTransport implements Transport {
     for (const op of ops) {
       if (op['op'] !== 'subscribe') continue;
       const subscription = this.#subscriptions.get(String(op['id']));
-      if (subscription) this.#subscriptionFailed(subscription, error);
+      if (subscription) this.#subscriptionFailed(subscription, error, 'transport');
     }
   }
 
