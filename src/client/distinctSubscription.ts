@@ -1,6 +1,7 @@
 import { TRPCClientError, type Operation, type OperationResultEnvelope } from '@trpc/client';
 import type { AnyTRPCRouter, TRPCCombinedDataTransformer } from '@trpc/server';
 import type { SSEMessage } from '../codec/decoder.js';
+import type { ResetReason } from '../log/reset.js';
 import type { AnyClientError } from './errors.js';
 import { headersToRecord, resolve } from './options.js';
 import { runEventStream, toClientError, type StreamControl, type StreamFailure } from './runEventStream.js';
@@ -162,6 +163,12 @@ export class DistinctSubscription {
       case 'return':
         control.finish({ kind: 'return' });
         return;
+      case 'reset': {
+        const { reason, lastEventId } = JSON.parse(message.data) as { reason: ResetReason; lastEventId: string | null };
+        this.#lastEventId = lastEventId ?? undefined;
+        this.#runtime.notifyReset({ op: this.#op, reason, lastEventId });
+        return;
+      }
       case 'message': {
         const data = deserialize(message.data);
         if (message.id !== undefined && message.id !== '') {

@@ -4,7 +4,8 @@
  */
 export { sseLink, type SSELinkOptions } from './sseLink.js';
 export { createSSEClient, type CreateSSEClientOptions, type LazyOptions, type SSEClient } from './createSSEClient.js';
-export type { FetchLike, HeadersInitLike, Resolvable, ResponseLike, SSEClientOptions } from './options.js';
+export type { FetchLike, HeadersInitLike, Resolvable, ResetInfo, ResponseLike, SSEClientOptions } from './options.js';
+export type { ResetReason } from '../log/reset.js';
 export {
   backoffDelay,
   defaultShouldRetry,

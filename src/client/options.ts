@@ -1,3 +1,5 @@
+import type { Operation } from '@trpc/client';
+import type { ResetReason } from '../log/reset.js';
 import type { RetryOptions } from './retry.js';
 
 type MaybePromise<T> = T | Promise<T>;
@@ -55,6 +57,20 @@ export interface SSEClientOptions {
   onClose?: (cause?: unknown) => void;
   /** Called on every connection failure, retried or not. */
   onError?: (error: unknown) => void;
+  /**
+   * A subscription could not resume from its last id (the server's log no longer holds it):
+   * events continue from now, and what happened in between is unknown — refetch. Also called,
+   * per subscription, as `context.onReset` of the operation when given.
+   */
+  onReset?: (info: ResetInfo) => void;
+}
+
+/** What {@link SSEClientOptions.onReset} is told. */
+export interface ResetInfo {
+  op: Operation;
+  reason: ResetReason;
+  /** Where the subscription continues from. */
+  lastEventId: string | null;
 }
 
 export const CLIENT_DEFAULTS = { maxLineLength: 16 * 1024 * 1024 } as const;

@@ -1,7 +1,7 @@
 import { behaviorSubject, type BehaviorSubject } from '@trpc/server/observable';
 import type { TRPCConnectionState } from '@trpc/client/unstable-internals';
 import type { AnyClientError } from './errors.js';
-import { CLIENT_DEFAULTS, type FetchLike, type SSEClientOptions } from './options.js';
+import { CLIENT_DEFAULTS, type FetchLike, type ResetInfo, type SSEClientOptions } from './options.js';
 import type { SubscriptionState } from './distinctSubscription.js';
 
 /** Options with defaults applied. */
@@ -53,6 +53,13 @@ export class ClientRuntime {
       signal.addEventListener('abort', wake, { once: true });
       this.#sleepers.add(wake);
     });
+  }
+
+  /** A subscription was reset: tells the client's and the operation's `onReset`. */
+  notifyReset(info: ResetInfo): void {
+    this.options.onReset?.(info);
+    const perOperation = (info.op.context as { onReset?: unknown } | undefined)?.onReset;
+    if (typeof perOperation === 'function') (perOperation as (info: ResetInfo) => void)(info);
   }
 
   /** Sets the client-wide state directly (multiplexed mode: the one connection's state). */

@@ -13,6 +13,11 @@ export const TRPC_SSE_EVENT = {
   serializedError: 'serialized-error',
   /** The procedure completed; the client must not reconnect. */
   return: 'return',
+  /**
+   * trpc-sse's addition: the resume from the client's id was impossible (PROTOCOL.md §3).
+   * Stock clients ignore unknown event types.
+   */
+  reset: 'reset',
 } as const;
 
 /** The options object of the `connected` event, as tRPC's client reads it. */
@@ -37,6 +42,14 @@ export const RETURN_FRAME = encodeEvent({ event: TRPC_SSE_EVENT.return, data: ''
 
 export function connectedFrame(data: ConnectedEventData): string {
   return encodeEvent({ event: TRPC_SSE_EVENT.connected, data: JSON.stringify(data) });
+}
+
+/** A reset; its `id:` moves the client's Last-Event-ID to where the subscription continues. */
+export function resetFrame(reason: string, lastEventId: string | null): string {
+  const data = JSON.stringify({ reason, lastEventId });
+  return lastEventId === null
+    ? encodeEvent({ event: TRPC_SSE_EVENT.reset, data })
+    : encodeEvent({ event: TRPC_SSE_EVENT.reset, id: lastEventId, data });
 }
 
 export function errorFrame(serializedShape: string): string {

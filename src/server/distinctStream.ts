@@ -1,7 +1,8 @@
 import { isTrackedEnvelope } from '@trpc/server';
 import type { TRPCRequestInfo } from '@trpc/server/http';
 import { encodeEvent } from '../codec/encoder.js';
-import { connectedFrame, errorFrame, eventStreamHeaders, PING_FRAME, RETURN_FRAME } from './dialect.js';
+import { isReset } from '../log/reset.js';
+import { connectedFrame, errorFrame, eventStreamHeaders, PING_FRAME, resetFrame, RETURN_FRAME } from './dialect.js';
 import { reportFailure, type ErrorScope } from './errorShape.js';
 import type { HeartbeatTarget } from './heartbeat.js';
 import type { RequestHooks } from './options.js';
@@ -154,6 +155,7 @@ class DistinctStream implements HeartbeatTarget {
 
   /** Writes one value; returns false when the reader is behind. */
   #writeValue(value: unknown): boolean {
+    if (isReset(value)) return this.#write(resetFrame(value.reason, value.lastEventId));
     if (isTrackedEnvelope(value)) {
       return this.#write(encodeEvent({ id: String(value[0]), data: this.#serializer.toJSON(value[1]) }));
     }

@@ -13,3 +13,7 @@ export {
   type SSEServerOptions,
 } from './options.js';
 export { TRPC_SSE_EVENT, type ConnectedEventData } from './dialect.js';
+export { createMemoryEventLog, type MemoryEventLogOptions } from '../log/memoryEventLog.js';
+export type { EventLog, EventLogSubscribeOptions } from '../log/types.js';
+export { createReset, isReset, type ResetReason, type ResetSignal } from '../log/reset.js';
+export { formatEventId, parseEventId, type EventId } from '../log/eventId.js';

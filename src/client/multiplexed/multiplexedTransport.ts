@@ -2,6 +2,7 @@ import type { Operation } from '@trpc/client';
 import type { TRPCCombinedDataTransformer } from '@trpc/server';
 import type { Unsubscribable } from '@trpc/server/observable';
 import type { SSEMessage } from '../../codec/decoder.js';
+import type { ResetReason } from '../../log/reset.js';
 import type { EnvelopeObserver } from '../distinctSubscription.js';
 import { clientErrorWithCode, errorCode, type AnyClientError } from '../errors.js';
 import { headersToRecord, resolve } from '../options.js';
@@ -286,6 +287,14 @@ export class MultiplexedTransport implements Transport {
       case 'started': {
         const { s } = JSON.parse(message.data) as { s: string };
         this.#subscriptions.get(s)?.onStarted();
+        return;
+      }
+      case 'reset': {
+        const { s, r, i } = JSON.parse(message.data) as { s: string; r: ResetReason; i: string | null };
+        const subscription = this.#subscriptions.get(s);
+        if (!subscription) return;
+        subscription.lastEventId = i ?? undefined;
+        this.#runtime.notifyReset({ op: subscription.op, reason: r, lastEventId: i });
         return;
       }
       case 'return': {

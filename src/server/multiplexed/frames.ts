@@ -8,6 +8,7 @@ export const MUX_EVENT = {
   return: 'return',
   ping: 'ping',
   reconnect: 'reconnect',
+  reset: 'reset',
 } as const;
 
 /** The data of the `connection` event. */
@@ -46,6 +47,10 @@ export function failedFrame(seq: number, subId: string, shapeJSON: string): stri
 export function messageFrame(seq: number, subId: string, trackedId: string | undefined, json: string): string {
   const tracked = trackedId === undefined ? '' : `,"i":${quote(trackedId)}`;
   return `id: ${seq}\ndata: {"s":${quote(subId)}${tracked},"d":${json}}\n\n`;
+}
+
+export function resetFrame(seq: number, subId: string, reason: string, lastEventId: string | null): string {
+  return `event: reset\nid: ${seq}\ndata: {"s":${quote(subId)},"r":${quote(reason)},"i":${quote(lastEventId)}}\n\n`;
 }
 
 export function reconnectFrame(afterMs: number): string {

@@ -1,0 +1,26 @@
+/**
+ * The in-band reset: what a resumable source yields when it cannot resume from the id it was
+ * given (trimmed away, unknown, from another epoch). The server turns it into a `reset` event
+ * for that subscription; the client tells the app (so it can refetch) and carries on from `now`.
+ */
+
+const RESET = Symbol.for('trpc-sse.reset');
+
+/** Why a resume was impossible. */
+export type ResetReason = 'trimmed' | 'unknown' | 'epoch';
+
+/** A reset signal (see {@link createReset}). */
+export interface ResetSignal {
+  readonly [RESET]: true;
+  readonly reason: ResetReason;
+  /** The id the subscription continues from (the log's head when it reset); resume from it. */
+  readonly lastEventId: string | null;
+}
+
+export function createReset(reason: ResetReason, lastEventId: string | null): ResetSignal {
+  return Object.freeze({ [RESET]: true as const, reason, lastEventId });
+}
+
+export function isReset(value: unknown): value is ResetSignal {
+  return typeof value === 'object' && value !== null && (value as { [RESET]?: unknown })[RESET] === true;
+}
