@@ -163,6 +163,9 @@ export class DistinctSubscription {
       case 'return':
         control.finish({ kind: 'return' });
         return;
+      case 'checkpoint':
+        if (message.id) this.#lastEventId = message.id;
+        return;
       case 'reset': {
         const { reason, lastEventId } = JSON.parse(message.data) as { reason: ResetReason; lastEventId: string | null };
         this.#lastEventId = lastEventId ?? undefined;

@@ -1,7 +1,7 @@
 import { tracked, TRPCError, type TrackedEnvelope } from '@trpc/server';
 import { randomToken } from '../server/secret.js';
 import { formatEventId, parseEventId } from './eventId.js';
-import { createReset, type ResetSignal } from './reset.js';
+import { createCheckpoint, createReset, type CheckpointSignal, type ResetSignal } from './reset.js';
 import type { EventLog, EventLogSubscribeOptions } from './types.js';
 
 /** Options of {@link createMemoryEventLog}. */
@@ -122,7 +122,7 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
     return topic;
   };
 
-  return {
+  const log = {
     epoch,
 
     async publish<T>(name: string, data: T): Promise<string> {
@@ -137,7 +137,10 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
       return id;
     },
 
-    async *subscribe<T>(name: string, options: EventLogSubscribeOptions = {}): AsyncGenerator<TrackedEnvelope<T> | ResetSignal, void> {
+    async *subscribe<T>(
+      name: string,
+      options: EventLogSubscribeOptions = {},
+    ): AsyncGenerator<TrackedEnvelope<T> | ResetSignal | CheckpointSignal, void> {
       const { signal } = options;
       const topic = topicFor(name);
       const headId = (): string | null => (topic.lastSeq > 0 ? formatEventId(epoch, topic.lastSeq) : null);
@@ -151,6 +154,9 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
         else if (id.epoch !== epoch) yield createReset('epoch', headId());
         else if (id.seq < topic.firstHeldSeq - 1) yield createReset('trimmed', headId());
         else cursor = id.seq;
+      } else {
+        // Starting from now: tell the client where now is, so it can resume from here.
+        yield createCheckpoint(formatEventId(epoch, cursor));
       }
       let onAbort: (() => void) | undefined;
       try {
@@ -189,4 +195,7 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
       topics.clear();
     },
   };
+  // Resets and checkpoints are for the transport, never the app's data: the public type
+  // shows what reaches the client.
+  return log as unknown as EventLog;
 }

@@ -24,3 +24,23 @@ export function createReset(reason: ResetReason, lastEventId: string | null): Re
 export function isReset(value: unknown): value is ResetSignal {
   return typeof value === 'object' && value !== null && (value as { [RESET]?: unknown })[RESET] === true;
 }
+
+const CHECKPOINT = Symbol.for('trpc-sse.checkpoint');
+
+/**
+ * A position without an event: where a reader that started "from now" stands, so a client
+ * that loses its connection before the first event still resumes without a gap. Sent as an
+ * event id only; apps never see it as data.
+ */
+export interface CheckpointSignal {
+  readonly [CHECKPOINT]: true;
+  readonly lastEventId: string;
+}
+
+export function createCheckpoint(lastEventId: string): CheckpointSignal {
+  return Object.freeze({ [CHECKPOINT]: true as const, lastEventId });
+}
+
+export function isCheckpoint(value: unknown): value is CheckpointSignal {
+  return typeof value === 'object' && value !== null && (value as { [CHECKPOINT]?: unknown })[CHECKPOINT] === true;
+}

@@ -1,5 +1,4 @@
 import type { TrackedEnvelope } from '@trpc/server';
-import type { ResetSignal } from './reset.js';
 
 /** Options of {@link EventLog.subscribe}. */
 export interface EventLogSubscribeOptions {
@@ -26,10 +25,12 @@ export interface EventLog {
    * with no event lost or repeated between replay and live. When `lastEventId` is no longer
    * held (trimmed, unknown, another epoch) — or the reader fell so far behind that events it
    * had not read were trimmed — a reset comes first, and events continue from the head.
+   * (Resets, and the checkpoint a reader starting "from now" gets, are carried by the
+   * transport as positions; they never reach the app as data.)
    * Return it from a subscription procedure: `.subscription(({ input, signal }) =>
    * log.subscribe('feed', { lastEventId: input.lastEventId, signal }))`.
    */
-  subscribe<T>(topic: string, opts?: EventLogSubscribeOptions): AsyncGenerator<TrackedEnvelope<T> | ResetSignal, void>;
+  subscribe<T>(topic: string, opts?: EventLogSubscribeOptions): AsyncGenerator<TrackedEnvelope<T>, void>;
   /** Ends every subscription and releases what the log holds. */
   close(): Promise<void>;
 }

@@ -18,6 +18,8 @@ export const TRPC_SSE_EVENT = {
    * Stock clients ignore unknown event types.
    */
   reset: 'reset',
+  /** trpc-sse's addition: a position without data (the id only), so a resume has a start. */
+  checkpoint: 'checkpoint',
 } as const;
 
 /** The options object of the `connected` event, as tRPC's client reads it. */
@@ -50,6 +52,11 @@ export function resetFrame(reason: string, lastEventId: string | null): string {
   return lastEventId === null
     ? encodeEvent({ event: TRPC_SSE_EVENT.reset, data })
     : encodeEvent({ event: TRPC_SSE_EVENT.reset, id: lastEventId, data });
+}
+
+/** A checkpoint: the `id:` alone matters (EventSource keeps it as its Last-Event-ID). */
+export function checkpointFrame(lastEventId: string): string {
+  return encodeEvent({ event: TRPC_SSE_EVENT.checkpoint, id: lastEventId, data: '' });
 }
 
 export function errorFrame(serializedShape: string): string {

@@ -1,8 +1,8 @@
 import { isTrackedEnvelope } from '@trpc/server';
 import type { TRPCRequestInfo } from '@trpc/server/http';
 import { encodeEvent } from '../codec/encoder.js';
-import { isReset } from '../log/reset.js';
-import { connectedFrame, errorFrame, eventStreamHeaders, PING_FRAME, resetFrame, RETURN_FRAME } from './dialect.js';
+import { isCheckpoint, isReset } from '../log/reset.js';
+import { checkpointFrame, connectedFrame, errorFrame, eventStreamHeaders, PING_FRAME, resetFrame, RETURN_FRAME } from './dialect.js';
 import { reportFailure, type ErrorScope } from './errorShape.js';
 import type { HeartbeatTarget } from './heartbeat.js';
 import type { RequestHooks } from './options.js';
@@ -156,6 +156,7 @@ class DistinctStream implements HeartbeatTarget {
   /** Writes one value; returns false when the reader is behind. */
   #writeValue(value: unknown): boolean {
     if (isReset(value)) return this.#write(resetFrame(value.reason, value.lastEventId));
+    if (isCheckpoint(value)) return this.#write(checkpointFrame(value.lastEventId));
     if (isTrackedEnvelope(value)) {
       return this.#write(encodeEvent({ id: String(value[0]), data: this.#serializer.toJSON(value[1]) }));
     }

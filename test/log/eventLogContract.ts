@@ -3,7 +3,7 @@
  */
 import { isTrackedEnvelope } from '@trpc/server';
 import { afterEach, describe, expect, test } from 'vitest';
-import { isReset, type ResetSignal } from '../../src/log/reset.js';
+import { isCheckpoint, isReset, type ResetSignal } from '../../src/log/reset.js';
 import type { EventLog } from '../../src/log/types.js';
 
 export interface EventLogBackend {
@@ -11,16 +11,23 @@ export interface EventLogBackend {
   create(opts: { maxEvents?: number; maxAgeMs?: number }): Promise<EventLog>;
 }
 
-type Item = { kind: 'event'; id: string; data: unknown } | { kind: 'reset'; reason: string; lastEventId: string | null };
+type Item =
+  | { kind: 'event'; id: string; data: unknown }
+  | { kind: 'reset'; reason: string; lastEventId: string | null }
+  | { kind: 'checkpoint'; lastEventId: string };
 
 function toItem(value: unknown): Item {
   if (isReset(value)) return { kind: 'reset', reason: (value as ResetSignal).reason, lastEventId: (value as ResetSignal).lastEventId };
+  if (isCheckpoint(value)) return { kind: 'checkpoint', lastEventId: value.lastEventId };
   if (isTrackedEnvelope(value)) return { kind: 'event', id: String(value[0]), data: value[1] };
   throw new Error(`unexpected value ${String(value)}`);
 }
 
-/** Reads `count` items (bounded by a timeout so a broken backend fails instead of hanging). */
-async function take(iterator: AsyncIterator<unknown>, count: number, timeoutMs = 5_000): Promise<Item[]> {
+/**
+ * Reads `count` items (bounded by a timeout so a broken backend fails instead of hanging).
+ * Checkpoints (positions, not events) are skipped unless `checkpoints` is set.
+ */
+async function take(iterator: AsyncIterator<unknown>, count: number, timeoutMs = 5_000, checkpoints = false): Promise<Item[]> {
   const items: Item[] = [];
   const deadline = Date.now() + timeoutMs;
   while (items.length < count) {
@@ -30,7 +37,8 @@ async function take(iterator: AsyncIterator<unknown>, count: number, timeoutMs =
     ]);
     if (next === 'timeout') throw new Error(`timed out after ${items.length} of ${count} items`);
     if (next.done) break;
-    items.push(toItem(next.value));
+    const item = toItem(next.value);
+    if (item.kind !== 'checkpoint' || checkpoints) items.push(item);
   }
   return items;
 }
@@ -73,6 +81,18 @@ export function eventLogContract(backend: EventLogBackend): void {
       ]);
       const id4 = await log.publish('t', { n: 4 });
       expect(await take(iterator, 1)).toEqual([{ kind: 'event', id: id4, data: { n: 4 } }]);
+    });
+
+    test('without an id: first a checkpoint at the head, so a resume has a start', async () => {
+      const log = await create();
+      await log.publish('t', 'old');
+      const head = await log.publish('t', 'older still');
+      const { iterator } = subscribe(log, 't');
+      expect(await take(iterator, 1, 5_000, true)).toEqual([{ kind: 'checkpoint', lastEventId: head }]);
+      // Resuming from that checkpoint misses nothing published after it.
+      const next = await log.publish('t', 'after');
+      const resumed = subscribe(log, 't', head).iterator;
+      expect(await take(resumed, 1)).toEqual([{ kind: 'event', id: next, data: 'after' }]);
     });
 
     test('without an id: live events only', async () => {
@@ -196,6 +216,7 @@ export function eventLogContract(backend: EventLogBackend): void {
     test('a reader waiting for live events ends when its signal aborts', async () => {
       const log = await create();
       const { iterator, abort } = subscribe(log, 't');
+      expect(await take(iterator, 1, 5_000, true)).toMatchObject([{ kind: 'checkpoint' }]);
       const next = iterator.next();
       abort.abort();
       expect(await next).toEqual({ done: true, value: undefined });

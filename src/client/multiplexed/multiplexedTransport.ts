@@ -289,6 +289,12 @@ export class MultiplexedTransport implements Transport {
         this.#subscriptions.get(s)?.onStarted();
         return;
       }
+      case 'checkpoint': {
+        const { s, i } = JSON.parse(message.data) as { s: string; i: string };
+        const subscription = this.#subscriptions.get(s);
+        if (subscription) subscription.lastEventId = i;
+        return;
+      }
       case 'reset': {
         const { s, r, i } = JSON.parse(message.data) as { s: string; r: ResetReason; i: string | null };
         const subscription = this.#subscriptions.get(s);

@@ -9,6 +9,7 @@ export const MUX_EVENT = {
   ping: 'ping',
   reconnect: 'reconnect',
   reset: 'reset',
+  checkpoint: 'checkpoint',
 } as const;
 
 /** The data of the `connection` event. */
@@ -51,6 +52,10 @@ export function messageFrame(seq: number, subId: string, trackedId: string | und
 
 export function resetFrame(seq: number, subId: string, reason: string, lastEventId: string | null): string {
   return `event: reset\nid: ${seq}\ndata: {"s":${quote(subId)},"r":${quote(reason)},"i":${quote(lastEventId)}}\n\n`;
+}
+
+export function checkpointFrame(seq: number, subId: string, lastEventId: string): string {
+  return `event: checkpoint\nid: ${seq}\ndata: {"s":${quote(subId)},"i":${quote(lastEventId)}}\n\n`;
 }
 
 export function reconnectFrame(afterMs: number): string {

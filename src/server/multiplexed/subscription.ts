@@ -3,8 +3,8 @@ import { reportFailure, type ErrorScope } from '../errorShape.js';
 import { serializeErrorShape } from '../serialize.js';
 import { discardSource, pumpSource, type Pump } from '../sourcePump.js';
 import { callSubscription, lookupSubscription } from '../subscriptionCall.js';
-import { isReset } from '../../log/reset.js';
-import { failedFrame, messageFrame, resetFrame, returnFrame, startedFrame } from './frames.js';
+import { isCheckpoint, isReset } from '../../log/reset.js';
+import { checkpointFrame, failedFrame, messageFrame, resetFrame, returnFrame, startedFrame } from './frames.js';
 import type { MuxConnection } from './connection.js';
 
 /** One subscription on a multiplexed connection: a procedure run whose output becomes frames. */
@@ -76,6 +76,9 @@ export class MuxSubscription {
   #writeValue(value: unknown): boolean {
     if (isReset(value)) {
       return this.#connection.writeFrame((seq) => resetFrame(seq, this.id, value.reason, value.lastEventId));
+    }
+    if (isCheckpoint(value)) {
+      return this.#connection.writeFrame((seq) => checkpointFrame(seq, this.id, value.lastEventId));
     }
     const serializer = this.#connection.serializer;
     if (isTrackedEnvelope(value)) {
