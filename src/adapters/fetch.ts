@@ -52,11 +52,12 @@ function streamingSink(
 ): SSEResponseSink {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let closed = false;
-  let wake: (() => void) | undefined;
+  // Every writer waiting for room (a multiplexed stream has one per subscription) shares one promise.
+  let waiting: { promise: Promise<void>; resolve: () => void } | undefined;
   const resume = (): void => {
-    const w = wake;
-    wake = undefined;
-    w?.();
+    const current = waiting;
+    waiting = undefined;
+    current?.resolve();
   };
   const body = new ReadableStream<Uint8Array>(
     {
@@ -85,9 +86,12 @@ function streamingSink(
     },
     drained() {
       if (closed || (controller.desiredSize ?? 0) > 0) return Promise.resolve();
-      return new Promise((resolve) => {
-        wake = resolve;
-      });
+      if (!waiting) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => (resolve = r));
+        waiting = { promise, resolve };
+      }
+      return waiting.promise;
     },
     get bufferedBytes() {
       return closed ? 0 : HIGH_WATER_MARK - (controller.desiredSize ?? 0);

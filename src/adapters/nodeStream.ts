@@ -59,8 +59,12 @@ export function toSSERequest(req: NodeRequest, res: NodeResponse, path: string):
  * `express.json()` sets `req.body`) is used as it is.
  */
 function readNodeBody(req: NodeRequest, maxBytes: number): Promise<string> {
-  const parsed = (req as { body?: unknown }).body;
-  if (parsed !== undefined) return Promise.resolve(typeof parsed === 'string' ? parsed : JSON.stringify(parsed));
+  // Trust `req.body` only when a parser really read this body (body-parser marks that with
+  // `_body`); some set `req.body = {}` for requests they skip, which would hide ours.
+  const { body: parsed, _body: wasParsed } = req as { body?: unknown; _body?: boolean };
+  if (wasParsed === true && parsed !== undefined) {
+    return Promise.resolve(typeof parsed === 'string' ? parsed : JSON.stringify(parsed));
+  }
   return new Promise((resolve, reject) => {
     try {
       checkDeclaredLength(req.headers['content-length'], maxBytes);
@@ -107,6 +111,7 @@ export function nodeResponseSink(res: NodeResponse): SSEResponseSink {
   // On HTTP/2 the compatibility response exposes the stream's buffer through `res.stream`.
   const writable: Writable = 'stream' in res ? (res.stream as unknown as Writable) : (res as unknown as Writable);
   const flush = (res as { flush?: () => void }).flush;
+  let waiting: Promise<void> | undefined;
   return {
     start(status, headers) {
       if (res.headersSent) return;
@@ -123,15 +128,18 @@ export function nodeResponseSink(res: NodeResponse): SSEResponseSink {
     },
     drained() {
       if (!writable.writableNeedDrain || res.destroyed || res.writableEnded) return Promise.resolve();
-      return new Promise((resolve) => {
+      // One listener pair per sink, however many writers wait (one per subscription when multiplexed).
+      waiting ??= new Promise<void>((resolve) => {
         const done = (): void => {
           writable.off('drain', done);
           res.off('close', done);
+          waiting = undefined;
           resolve();
         };
         writable.on('drain', done);
         res.on('close', done);
       });
+      return waiting;
     },
     get bufferedBytes() {
       return writable.writableLength ?? 0;

@@ -35,9 +35,18 @@ interface StoredEvent {
 class Topic {
   events: StoredEvent[] = [];
   head = 0;
-  /** Sequence number of the last event ever appended (0: none yet). */
-  lastSeq = 0;
+  /** Sequence number of the last event appended (or where the topic starts). */
+  lastSeq: number;
   readonly waiters = new Set<() => void>();
+
+  /**
+   * A topic starts above every sequence number the log has issued, so a topic that was
+   * dropped and comes back never reuses an id: an old id then reads as trimmed (a reset),
+   * not as a position in the new topic.
+   */
+  constructor(startSeq: number) {
+    this.lastSeq = startSeq;
+  }
 
   /** Sequence number of the oldest event still held (lastSeq + 1 when none is held). */
   get firstHeldSeq(): number {
@@ -96,6 +105,7 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
   const maxTopics = opts.maxTopics ?? 100_000;
   const epoch = randomToken(9).replace(/-/g, '_');
   const topics = new Map<string, Topic>();
+  let highestSeq = 0;
   let closed = false;
 
   const release = (name: string, topic: Topic): void => {
@@ -116,7 +126,7 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
           throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: `The event log holds its limit of ${maxTopics} topics` });
         }
       }
-      topic = new Topic();
+      topic = new Topic(highestSeq);
       topics.set(name, topic);
     }
     return topic;
@@ -129,6 +139,7 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
       if (closed) throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'The event log is closed' });
       const topic = topicFor(name);
       const seq = topic.lastSeq + 1;
+      highestSeq = Math.max(highestSeq, seq);
       const now = Date.now();
       const id = formatEventId(epoch, seq);
       topic.append({ seq, id, data, at: now }, maxEvents);
@@ -143,7 +154,8 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
     ): AsyncGenerator<TrackedEnvelope<T> | ResetSignal | CheckpointSignal, void> {
       const { signal } = options;
       const topic = topicFor(name);
-      const headId = (): string | null => (topic.lastSeq > 0 ? formatEventId(epoch, topic.lastSeq) : null);
+      // Always an id, even before the first event: a client resuming from it misses nothing.
+      const headId = (): string => formatEventId(epoch, topic.lastSeq);
       // Where this reader stands: the sequence number of the last event it has.
       let cursor = topic.lastSeq;
       const requested = options.lastEventId;

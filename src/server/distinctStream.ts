@@ -194,7 +194,12 @@ export async function serveDistinctStream(
   hooks: RequestHooks,
 ): Promise<void> {
   const stream = new DistinctStream(env, req, sink, hooks);
-  await stream.run();
+  try {
+    await stream.run();
+  } catch {
+    // Nothing in run() should throw; if something does, the stream must still be released.
+    stream.close();
+  }
   await stream.done;
 }
 

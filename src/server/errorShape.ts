@@ -33,6 +33,10 @@ export function toErrorShape(router: AnyTRPCRouter, error: TRPCError, scope: Err
  */
 export function reportFailure(hooks: Pick<RequestHooks, 'onError'>, cause: unknown, scope: ErrorScope): TRPCError {
   const error = getTRPCErrorFromUnknown(cause);
-  hooks.onError({ error, type: scope.type, path: scope.path, input: scope.input, ctx: scope.ctx });
+  try {
+    hooks.onError({ error, type: scope.type, path: scope.path, input: scope.input, ctx: scope.ctx });
+  } catch {
+    // A throwing onError must not take the stream (or the process) down with it.
+  }
   return error;
 }

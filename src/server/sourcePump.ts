@@ -42,8 +42,8 @@ export function pumpSource(source: SubscriptionSource, outlet: PumpOutlet): Pump
       stopped = true;
       subscription?.unsubscribe();
     };
-    subscription = source.value.subscribe({
-      next(value) {
+    const observer = {
+      next(value: unknown) {
         if (stopped) return;
         try {
           outlet.value(value);
@@ -57,7 +57,7 @@ export function pumpSource(source: SubscriptionSource, outlet: PumpOutlet): Pump
           outlet.overflow();
         }
       },
-      error(cause) {
+      error(cause: unknown) {
         if (stopped) return;
         stop();
         outlet.fail(cause);
@@ -67,7 +67,17 @@ export function pumpSource(source: SubscriptionSource, outlet: PumpOutlet): Pump
         stop();
         outlet.complete();
       },
-    });
+    };
+    try {
+      subscription = source.value.subscribe(observer);
+    } catch (cause) {
+      // The observable's own setup threw: a failure of the procedure like any other.
+      if (!stopped) {
+        stopped = true;
+        outlet.fail(cause);
+      }
+      return { stop };
+    }
     // `subscribe` may have finished synchronously, before `subscription` was assigned.
     if (stopped) subscription.unsubscribe();
     return { stop };

@@ -188,6 +188,26 @@ export function eventLogContract(backend: EventLogBackend): void {
       expect(await take(iterator, 1)).toEqual([{ kind: 'event', id: next, data: 2 }]);
     });
 
+    test('a topic dropped while empty and published to again never reuses an id', async () => {
+      const log = await create({ maxEvents: 1_000, maxAgeMs: 1 });
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push(await log.publish('t', `old ${i}`));
+      // The old events age out; a reader comes and goes, so the topic can be dropped.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      const { iterator, abort } = subscribe(log, 't');
+      await take(iterator, 1, 5_000, true);
+      abort.abort();
+      await iterator.next();
+      const fresh: string[] = [];
+      for (let i = 0; i < 5; i++) fresh.push(await log.publish('t', `new ${i}`));
+      expect(fresh.filter((id) => ids.includes(id))).toEqual([]);
+      // A client still holding the last old id gets every new event: none is skipped as
+      // "already seen" (which a reused id would cause).
+      const resumed = subscribe(log, 't', ids[2]).iterator;
+      const items = await take(resumed, 5);
+      expect(items.map((item) => (item.kind === 'event' ? item.data : item.kind))).toEqual([0, 1, 2, 3, 4].map((i) => `new ${i}`));
+    });
+
     test('a reader that falls out of the window gets a reset instead of a queue', async () => {
       const log = await create({ maxEvents: 10 });
       const { iterator } = subscribe(log, 't');

@@ -33,6 +33,6 @@ test('topics are bounded, and idle ones are dropped to make room', async () => {
   await expect(log.publish('c', 1)).rejects.toMatchObject({ code: 'TOO_MANY_REQUESTS' });
   // Once a's and b's events have expired and nobody reads them, they make room.
   vi.advanceTimersByTime(2_000);
-  await expect(log.publish('c', 1)).resolves.toMatch(new RegExp(`^${log.epoch}-1$`));
+  await expect(log.publish('c', 1)).resolves.toMatch(new RegExp(`^${log.epoch}-\\d+$`));
   await log.close();
 });

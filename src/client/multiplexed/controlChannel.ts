@@ -10,31 +10,45 @@ export interface ControlTarget {
   url: string;
   connectionId: string;
   secret: string;
+  /** The server's body limit (from the `connection` event); batches are split under it. */
+  maxBodyBytes: number;
 }
+
+export type ControlOp = Record<string, unknown>;
 
 export interface ControlChannelEvents {
   /** The server no longer knows the connection (404/403), or control requests keep failing. */
   lost(connectionId: string): void;
   /** The server refused these ops for what they are (400, 413): their subscriptions fail. */
-  rejected(ops: ReadonlyArray<Record<string, unknown>>, error: AnyClientError): void;
+  rejected(ops: readonly ControlOp[], error: AnyClientError): void;
+  /**
+   * These ops were not delivered (no connection open when their turn came, or the connection
+   * changed): the transport reconciles them when a connection opens.
+   */
+  dropped(ops: readonly ControlOp[], connectionId: string): void;
 }
 
 /** Attempts per control request before the connection is given up as broken. */
 const MAX_ATTEMPTS = 3;
 
 /**
- * Sends control ops (subscribe, unsubscribe, close) for the open connection. Ops issued in
- * the same tick go as one request (React mounting twenty components subscribes twenty times
- * in one task), and ops queued for a connection that has since been replaced are dropped: a
- * new connection resubscribes everything anyway.
+ * Sends control ops (subscribe, unsubscribe, close) for the open connection.
+ *
+ * - Ops issued in the same tick go as one request (React mounting twenty components
+ *   subscribes twenty times in one task), split under the server's body limit.
+ * - One request at a time, in order: an `unsubscribe` can never overtake the `subscribe` it
+ *   undoes (a retried subscribe arriving last would start a procedure nobody stops).
+ * - Ops that could not be delivered are handed back (`dropped`), never silently lost.
  */
 export class ControlChannel {
   readonly #runtime: ClientRuntime;
   readonly #target: () => ControlTarget | null;
   readonly #events: ControlChannelEvents;
   readonly #deserialize: () => (value: unknown) => unknown;
-  #queue: Array<{ connectionId: string; op: Record<string, unknown> }> = [];
+  readonly #abort = new AbortController();
+  #queue: Array<{ connectionId: string; op: ControlOp }> = [];
   #scheduled = false;
+  #chain: Promise<void> = Promise.resolve();
 
   constructor(
     runtime: ClientRuntime,
@@ -48,63 +62,90 @@ export class ControlChannel {
     this.#deserialize = deserialize;
   }
 
-  send(connectionId: string, op: Record<string, unknown>): void {
+  send(connectionId: string, op: ControlOp): void {
     this.#queue.push({ connectionId, op });
     if (this.#scheduled) return;
     this.#scheduled = true;
     queueMicrotask(() => {
       this.#scheduled = false;
-      void this.#flush();
+      const queued = this.#queue;
+      this.#queue = [];
+      this.#chain = this.#chain.then(() => this.#deliver(queued));
     });
   }
 
   /** Sends one request right away, outside the queue, ignoring the answer (closing a connection we leave). */
-  sendNow(target: ControlTarget, ops: Array<Record<string, unknown>>): void {
-    void this.#post(target, ops).catch(() => undefined);
+  sendNow(target: ControlTarget, ops: ControlOp[]): void {
+    // Not tied to the channel's abort: a client closing sends its `close` this way, and it
+    // must go out after the channel has stopped.
+    void this.#post(target, ops, new AbortController().signal).catch(() => undefined);
   }
 
-  async #flush(): Promise<void> {
+  /** Stops everything in flight (the client is closing). */
+  close(): void {
+    this.#abort.abort();
+  }
+
+  async #deliver(queued: Array<{ connectionId: string; op: ControlOp }>): Promise<void> {
     const target = this.#target();
-    const queued = this.#queue;
-    this.#queue = [];
-    if (!target) return;
-    const ops = queued.filter((entry) => entry.connectionId === target.connectionId).map((entry) => entry.op);
-    if (ops.length === 0) return;
+    const byConnection = new Map<string, ControlOp[]>();
+    for (const { connectionId, op } of queued) {
+      const ops = byConnection.get(connectionId) ?? [];
+      ops.push(op);
+      byConnection.set(connectionId, ops);
+    }
+    for (const [connectionId, ops] of byConnection) {
+      if (target?.connectionId !== connectionId) {
+        this.#events.dropped(ops, connectionId);
+        continue;
+      }
+      for (const batch of splitUnder(ops, target.maxBodyBytes)) {
+        if (this.#abort.signal.aborted) return;
+        if (!(await this.#deliverBatch(target, batch))) return;
+      }
+    }
+  }
+
+  /** One request with retries; false when the connection is gone (the rest is moot). */
+  async #deliverBatch(target: ControlTarget, ops: ControlOp[]): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       let error: AnyClientError;
       try {
-        const response = await this.#post(target, ops);
-        if (response.ok) return;
+        const response = await this.#post(target, ops, this.#abort.signal);
+        if (response.ok) return true;
         error = await errorFromResponse(response, this.#deserialize());
       } catch (cause) {
+        if (this.#abort.signal.aborted) return false;
         error = toClientError(cause);
       }
       const code = errorCode(error);
       if (code === 'NOT_FOUND' || code === 'FORBIDDEN') {
         this.#events.lost(target.connectionId);
-        return;
+        return false;
       }
       if (code === 'BAD_REQUEST' || code === 'PARSE_ERROR' || code === 'PAYLOAD_TOO_LARGE') {
         this.#events.rejected(ops, error);
-        return;
+        return true;
       }
       // Network trouble, 429, 5xx: try again, then give the connection up (a new one
       // resubscribes everything).
       if (attempt >= MAX_ATTEMPTS) {
         this.#events.lost(target.connectionId);
-        return;
+        return false;
       }
       const retry = this.#runtime.options.retry ?? {};
       await this.#runtime.sleep(
         backoffDelay(attempt, retry.minDelayMs ?? RETRY_DEFAULTS.minDelayMs, retry.maxDelayMs ?? RETRY_DEFAULTS.maxDelayMs),
-        new AbortController().signal,
+        this.#abort.signal,
       );
-      const current = this.#target();
-      if (current?.connectionId !== target.connectionId) return;
+      if (this.#target()?.connectionId !== target.connectionId) {
+        this.#events.dropped(ops, target.connectionId);
+        return false;
+      }
     }
   }
 
-  async #post(target: ControlTarget, ops: Array<Record<string, unknown>>) {
+  async #post(target: ControlTarget, ops: ControlOp[], signal: AbortSignal) {
     const headers = headersToRecord(await resolve(this.#runtime.options.headers));
     return this.#runtime.fetch(target.url, {
       method: 'POST',
@@ -115,7 +156,28 @@ export class ControlChannel {
         'trpc-sse-secret': target.secret,
       },
       body: JSON.stringify({ ops }),
-      signal: new AbortController().signal,
+      signal,
     });
   }
+}
+
+/** Splits ops into batches whose request body stays under `maxBytes` (one op per batch at least). */
+function splitUnder(ops: ControlOp[], maxBytes: number): ControlOp[][] {
+  // Characters approximate bytes; the margin covers multi-byte text and the envelope.
+  const budget = Math.max(256, Math.floor(maxBytes * 0.8));
+  const batches: ControlOp[][] = [];
+  let current: ControlOp[] = [];
+  let size = 16;
+  for (const op of ops) {
+    const opSize = JSON.stringify(op).length + 1;
+    if (current.length > 0 && size + opSize > budget) {
+      batches.push(current);
+      current = [];
+      size = 16;
+    }
+    current.push(op);
+    size += opSize;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
 }

@@ -26,6 +26,9 @@ export interface LazyOptions {
 interface Session {
   readonly abort: AbortController;
   url: string;
+  /** The headers and connection params it was opened with: a resume needs the same. */
+  identity: string;
+  maxControlBytes: number;
   connectionId: string | null;
   secret: string | null;
   lastSeq: number;
@@ -37,7 +40,11 @@ interface ConnectionHello {
   secret: string;
   resumed: boolean;
   reconnectAfterInactivityMs?: number;
+  maxControlBytes?: number;
 }
+
+/** What a server that does not say takes in one control request. */
+const DEFAULT_MAX_CONTROL_BYTES = 64 * 1024;
 
 const identity = (value: unknown): unknown => value;
 
@@ -92,6 +99,7 @@ export class MultiplexedTransport implements Transport {
       {
         lost: (connectionId) => this.#connectionLost(connectionId),
         rejected: (ops, error) => this.#rejected(ops, error),
+        dropped: (ops, connectionId) => this.#dropped(ops, connectionId),
       },
       () => this.#deserialize,
     );
@@ -117,6 +125,7 @@ export class MultiplexedTransport implements Transport {
     for (const subscription of this.#subscriptions.values()) subscription.complete();
     this.#subscriptions.clear();
     this.#leaveConnection();
+    this.#control.close();
     this.#runtime.setConnectionState({ type: 'state', state: 'idle', error: null });
   }
 
@@ -132,7 +141,7 @@ export class MultiplexedTransport implements Transport {
   #target(): ControlTarget | null {
     const session = this.#session;
     if (!session?.connectionId || !session.secret) return null;
-    return { url: session.url, connectionId: session.connectionId, secret: session.secret };
+    return { url: session.url, connectionId: session.connectionId, secret: session.secret, maxBodyBytes: session.maxControlBytes };
   }
 
   #sendSubscribe(subscription: MuxClientSubscription): void {
@@ -152,11 +161,28 @@ export class MultiplexedTransport implements Transport {
     } else if (subscription.sentOn !== null) {
       this.#orphans.push({ id: subscription.id, connectionId: subscription.sentOn });
     }
-    if (this.#lazy.enabled && this.#subscriptions.size === 0) {
-      this.#lazyTimer = setTimeout(() => {
-        this.#lazyTimer = undefined;
-        if (this.#subscriptions.size === 0) this.#leaveConnection();
-      }, this.#lazy.closeMs);
+    this.#closeIfUnused();
+  }
+
+  /** Lazy mode: the last subscription ended (however it ended): close after `closeMs`. */
+  #closeIfUnused(): void {
+    if (!this.#lazy.enabled || this.#subscriptions.size > 0 || this.#lazyTimer) return;
+    this.#lazyTimer = setTimeout(() => {
+      this.#lazyTimer = undefined;
+      if (this.#subscriptions.size === 0) this.#leaveConnection();
+    }, this.#lazy.closeMs);
+  }
+
+  /** Ops that never reached the server: resend subscribes, and unsubscribe orphans, when a connection opens. */
+  #dropped(ops: readonly Record<string, unknown>[], connectionId: string): void {
+    for (const op of ops) {
+      const id = String(op['id']);
+      if (op['op'] === 'subscribe') {
+        const subscription = this.#subscriptions.get(id);
+        if (subscription?.sentOn === connectionId) subscription.sentOn = null;
+      } else if (op['op'] === 'unsubscribe') {
+        this.#orphans.push({ id, connectionId });
+      }
     }
   }
 
@@ -223,6 +249,8 @@ export class MultiplexedTransport implements Transport {
     const session: Session = {
       abort: new AbortController(),
       url: '',
+      identity: '',
+      maxControlBytes: DEFAULT_MAX_CONTROL_BYTES,
       connectionId: null,
       secret: null,
       lastSeq: 0,
@@ -240,7 +268,9 @@ export class MultiplexedTransport implements Transport {
       session.url = url;
       const requestHeaders: Record<string, string> = { ...headersToRecord(headers), accept: EVENT_STREAM_ACCEPT };
       if (params) requestHeaders['trpc-sse-connection-params'] = encodeURIComponent(JSON.stringify(params));
-      if (resume?.connectionId && resume.secret) {
+      session.identity = JSON.stringify([url, requestHeaders]);
+      // Resume only as the same party: new credentials must reach createContext.
+      if (resume?.connectionId && resume.secret && resume.identity === session.identity) {
         requestHeaders['last-event-id'] = String(resume.lastSeq);
         requestHeaders['trpc-sse-connection'] = resume.connectionId;
         requestHeaders['trpc-sse-secret'] = resume.secret;
@@ -309,6 +339,7 @@ export class MultiplexedTransport implements Transport {
         if (!subscription) return;
         this.#subscriptions.delete(s);
         subscription.complete();
+        this.#closeIfUnused();
         return;
       }
       case 'failed': {
@@ -329,6 +360,7 @@ export class MultiplexedTransport implements Transport {
     const resumed = hello.resumed && resume?.connectionId === hello.connectionId;
     session.connectionId = hello.connectionId;
     session.secret = hello.secret;
+    if (typeof hello.maxControlBytes === 'number' && hello.maxControlBytes > 0) session.maxControlBytes = hello.maxControlBytes;
     session.lastSeq = resumed ? resume.lastSeq : 0;
     this.#resumable = session;
     if (!this.#everOpened) this.#onOpened?.();
@@ -341,7 +373,10 @@ export class MultiplexedTransport implements Transport {
       this.#handoverFrom = null;
       previous.abort.abort();
       if (previous.connectionId && previous.secret) {
-        this.#control.sendNow({ url: previous.url, connectionId: previous.connectionId, secret: previous.secret }, [{ op: 'close' }]);
+        this.#control.sendNow(
+          { url: previous.url, connectionId: previous.connectionId, secret: previous.secret, maxBodyBytes: previous.maxControlBytes },
+          [{ op: 'close' }],
+        );
       }
     }
     this.#runtime.setConnectionState({ type: 'state', state: 'pending', error: null });
@@ -353,7 +388,10 @@ export class MultiplexedTransport implements Transport {
         if (orphan.connectionId === hello.connectionId) this.#control.send(hello.connectionId, { op: 'unsubscribe', id: orphan.id });
       }
       for (const subscription of this.#subscriptions.values()) {
-        if (subscription.sentOn === hello.connectionId) subscription.resumed();
+        if (subscription.sentOn === hello.connectionId && subscription.started) subscription.resumed();
+        // Sent but never confirmed (the request may have been lost with the stream): again;
+        // the server ignores a duplicate.
+        else if (subscription.sentOn === hello.connectionId) this.#sendSubscribe(subscription);
         // Made while the stream was down (and not waiting out a retry backoff): send it now.
         else if (subscription.sentOn === null && !subscription.retryTimer) this.#sendSubscribe(subscription);
       }
@@ -372,6 +410,7 @@ export class MultiplexedTransport implements Transport {
     if (!shouldRetry({ error, attempt: subscription.failures, op: subscription.op, source })) {
       this.#subscriptions.delete(subscription.id);
       subscription.fail(error);
+      this.#closeIfUnused();
       return;
     }
     subscription.connecting(error);

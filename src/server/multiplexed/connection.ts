@@ -95,6 +95,7 @@ export class MuxConnection implements HeartbeatTarget {
         resumed: lastSeq !== null,
         reconnectAfterInactivityMs: this.options.reconnectAfterInactivityMs,
         maxSubscriptions: this.options.maxSubscriptionsPerConnection,
+        maxControlBytes: this.options.maxControlBodyBytes,
       }),
     );
     for (const frame of backlog) sink.write(frame);
@@ -109,6 +110,7 @@ export class MuxConnection implements HeartbeatTarget {
     if (this.#sink !== sink || this.#closed) return;
     this.#sink = null;
     this.#owner.detached(this);
+    this.#wake();
     if (this.options.graceMs <= 0) {
       this.close();
       return;
@@ -135,11 +137,17 @@ export class MuxConnection implements HeartbeatTarget {
     return this.#sink.write(frame);
   }
 
-  /** Resolves when a writer may go on: the stream has room, a stream came back, or the connection closed. */
+  /**
+   * Resolves when a writer may go on: the stream has room, or the stream was replaced,
+   * dropped or came back, or the connection closed. Waiting on the sink alone would strand
+   * writers on a half-open socket that a resumed stream has replaced.
+   */
   drained(): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    if (this.#sink) return this.#sink.drained();
-    return new Promise((resolve) => this.#waiters.push(resolve));
+    return new Promise((resolve) => {
+      this.#waiters.push(resolve);
+      void this.#sink?.drained().then(() => this.#wake());
+    });
   }
 
   /** Whether an observable must stop pushing: too much queued on the socket, or in the replay buffer while detached. */

@@ -20,6 +20,8 @@ export interface ConnectionEventData {
   resumed: boolean;
   reconnectAfterInactivityMs: number;
   maxSubscriptions: number;
+  /** The largest control request body the server takes: clients split batches under it. */
+  maxControlBytes: number;
 }
 
 export function connectionFrame(data: ConnectionEventData): string {

@@ -103,6 +103,7 @@ export async function serveMultiplexedStream(
       stream.start(200, eventStreamHeaders(hooks.http2));
       resumable.attach(stream, lastSeq);
       connection = resumable;
+      limitLifetime(env, resumable, stream, done);
       return done;
     }
     // Too late to resume (frames gone): the client subscribes afresh on a new connection, so
@@ -110,6 +111,11 @@ export async function serveMultiplexedStream(
     resumable.close();
   }
 
+  // Connections outlive their streams (graceMs), so they are bounded on their own.
+  if (registry.size >= env.options.maxStreams) {
+    writeJSONError(stream, env, env.refusal(), scope);
+    return done;
+  }
   try {
     const connectionParams = readConnectionParams(req, env.options.maxInputLength);
     const info: TRPCRequestInfo = {
@@ -131,5 +137,17 @@ export async function serveMultiplexedStream(
   }
   stream.start(200, eventStreamHeaders(hooks.http2));
   connection.attach(stream, null);
+  limitLifetime(env, connection, stream, done);
   return done;
+}
+
+/** `maxDurationMs`: the stream ends (resumably) when its time is up. */
+function limitLifetime(env: StreamEnvironment, connection: MuxConnection, stream: SSEResponseSink, done: Promise<void>): void {
+  const { maxDurationMs } = env.options;
+  if (maxDurationMs <= 0) return;
+  const timer = setTimeout(() => {
+    connection.detach(stream);
+    stream.end();
+  }, maxDurationMs);
+  void done.then(() => clearTimeout(timer));
 }

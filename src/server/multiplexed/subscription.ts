@@ -59,7 +59,10 @@ export class MuxSubscription {
           if (this.#end()) connection.writeFrame((seq) => returnFrame(seq, this.id));
         },
         fail: (cause) => this.#fail(cause),
-        overflow: () => connection.dropStream(),
+        // An observable outran the reader and was stopped: the client resubscribes from its
+        // last id (the code is retryable) instead of holding a dead subscription.
+        overflow: () =>
+          this.#fail(new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'The subscription outran its reader and was stopped' })),
       });
     } catch (cause) {
       this.#fail(cause);
