@@ -2,6 +2,7 @@ import { tracked, TRPCError, type TrackedEnvelope } from '@trpc/server';
 import { randomToken } from '../server/secret.js';
 import { formatEventId, parseEventId } from './eventId.js';
 import { createCheckpoint, createReset, type CheckpointSignal, type ResetSignal } from './reset.js';
+import { SharedValue, withSharedValue } from './sharedValue.js';
 import type { EventLog, EventLogSubscribeOptions } from './types.js';
 
 /** Options of {@link createMemoryEventLog}. */
@@ -27,7 +28,8 @@ export interface MemoryEventLogOptions {
 interface StoredEvent {
   seq: number;
   id: string;
-  data: unknown;
+  /** Shared by every reader, so the server serializes it once (see SharedValue). */
+  data: SharedValue;
   at: number;
 }
 
@@ -142,7 +144,7 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
       highestSeq = Math.max(highestSeq, seq);
       const now = Date.now();
       const id = formatEventId(epoch, seq);
-      topic.append({ seq, id, data, at: now }, maxEvents);
+      topic.append({ seq, id, data: new SharedValue(data), at: now }, maxEvents);
       topic.trim(now, maxAgeMs);
       topic.wake();
       return id;
@@ -184,7 +186,7 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
           if (index < topic.events.length) {
             const event = topic.events[index]!;
             cursor = event.seq;
-            yield tracked(event.id, event.data as T);
+            yield withSharedValue<TrackedEnvelope<T>>(tracked(event.id, event.data.value as T), event.data);
             continue;
           }
           await new Promise<void>((resolve) => {

@@ -91,3 +91,43 @@ describe.each(['distinct', 'multiplexed'] as const)('%s mode', (mode) => {
     expect(c.errors).toEqual([]);
   });
 });
+
+test('fan-out: an event of the log is serialized once, not once per subscriber', async () => {
+  let serializations = 0;
+  const counting = {
+    serialize: (value: unknown) => {
+      serializations++;
+      return value;
+    },
+    deserialize: (value: unknown) => value,
+  };
+  const log = createMemoryEventLog();
+  const t = initTRPC.create({ transformer: counting });
+  const router = t.router({
+    feed: t.procedure
+      .input(z.object({ lastEventId: z.string().nullish() }).optional())
+      .subscription(({ input, signal }) => log.subscribe<{ n: number }>('all', { lastEventId: input?.lastEventId, signal })),
+  });
+  const server = await startNodeServer(router);
+  cleanup.push(() => log.close(), () => server.close());
+  const collectors = await Promise.all(
+    (['distinct', 'multiplexed'] as const).flatMap((mode) =>
+      Array.from({ length: 25 }, async () => {
+        const sse = createSSEClient({ url: server.url, mode, retry: { minDelayMs: 5, maxDelayMs: 20 } });
+        cleanup.push(() => sse.close());
+        const c = new Collector<{ id: string; data: { n: number } }>();
+        createTRPCClient<typeof router>({ links: [sseLink({ client: sse, transformer: counting })] }).feed.subscribe(undefined, c.handlers());
+        await c.until(() => c.started >= 1, 'started');
+        return c;
+      }),
+    ),
+  );
+  // Every subscription is reading before the events go out.
+  await new Promise((resolve) => setImmediate(resolve));
+  const before = serializations;
+  for (let n = 0; n < 10; n++) await log.publish('all', { n });
+  await Promise.all(collectors.map((c) => c.untilData(10)));
+  for (const c of collectors) expect(c.data.map((d) => d.data.n)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  // 50 subscribers × 10 events, one serialization per event (all ask for tagged bytes alike).
+  expect(serializations - before).toBe(10);
+});

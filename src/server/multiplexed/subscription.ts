@@ -85,7 +85,7 @@ export class MuxSubscription {
     }
     const serializer = this.#connection.serializer;
     if (isTrackedEnvelope(value)) {
-      const json = serializer.toJSON(value[1]);
+      const json = serializer.trackedJSON(value);
       const trackedId = String(value[0]);
       return this.#connection.writeFrame((seq) => messageFrame(seq, this.id, trackedId, json));
     }
