@@ -31,7 +31,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { z } from 'zod';
 import { createSSEClient, sseLink } from '../../src/client/index.js';
-import { Collector } from '../helpers/collector.js';
+import { Collector, expectTrackedCounterCompleted } from '../helpers/collector.js';
 import { closeServer, listen, startNodeServer } from '../helpers/servers.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -342,14 +342,7 @@ describe.each([wsArm, sseArm])('app subscriptions: $name', (arm) => {
     const c = new Collector<{ id: string; data: { n: number } }>();
     trpc.numbers.subscribe({ count: 3 }, c.handlers());
     await c.until(() => c.completed, 'completion');
-    expect(c.data).toEqual([
-      { id: '0', data: { n: 0 } },
-      { id: '1', data: { n: 1 } },
-      { id: '2', data: { n: 2 } },
-    ]);
-    expect(c.started).toBe(1);
-    expect(c.stopped).toBe(1);
-    expect(c.errors).toEqual([]);
+    expectTrackedCounterCompleted(c, 3);
   });
 
   test('a procedure throwing FORBIDDEN fails the subscription with a typed error', async () => {

@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import type { TRPCClientError } from '@trpc/client';
 import type { AnyTRPCRouter } from '@trpc/server';
 
@@ -64,4 +65,15 @@ export class Collector<T = unknown> {
       }
     }
   }
+}
+
+/**
+ * The outcome every suite checks for a `count`-event tracked counter (`{ n }` values with ids
+ * '0', '1', …): all events once, started and stopped once, completed, no error.
+ */
+export function expectTrackedCounterCompleted<T>(c: Collector<T>, count: number): void {
+  expect(c.data).toEqual(Array.from({ length: count }, (_, n) => ({ id: String(n), data: { n } })));
+  expect(c.started).toBe(1);
+  expect(c.stopped).toBe(1);
+  expect(c.errors).toEqual([]);
 }

@@ -11,7 +11,7 @@ import type { EventSourceMessage } from 'eventsource-parser';
 import superjson from 'superjson';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { Collector } from '../helpers/collector.js';
+import { Collector, expectTrackedCounterCompleted } from '../helpers/collector.js';
 import { createTestRouter } from '../helpers/router.js';
 import { startExpressServer, startNodeServer, type RunningServer } from '../helpers/servers.js';
 import {
@@ -110,14 +110,7 @@ describe.each(clientKits)('stock httpSubscriptionLink of $name ($version)', (kit
     test('receives tracked events with their ids, then completes on `return`', async () => {
       const { c } = subscribe('counter', { count: 3 });
       await c.until(() => c.completed, 'completion', WAIT_MS);
-      expect(c.data).toEqual([
-        { id: '0', data: { n: 0 } },
-        { id: '1', data: { n: 1 } },
-        { id: '2', data: { n: 2 } },
-      ]);
-      expect(c.started).toBe(1);
-      expect(c.stopped).toBe(1);
-      expect(c.errors).toEqual([]);
+      expectTrackedCounterCompleted(c, 3);
     });
 
     test('receives untracked values, then completes', async () => {

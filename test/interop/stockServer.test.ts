@@ -16,7 +16,7 @@ import superjson from 'superjson';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { createSSEClient, sseLink } from '../../src/client/index.js';
 import type { CreateSSEClientOptions, SSEClient } from '../../src/client/index.js';
-import { Collector } from '../helpers/collector.js';
+import { Collector, expectTrackedCounterCompleted } from '../helpers/collector.js';
 import {
   createStockRouter,
   latestServerKit,
@@ -145,14 +145,7 @@ describe.each(serverKits)('our sseLink against stock $name ($version)', (kit) =>
       test('receives tracked events with their ids, then completes', async () => {
         const { c, streams, onError } = subscribe('counter', { count: 3 });
         await c.until(() => c.completed, 'completion', WAIT_MS);
-        expect(c.data).toEqual([
-          { id: '0', data: { n: 0 } },
-          { id: '1', data: { n: 1 } },
-          { id: '2', data: { n: 2 } },
-        ]);
-        expect(c.started).toBe(1);
-        expect(c.stopped).toBe(1);
-        expect(c.errors).toEqual([]);
+        expectTrackedCounterCompleted(c, 3);
         expect(streams()).toHaveLength(1);
         // The probe's 404 is not a connection failure: nobody hears of it.
         expect(c.states.filter((s) => s.error)).toEqual([]);
