@@ -7,5 +7,5 @@ import { fileURLToPath } from 'node:url';
 
 export default function setup(): void {
   const script = fileURLToPath(new URL('../../scripts/ensure-system-packages.sh', import.meta.url));
-  execFileSync('bash', [script, 'openssl=openssl', 'chromium=chromium'], { stdio: 'inherit' });
+  execFileSync('bash', [script, 'openssl=openssl', 'chromium=chromium', 'redis-server=redis-server'], { stdio: 'inherit' });
 }

@@ -1,0 +1,407 @@
+import { tracked, TRPCError, type TrackedEnvelope } from '@trpc/server';
+import type { Redis } from 'ioredis';
+import { randomToken } from '../server/secret.js';
+import { createCheckpoint, createReset, type CheckpointSignal, type ResetSignal } from './reset.js';
+import { SharedValue, withSharedValue } from './sharedValue.js';
+import type { EventLog, EventLogSubscribeOptions } from './types.js';
+
+/** Options of {@link createRedisEventLog}. */
+export interface RedisEventLogOptions {
+  /** An ioredis client for commands. The log duplicates it once for its blocking reader. */
+  redis: Redis;
+  /** Prefix of every key the log writes. @default 'trpc-sse:' */
+  keyPrefix?: string;
+  /** Events kept per topic (`XADD … MAXLEN`). @default 1_000 */
+  maxEvents?: number;
+  /**
+   * Trim `MAXLEN ~` (Redis trims in whole nodes, cheaply; a topic may hold somewhat more than
+   * `maxEvents`). `false` trims exactly.
+   * @default true
+   */
+  approximateTrim?: boolean;
+  /** Age after which events are trimmed (`XTRIM … MINID`), in ms; `0`: none. @default 300_000 */
+  maxAgeMs?: number;
+  /** Events of a topic kept in this process for fan-out; readers further behind read Redis. @default 1_000 */
+  localWindow?: number;
+  /** Longest single wait of the process's reader, in ms (new topics interrupt it). @default 5_000 */
+  blockMs?: number;
+  /** How data is stored in Redis. @default JSON */
+  serializer?: { serialize(value: unknown): string; deserialize(text: string): unknown };
+}
+
+/** A Redis stream id, `ms-seq`, as numbers for comparison. */
+type StreamId = readonly [number, number];
+
+/**
+ * Where a reader stands: the stream id (to read on from) and the event's ordinal in its topic
+ * (1, 2, 3, … with no holes, kept by Redis in a counter). Stream ids have holes, so only the
+ * ordinal tells exactly whether events after a position were trimmed away.
+ */
+interface Position {
+  sid: StreamId;
+  n: number;
+}
+
+/**
+ * Appends atomically: the ordinal and the entry are written together, so ordinals in the
+ * stream never disagree with the counter. KEYS: stream, counter. ARGV: trim mode ('~' | '='),
+ * max length, data, min id ('' for none).
+ */
+const PUBLISH_SCRIPT = `
+local n = redis.call('INCR', KEYS[2])
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], ARGV[2], '*', 'd', ARGV[3], 'n', n)
+if ARGV[4] ~= '' then redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1], ARGV[4]) end
+return {id, n}
+`;
+
+function parseStreamId(text: string): StreamId | null {
+  const match = /^(\d{1,15})-(\d{1,15})$/.exec(text);
+  return match ? [Number(match[1]), Number(match[2])] : null;
+}
+
+function compareIds(a: StreamId, b: StreamId): number {
+  return a[0] - b[0] || a[1] - b[1];
+}
+
+const formatStreamId = (id: StreamId): string => `${id[0]}-${id[1]}`;
+const ZERO: StreamId = [0, 0];
+const START: Position = { sid: ZERO, n: 0 };
+
+interface WindowEntry {
+  sid: StreamId;
+  n: number;
+  id: string;
+  data: SharedValue;
+}
+
+/** One topic as this process reads it: a window of recent events fed by the shared reader. */
+class LocalTopic {
+  entries: WindowEntry[] = [];
+  head = 0;
+  /** Entries after this position are all in the window (or not yet read). */
+  contiguousAfter: Position;
+  /** The last position the shared reader saw for this topic. */
+  readerAt: Position;
+  readers = 0;
+  readonly waiters = new Set<() => void>();
+
+  constructor(readonly key: string, readonly counterKey: string, start: Position) {
+    this.contiguousAfter = start;
+    this.readerAt = start;
+  }
+
+  append(entry: WindowEntry, maxEntries: number): void {
+    this.entries.push(entry);
+    this.readerAt = { sid: entry.sid, n: entry.n };
+    while (this.entries.length - this.head > maxEntries) {
+      const dropped = this.entries[this.head++]!;
+      this.contiguousAfter = { sid: dropped.sid, n: dropped.n };
+    }
+    if (this.head > 64 && this.head * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  firstAfter(sid: StreamId): WindowEntry | undefined {
+    for (let i = this.head; i < this.entries.length; i++) {
+      const entry = this.entries[i]!;
+      if (compareIds(entry.sid, sid) > 0) return entry;
+    }
+    return undefined;
+  }
+
+  wake(): void {
+    const waiters = [...this.waiters];
+    this.waiters.clear();
+    for (const wake of waiters) wake();
+  }
+}
+
+function field(fields: string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
+
+/**
+ * The event log on Redis Streams, for several server processes: one stream per topic, ids
+ * `{epoch}-{ms}-{seq}` (the epoch is stored in Redis, so a wiped Redis gives a new one).
+ *
+ * Each process runs ONE blocking reader over every topic it has readers for, and fans events
+ * out to its local readers from a window (each event parsed once per process, serialized once
+ * per subscriber setting). A reader behind the window reads Redis itself; if Redis trimmed
+ * what it needs, it gets a reset.
+ */
+export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
+  const { redis } = opts;
+  const prefix = opts.keyPrefix ?? 'trpc-sse:';
+  const maxEvents = Math.max(1, opts.maxEvents ?? 1_000);
+  const approximate = opts.approximateTrim ?? true;
+  const maxAgeMs = opts.maxAgeMs ?? 300_000;
+  const localWindow = Math.max(1, opts.localWindow ?? Math.min(maxEvents, 1_000));
+  const blockMs = opts.blockMs ?? 5_000;
+  const serializer = opts.serializer ?? { serialize: (value: unknown) => JSON.stringify(value) ?? 'null', deserialize: JSON.parse };
+  const epochKey = `${prefix}epoch`;
+  const topicKey = (topic: string): string => `${prefix}t:${topic}`;
+  const counterKey = (topic: string): string => `${prefix}n:${topic}`;
+
+  const reader = redis.duplicate();
+  // Our own connection: its failures surface as failed reads (retried), not as process-level noise.
+  reader.on('error', () => undefined);
+  let readerClientId: number | undefined;
+  const topics = new Map<string, LocalTopic>();
+  const acquiring = new Map<string, Promise<LocalTopic>>();
+  let epoch = '';
+  /** Bumped when the epoch in Redis changes under us (Redis was wiped): readers reset. */
+  let epochGeneration = 0;
+  let closed = false;
+  let looping = false;
+
+  const ready = (async () => {
+    await redis.set(epochKey, randomToken(9).replace(/-/g, '_'), 'NX');
+    epoch = (await redis.get(epochKey)) ?? '';
+    readerClientId = Number(await reader.client('ID'));
+  })();
+
+  /** Reads the epoch from Redis; a different one means history was lost. */
+  async function refreshEpoch(): Promise<void> {
+    await redis.set(epochKey, randomToken(9).replace(/-/g, '_'), 'NX');
+    const current = (await redis.get(epochKey)) ?? '';
+    if (current !== epoch) {
+      epoch = current;
+      epochGeneration++;
+      for (const topic of topics.values()) {
+        topic.entries = [];
+        topic.head = 0;
+        topic.contiguousAfter = START;
+        topic.readerAt = START;
+        topic.wake();
+      }
+    }
+  }
+
+  /** `{epoch}-{ordinal}-{ms}-{seq}`: the epoch, the ordinal in the topic, the stream id. */
+  const eventId = (position: Position): string => `${epoch}-${position.n}-${formatStreamId(position.sid)}`;
+
+  function parseId(id: string): { epoch: string; position: Position } | null {
+    const match = /^([A-Za-z0-9_]{1,64})-(\d{1,15})-(\d{1,15}-\d{1,15})$/.exec(id);
+    if (!match) return null;
+    const sid = parseStreamId(match[3]!);
+    return sid ? { epoch: match[1]!, position: { sid, n: Number(match[2]) } } : null;
+  }
+
+  /** The topic's newest position: its last entry, or (all trimmed) its counter. */
+  async function headOf(topic: { key: string; counterKey: string }): Promise<Position> {
+    // One transaction: the last entry and the counter must describe the same moment.
+    const replies = await redis.multi().xrevrange(topic.key, '+', '-', 'COUNT', 1).get(topic.counterKey).exec();
+    const last = (replies?.[0]?.[1] ?? []) as Array<[string, string[]]>;
+    const counter = Number((replies?.[1]?.[1] as string | null) ?? 0);
+    const entry = last[0];
+    const sid = entry ? parseStreamId(entry[0]) : null;
+    if (entry && sid) return { sid, n: Number(field(entry[1], 'n') ?? 0) };
+    return { sid: ZERO, n: counter };
+  }
+
+  /**
+   * Whether events after `position` were trimmed away: the oldest entry still held is
+   * further on than the next ordinal (or nothing is held though more were added).
+   */
+  async function trimmedAfter(topic: { key: string; counterKey: string }, position: Position): Promise<boolean> {
+    const first = (await redis.xrange(topic.key, '-', '+', 'COUNT', 1)) as Array<[string, string[]]>;
+    const entry = first[0];
+    if (entry) return Number(field(entry[1], 'n') ?? 0) > position.n + 1;
+    return Number((await redis.get(topic.counterKey)) ?? 0) > position.n;
+  }
+
+  function acquire(name: string): Promise<LocalTopic> {
+    const key = topicKey(name);
+    const existing = topics.get(key);
+    if (existing) {
+      existing.readers++;
+      return Promise.resolve(existing);
+    }
+    let pending = acquiring.get(key);
+    if (!pending) {
+      pending = (async () => {
+        const topic = new LocalTopic(key, counterKey(name), await headOf({ key, counterKey: counterKey(name) }));
+        topics.set(key, topic);
+        acquiring.delete(key);
+        // The reader is blocked on the old set of topics: make it start over with this one.
+        if (readerClientId !== undefined) await redis.call('CLIENT', 'UNBLOCK', String(readerClientId)).catch(() => undefined);
+        ensureReader();
+        return topic;
+      })();
+      acquiring.set(key, pending);
+    }
+    return pending.then((topic) => {
+      topic.readers++;
+      return topic;
+    });
+  }
+
+  function release(topic: LocalTopic): void {
+    topic.readers--;
+    if (topic.readers <= 0 && topics.get(topic.key) === topic) topics.delete(topic.key);
+  }
+
+  function ensureReader(): void {
+    if (looping || closed) return;
+    looping = true;
+    void readLoop().finally(() => {
+      looping = false;
+      if (!closed && topics.size > 0) ensureReader();
+    });
+  }
+
+  async function readLoop(): Promise<void> {
+    let failures = 0;
+    while (!closed && topics.size > 0) {
+      try {
+        await refreshEpoch();
+        const current = [...topics.values()];
+        const result = (await reader.xread(
+          'COUNT',
+          1000,
+          'BLOCK',
+          blockMs,
+          'STREAMS',
+          ...current.map((topic) => topic.key),
+          ...current.map((topic) => formatStreamId(topic.readerAt.sid)),
+        )) as Array<[string, Array<[string, string[]]>]> | null;
+        failures = 0;
+        for (const [key, entries] of result ?? []) {
+          const topic = topics.get(key);
+          if (!topic) continue;
+          for (const [rawId, fields] of entries) {
+            const sid = parseStreamId(rawId);
+            const text = field(fields, 'd');
+            if (!sid || text === undefined || compareIds(sid, topic.readerAt.sid) <= 0) continue;
+            const position = { sid, n: Number(field(fields, 'n') ?? 0) };
+            topic.append({ ...position, id: eventId(position), data: new SharedValue(serializer.deserialize(text)) }, localWindow);
+          }
+          topic.wake();
+        }
+      } catch {
+        if (closed) return;
+        // Redis away (restarting, network): back off, then read again; ioredis reconnects.
+        failures++;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 50 * 2 ** Math.min(failures, 6))));
+      }
+    }
+  }
+
+  const log = {
+    get epoch() {
+      return epoch;
+    },
+
+    async publish<T>(name: string, data: T): Promise<string> {
+      if (closed) throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'The event log is closed' });
+      await ready;
+      const minId = maxAgeMs > 0 ? `${Math.max(0, Date.now() - maxAgeMs)}-0` : '';
+      let reply: unknown;
+      try {
+        reply = await redis.eval(
+          PUBLISH_SCRIPT,
+          2,
+          topicKey(name),
+          counterKey(name),
+          approximate ? '~' : '=',
+          String(maxEvents),
+          serializer.serialize(data),
+          minId,
+        );
+      } catch (cause) {
+        throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'Redis did not take the event', cause });
+      }
+      const [rawId, n] = reply as [string, number];
+      return eventId({ sid: parseStreamId(rawId) ?? ZERO, n: Number(n) });
+    },
+
+    async *subscribe<T>(
+      name: string,
+      options: EventLogSubscribeOptions = {},
+    ): AsyncGenerator<TrackedEnvelope<T> | ResetSignal | CheckpointSignal, void> {
+      const { signal } = options;
+      await ready;
+      const topic = await acquire(name);
+      let generation = epochGeneration;
+      let onAbort: (() => void) | undefined;
+      try {
+        let cursor: Position = topic.readerAt;
+        const requested = options.lastEventId;
+        if (requested === undefined || requested === null || requested === '') {
+          yield createCheckpoint(eventId(cursor));
+        } else {
+          const parsed = parseId(requested);
+          const head = await headOf(topic);
+          if (!parsed) yield createReset('unknown', eventId(head));
+          else if (parsed.epoch !== epoch) yield createReset('epoch', eventId(head));
+          else if (parsed.position.n > head.n || compareIds(parsed.position.sid, head.sid) > 0) yield createReset('unknown', eventId(head));
+          else if (await trimmedAfter(topic, parsed.position)) yield createReset('trimmed', eventId(head));
+          else cursor = parsed.position;
+        }
+        while (!closed && !signal?.aborted) {
+          if (generation !== epochGeneration) {
+            generation = epochGeneration;
+            cursor = topic.readerAt;
+            yield createReset('epoch', eventId(cursor));
+            continue;
+          }
+          if (cursor.n < topic.contiguousAfter.n) {
+            // Behind this process's window: Redis has the rest, unless it trimmed it.
+            if (await trimmedAfter(topic, cursor)) {
+              cursor = await headOf(topic);
+              yield createReset('trimmed', eventId(cursor));
+              continue;
+            }
+            const batch = (await redis.xrange(
+              topic.key,
+              `(${formatStreamId(cursor.sid)}`,
+              formatStreamId(topic.contiguousAfter.sid),
+              'COUNT',
+              100,
+            )) as Array<[string, string[]]>;
+            if (batch.length === 0) {
+              cursor = topic.contiguousAfter;
+              continue;
+            }
+            for (const [rawId, fields] of batch) {
+              const sid = parseStreamId(rawId);
+              const text = field(fields, 'd');
+              if (!sid || text === undefined) continue;
+              cursor = { sid, n: Number(field(fields, 'n') ?? 0) };
+              yield tracked(eventId(cursor), serializer.deserialize(text) as T);
+              if (signal?.aborted || closed) return;
+            }
+            continue;
+          }
+          const entry = topic.firstAfter(cursor.sid);
+          if (entry) {
+            cursor = { sid: entry.sid, n: entry.n };
+            yield withSharedValue<TrackedEnvelope<T>>(tracked(entry.id, entry.data.value as T), entry.data);
+            continue;
+          }
+          await new Promise<void>((resolve) => {
+            topic.waiters.add(resolve);
+            if (signal && !onAbort) {
+              onAbort = () => topic.wake();
+              signal.addEventListener('abort', onAbort, { once: true });
+            }
+          });
+        }
+      } finally {
+        if (onAbort) signal?.removeEventListener('abort', onAbort);
+        release(topic);
+      }
+    },
+
+    async close(): Promise<void> {
+      closed = true;
+      for (const topic of topics.values()) topic.wake();
+      topics.clear();
+      reader.disconnect();
+    },
+  };
+  return log as unknown as EventLog;
+}

@@ -1,0 +1,6 @@
+/**
+ * `trpc-sse/redis`: the event log on Redis Streams, for several server processes.
+ * Takes an ioredis client (an optional peer dependency).
+ * @module
+ */
+export { createRedisEventLog, type RedisEventLogOptions } from '../log/redisEventLog.js';

@@ -1,0 +1,80 @@
+/** The Redis Streams log against a real redis-server: the shared contract, and Redis restarting. */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { createRedisEventLog } from '../../src/log/redisEventLog.js';
+import { isCheckpoint, isReset } from '../../src/log/reset.js';
+import { startRedisServer, type RedisServer } from '../helpers/redisServer.js';
+import { eventLogContract } from './eventLogContract.js';
+
+let redisServer: RedisServer;
+const clients: Redis[] = [];
+let prefixes = 0;
+
+beforeAll(async () => {
+  redisServer = await startRedisServer();
+});
+afterAll(async () => {
+  for (const client of clients) client.disconnect();
+  await redisServer?.kill();
+});
+
+function client(): Redis {
+  const redis = new Redis({ port: redisServer.port, host: '127.0.0.1', maxRetriesPerRequest: null, lazyConnect: false });
+  // The restart test drops every connection on purpose; ioredis reconnects by itself.
+  redis.on('error', () => undefined);
+  clients.push(redis);
+  return redis;
+}
+
+eventLogContract({
+  name: 'redis',
+  // A fresh key prefix per log: a separate log (and epoch) on the same server.
+  create: async (opts) =>
+    createRedisEventLog({
+      redis: client(),
+      keyPrefix: `test${++prefixes}:`,
+      approximateTrim: false,
+      blockMs: 1_000,
+      ...(opts.maxEvents === undefined ? {} : { maxEvents: opts.maxEvents }),
+      ...(opts.maxAgeMs === undefined ? {} : { maxAgeMs: opts.maxAgeMs }),
+    }),
+});
+
+test('two processes’ logs on one Redis: an event published by one reaches readers of the other', async () => {
+  const a = createRedisEventLog({ redis: client(), keyPrefix: 'shared:' });
+  const b = createRedisEventLog({ redis: client(), keyPrefix: 'shared:' });
+  const abort = new AbortController();
+  const iterator = b.subscribe<string>('room', { signal: abort.signal });
+  expect(isCheckpoint((await iterator.next()).value)).toBe(true);
+  const id = await a.publish('room', 'hello from a');
+  const next = await iterator.next();
+  expect(next.value).toEqual(expect.arrayContaining([id, 'hello from a']));
+  expect(a.epoch).toBe(b.epoch);
+  abort.abort();
+  await a.close();
+  await b.close();
+});
+
+test('Redis restarted empty mid-stream: readers get an epoch reset, then events again', { timeout: 30_000 }, async () => {
+  const log = createRedisEventLog({ redis: client(), keyPrefix: 'restart:', blockMs: 200 });
+  const abort = new AbortController();
+  const iterator = log.subscribe<string>('room', { signal: abort.signal });
+  await iterator.next(); // checkpoint
+  await log.publish('room', 'before');
+  expect((await iterator.next()).value).toEqual(expect.arrayContaining(['before']));
+  const epochBefore = log.epoch;
+  await redisServer.restart();
+  // The reader sees the new epoch once Redis is back, and says so.
+  const reset = await iterator.next();
+  expect(isReset(reset.value)).toBe(true);
+  expect(reset.value).toMatchObject({ reason: 'epoch' });
+  expect(log.epoch).not.toBe(epochBefore);
+  let id: string | undefined;
+  for (let i = 0; i < 50 && id === undefined; i++) {
+    id = await log.publish('room', 'after').catch(() => undefined);
+  }
+  const next = await iterator.next();
+  expect(next.value).toEqual(expect.arrayContaining([id, 'after']));
+  abort.abort();
+  await log.close();
+});
