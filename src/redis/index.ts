@@ -4,3 +4,8 @@
  * @module
  */
 export { createRedisEventLog, type RedisEventLogOptions } from '../log/redisEventLog.js';
+export {
+  createRedisConnectionDirectory,
+  type RedisConnectionDirectory,
+  type RedisConnectionDirectoryOptions,
+} from './connectionDirectory.js';

@@ -1,6 +1,6 @@
 import { serveDistinctStream } from './distinctStream.js';
 import { StreamEnvironment } from './environment.js';
-import { handleControlRequest, type PlainResponse } from './multiplexed/controlRequest.js';
+import { handleControlRequest, handleForwardedControl, type PlainResponse } from './multiplexed/controlRequest.js';
 import { ConnectionRegistry } from './multiplexed/registry.js';
 import { serveMultiplexedStream } from './multiplexed/streamRequest.js';
 import type { RequestHooks, SSECoreOptions } from './options.js';
@@ -69,7 +69,8 @@ function acceptsEventStream(req: SSERequest): boolean {
 export function createSSECore(opts: SSECoreOptions): SSECore {
   const options = resolveServerOptions(opts);
   const env = new StreamEnvironment(options);
-  const registry = new ConnectionRegistry(env);
+  const registry = new ConnectionRegistry(env, opts.connectionDirectory);
+  opts.connectionDirectory?.serve((request) => handleForwardedControl(env, registry, request));
   const drainTimers = new Set<ReturnType<typeof setTimeout>>();
   return {
     options,
@@ -99,7 +100,7 @@ export function createSSECore(opts: SSECoreOptions): SSECore {
       }
     },
     handleControl(req, hooks) {
-      return handleControlRequest(env, registry, req, hooks);
+      return handleControlRequest(env, registry, req, hooks, opts.connectionDirectory);
     },
     get openStreams() {
       return env.openStreams;

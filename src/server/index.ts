@@ -13,6 +13,8 @@ export {
   type SSEServerOptions,
 } from './options.js';
 export { TRPC_SSE_EVENT, type ConnectedEventData } from './dialect.js';
+export type { ConnectionDirectory, ForwardedControl } from './multiplexed/directory.js';
+export type { PlainResponse } from './multiplexed/controlRequest.js';
 export { createMemoryEventLog, type MemoryEventLogOptions } from '../log/memoryEventLog.js';
 export type { EventLog, EventLogSubscribeOptions } from '../log/types.js';
 export { createReset, isReset, type ResetReason, type ResetSignal } from '../log/reset.js';

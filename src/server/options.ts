@@ -1,5 +1,6 @@
 import type { AnyTRPCRouter, inferRouterContext, TRPCError } from '@trpc/server';
 import type { TRPCRequestInfo } from '@trpc/server/http';
+import type { ConnectionDirectory } from './multiplexed/directory.js';
 
 /** Arguments of {@link SSEServerOptions.onError}, as tRPC's own `onError` receives them. */
 export interface SSEErrorHandlerOptions<TRouter extends AnyTRPCRouter, TRequest> {
@@ -90,6 +91,13 @@ export interface SSEServerOptions<TRouter extends AnyTRPCRouter, TRequest> {
    * @default 8
    */
   maxPendingControlRequests?: number;
+  /**
+   * Multiplexed mode across several processes: where connections live, so a control request
+   * that reaches another process than the stream's is handed to its owner (no sticky sessions).
+   * `createRedisConnectionDirectory` from `trpc-sse/redis`. Without it, a control request for
+   * a connection held elsewhere answers 404 and the client opens a new connection.
+   */
+  connectionDirectory?: ConnectionDirectory;
   /**
    * Carry `Uint8Array` values (Buffers included) as tagged base64 to clients that revive
    * them (trpc-sse's own, which say so in their `Accept` header); other clients get what

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('../fixtures/serverProcess.ts', import.meta.url));
+const REDIS_SERVER_SCRIPT = fileURLToPath(new URL('../fixtures/redisServerProcess.ts', import.meta.url));
 
 export interface ServerProcess {
   port: number;
@@ -13,8 +14,17 @@ export interface ServerProcess {
 }
 
 /** Starts the test server in a child process; resolves once it listens. */
+/** A server process of a multi-process deployment on the redis-server at `redisPort`. */
+export function startRedisServerProcess(redisPort: number): Promise<ServerProcess> {
+  return startScript(REDIS_SERVER_SCRIPT, [String(0), String(redisPort)], {});
+}
+
 export function startServerProcess(port = 0, env: Record<string, string> = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SERVER_SCRIPT, String(port)], {
+  return startScript(SERVER_SCRIPT, [String(port)], env);
+}
+
+function startScript(script: string, args: string[], env: Record<string, string>): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     env: { ...process.env, ...env },
   });

@@ -7,6 +7,7 @@ import type { SSERequest } from '../request.js';
 import { secretsMatch } from '../secret.js';
 import { serializeErrorShape } from '../serialize.js';
 import type { SubscribeOp } from './connection.js';
+import type { ConnectionDirectory, ForwardedControl } from './directory.js';
 import type { ConnectionRegistry } from './registry.js';
 import { MUX_HEADER } from './streamRequest.js';
 
@@ -68,24 +69,31 @@ function parseOps(body: string, maxLastEventIdLength: number): ControlOp[] {
   });
 }
 
+/** What a control request presents, wherever it arrived. */
+interface ControlCredentials {
+  connectionId: string | null;
+  secret: string | null;
+}
+
 /**
- * A control request (PROTOCOL.md §2.4): authenticated by the connection's secret in a header
- * before any body is read, bounded in size and in requests in flight per connection.
+ * Checks and applies a control request on the process that holds the connection.
+ * `readBody` is called only once the request is authenticated.
  */
-export async function handleControlRequest(
+async function applyControl(
   env: StreamEnvironment,
   registry: ConnectionRegistry,
-  req: SSERequest,
-  hooks: RequestHooks,
+  credentials: ControlCredentials,
+  readBody: () => Promise<string>,
+  hooks: Pick<RequestHooks, 'onError'>,
 ): Promise<PlainResponse> {
   const { options } = env;
   const scope: ErrorScope = { path: undefined, type: 'unknown', input: undefined, ctx: undefined };
-  const connection = registry.get(req.headers.get(MUX_HEADER.connection));
+  const connection = registry.get(credentials.connectionId);
   try {
     if (!connection || connection.closed) {
       throw new TRPCError({ code: 'NOT_FOUND', message: 'No such connection on this server; open a new stream' });
     }
-    if (!secretsMatch(req.headers.get(MUX_HEADER.secret), connection.secret)) {
+    if (!secretsMatch(credentials.secret, connection.secret)) {
       throw new TRPCError({ code: 'FORBIDDEN', message: 'Missing or wrong connection secret' });
     }
     scope.ctx = connection.ctx;
@@ -98,7 +106,7 @@ export async function handleControlRequest(
     connection.pendingControlRequests++;
     let ops: ControlOp[];
     try {
-      ops = parseOps(await req.readBody(options.maxControlBodyBytes), options.maxLastEventIdLength);
+      ops = parseOps(await readBody(), options.maxLastEventIdLength);
     } finally {
       connection.pendingControlRequests--;
     }
@@ -110,8 +118,46 @@ export async function handleControlRequest(
     }
     return { status: 204, headers: {}, body: '' };
   } catch (cause) {
-    const error = reportFailure(hooks, cause, scope);
-    const shape = serializeErrorShape(options.router, error, scope);
-    return { status: getHTTPStatusCodeFromError(error), headers: { 'Content-Type': 'application/json' }, body: `{"error":${shape}}` };
+    return errorResponse(env, reportFailure(hooks, cause, scope), scope);
   }
+}
+
+function errorResponse(env: StreamEnvironment, error: TRPCError, scope: ErrorScope): PlainResponse {
+  const shape = serializeErrorShape(env.options.router, error, scope);
+  return { status: getHTTPStatusCodeFromError(error), headers: { 'Content-Type': 'application/json' }, body: `{"error":${shape}}` };
+}
+
+/**
+ * A control request (PROTOCOL.md §2.4): authenticated by the connection's secret in a header
+ * before any body is read, bounded in size and in requests in flight per connection. A
+ * request for a connection another process holds is handed to it through the directory.
+ */
+export async function handleControlRequest(
+  env: StreamEnvironment,
+  registry: ConnectionRegistry,
+  req: SSERequest,
+  hooks: RequestHooks,
+  directory: ConnectionDirectory | undefined,
+): Promise<PlainResponse> {
+  const credentials = { connectionId: req.headers.get(MUX_HEADER.connection), secret: req.headers.get(MUX_HEADER.secret) };
+  const readBody = () => req.readBody(env.options.maxControlBodyBytes);
+  const local = registry.get(credentials.connectionId);
+  if (local || !directory || credentials.connectionId === null) {
+    return applyControl(env, registry, credentials, readBody, hooks);
+  }
+  const scope: ErrorScope = { path: undefined, type: 'unknown', input: undefined, ctx: undefined };
+  try {
+    const answer = await directory.forward({ ...credentials, connectionId: credentials.connectionId, body: await readBody() });
+    if (answer) return answer;
+    throw new TRPCError({ code: 'NOT_FOUND', message: 'No such connection on any server; open a new stream' });
+  } catch (cause) {
+    return errorResponse(env, reportFailure(hooks, cause, scope), scope);
+  }
+}
+
+/** Answers a control request another process handed over (the owner side of {@link handleControlRequest}). */
+export function handleForwardedControl(env: StreamEnvironment, registry: ConnectionRegistry, request: ForwardedControl): Promise<PlainResponse> {
+  const connection = registry.get(request.connectionId);
+  const hooks = connection?.hooks ?? { onError: () => undefined };
+  return applyControl(env, registry, request, () => Promise.resolve(request.body), hooks);
 }

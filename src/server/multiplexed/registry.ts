@@ -3,6 +3,7 @@ import type { ResolvedServerOptions } from '../resolveOptions.js';
 import type { ValueSerializer } from '../serialize.js';
 import type { StreamEnvironment } from '../environment.js';
 import { MuxConnection, type ConnectionOwner } from './connection.js';
+import type { ConnectionDirectory } from './directory.js';
 
 /** The multiplexed connections of one server, by id. */
 export class ConnectionRegistry implements ConnectionOwner {
@@ -10,9 +11,12 @@ export class ConnectionRegistry implements ConnectionOwner {
   readonly #env: StreamEnvironment;
   readonly #connections = new Map<string, MuxConnection>();
 
-  constructor(env: StreamEnvironment) {
+  readonly #directory: ConnectionDirectory | undefined;
+
+  constructor(env: StreamEnvironment, directory: ConnectionDirectory | undefined) {
     this.#env = env;
     this.options = env.options;
+    this.#directory = directory;
   }
 
   get size(): number {
@@ -26,6 +30,7 @@ export class ConnectionRegistry implements ConnectionOwner {
   create(ctx: unknown, hooks: RequestHooks, serializer: ValueSerializer): MuxConnection {
     const connection = new MuxConnection(this, ctx, hooks, serializer);
     this.#connections.set(connection.id, connection);
+    this.#directory?.announce(connection.id);
     return connection;
   }
 
@@ -35,6 +40,7 @@ export class ConnectionRegistry implements ConnectionOwner {
 
   closed(connection: MuxConnection): void {
     this.#connections.delete(connection.id);
+    this.#directory?.withdraw(connection.id);
   }
 
   attached(connection: MuxConnection): void {

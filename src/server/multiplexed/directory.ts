@@ -1,0 +1,28 @@
+import type { PlainResponse } from './controlRequest.js';
+
+/** A control request handed from the process it reached to the process that holds the connection. */
+export interface ForwardedControl {
+  connectionId: string;
+  secret: string | null;
+  /** The request body, already read (and bounded) by the receiving process. */
+  body: string;
+}
+
+/**
+ * Where multiplexed connections live, across server processes. Without it, a control request
+ * must reach the process that holds the stream (sticky sessions). With one (the Redis
+ * directory of `trpc-sse/redis`), any process takes it and hands it to the owner.
+ */
+export interface ConnectionDirectory {
+  /** This process now holds `connectionId`. */
+  announce(connectionId: string): void;
+  /** This process no longer holds `connectionId`. */
+  withdraw(connectionId: string): void;
+  /**
+   * Hands a control request to the process holding its connection and resolves with that
+   * process's answer; `null` when no process holds it.
+   */
+  forward(request: ForwardedControl): Promise<PlainResponse | null>;
+  /** Called once by the core: how this process answers requests forwarded to it. */
+  serve(handler: (request: ForwardedControl) => Promise<PlainResponse>): void;
+}
