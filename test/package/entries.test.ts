@@ -9,10 +9,11 @@ import { describe, expect, test } from 'vitest';
 
 const entries: Record<string, string[]> = {
   'trpc-sse/client': ['sseLink', 'createSSEClient', 'defaultShouldRetry', 'backoffDelay'],
-  'trpc-sse/server': ['createSSECore', 'SSE_SERVER_DEFAULTS', 'TRPC_SSE_EVENT'],
+  'trpc-sse/server': ['createSSECore', 'SSE_SERVER_DEFAULTS', 'TRPC_SSE_EVENT', 'createMemoryEventLog', 'isReset'],
   'trpc-sse/express': ['createSSEMiddleware'],
   'trpc-sse/node': ['createSSEHandler'],
   'trpc-sse/fetch': ['sseFetchHandler', 'createSSEFetchHandler'],
+  'trpc-sse/redis': ['createRedisEventLog', 'createRedisConnectionDirectory'],
 };
 
 describe('package exports', () => {
