@@ -4,6 +4,7 @@ import { formatEventId, parseEventId } from './eventId.js';
 import { createCheckpoint, createReset, type CheckpointSignal, type ResetSignal } from './reset.js';
 import { SharedValue, withSharedValue } from './sharedValue.js';
 import type { EventLog, EventLogSubscribeOptions } from './types.js';
+import { Wakeup } from './wakeup.js';
 
 /** Options of {@link createMemoryEventLog}. */
 export interface MemoryEventLogOptions {
@@ -39,7 +40,7 @@ class Topic {
   head = 0;
   /** Sequence number of the last event appended (or where the topic starts). */
   lastSeq: number;
-  readonly waiters = new Set<() => void>();
+  readonly wakeup = new Wakeup();
 
   /**
    * A topic starts above every sequence number the log has issued, so a topic that was
@@ -74,14 +75,8 @@ class Topic {
     return this.head + Math.max(0, seq + 1 - first);
   }
 
-  wake(): void {
-    const waiters = [...this.waiters];
-    this.waiters.clear();
-    for (const wake of waiters) wake();
-  }
-
   get idle(): boolean {
-    return this.head === this.events.length && this.waiters.size === 0;
+    return this.head === this.events.length && this.wakeup.waiting === 0;
   }
 
   // Shifting one by one would be quadratic; slice once half the array is dead.
@@ -146,7 +141,7 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
       const id = formatEventId(epoch, seq);
       topic.append({ seq, id, data: new SharedValue(data), at: now }, maxEvents);
       topic.trim(now, maxAgeMs);
-      topic.wake();
+      topic.wakeup.wake();
       return id;
     },
 
@@ -172,7 +167,6 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
         // Starting from now: tell the client where now is, so it can resume from here.
         yield createCheckpoint(formatEventId(epoch, cursor));
       }
-      let onAbort: (() => void) | undefined;
       try {
         while (!closed && !signal?.aborted) {
           topic.trim(Date.now(), maxAgeMs);
@@ -189,23 +183,16 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
             yield withSharedValue<TrackedEnvelope<T>>(tracked(event.id, event.data.value as T), event.data);
             continue;
           }
-          await new Promise<void>((resolve) => {
-            topic.waiters.add(resolve);
-            if (signal && !onAbort) {
-              onAbort = () => topic.wake();
-              signal.addEventListener('abort', onAbort, { once: true });
-            }
-          });
+          await topic.wakeup.wait(signal);
         }
       } finally {
-        if (onAbort) signal?.removeEventListener('abort', onAbort);
         release(name, topic);
       }
     },
 
     async close(): Promise<void> {
       closed = true;
-      for (const topic of topics.values()) topic.wake();
+      for (const topic of topics.values()) topic.wakeup.wake();
       topics.clear();
     },
   };

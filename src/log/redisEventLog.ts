@@ -4,6 +4,7 @@ import { randomToken } from '../server/secret.js';
 import { createCheckpoint, createReset, type CheckpointSignal, type ResetSignal } from './reset.js';
 import { SharedValue, withSharedValue } from './sharedValue.js';
 import type { EventLog, EventLogSubscribeOptions } from './types.js';
+import { Wakeup } from './wakeup.js';
 
 /** Options of {@link createRedisEventLog}. */
 export interface RedisEventLogOptions {
@@ -83,7 +84,7 @@ class LocalTopic {
   /** The last position the shared reader saw for this topic. */
   readerAt: Position;
   readers = 0;
-  readonly waiters = new Set<() => void>();
+  readonly wakeup = new Wakeup();
 
   constructor(readonly key: string, readonly counterKey: string, start: Position) {
     this.contiguousAfter = start;
@@ -111,11 +112,6 @@ class LocalTopic {
     return undefined;
   }
 
-  wake(): void {
-    const waiters = [...this.waiters];
-    this.waiters.clear();
-    for (const wake of waiters) wake();
-  }
 }
 
 function field(fields: string[], name: string): string | undefined {
@@ -175,7 +171,7 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
         topic.head = 0;
         topic.contiguousAfter = START;
         topic.readerAt = START;
-        topic.wake();
+        topic.wakeup.wake();
       }
     }
   }
@@ -279,7 +275,7 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
             const position = { sid, n: Number(field(fields, 'n') ?? 0) };
             topic.append({ ...position, id: eventId(position), data: new SharedValue(serializer.deserialize(text)) }, localWindow);
           }
-          topic.wake();
+          topic.wakeup.wake();
         }
       } catch {
         if (closed) return;
@@ -326,7 +322,6 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
       await ready;
       const topic = await acquire(name);
       let generation = epochGeneration;
-      let onAbort: (() => void) | undefined;
       try {
         let cursor: Position = topic.readerAt;
         const requested = options.lastEventId;
@@ -382,23 +377,16 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
             yield withSharedValue<TrackedEnvelope<T>>(tracked(entry.id, entry.data.value as T), entry.data);
             continue;
           }
-          await new Promise<void>((resolve) => {
-            topic.waiters.add(resolve);
-            if (signal && !onAbort) {
-              onAbort = () => topic.wake();
-              signal.addEventListener('abort', onAbort, { once: true });
-            }
-          });
+          await topic.wakeup.wait(signal);
         }
       } finally {
-        if (onAbort) signal?.removeEventListener('abort', onAbort);
         release(topic);
       }
     },
 
     async close(): Promise<void> {
       closed = true;
-      for (const topic of topics.values()) topic.wake();
+      for (const topic of topics.values()) topic.wakeup.wake();
       topics.clear();
       reader.disconnect();
     },
