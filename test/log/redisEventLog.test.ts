@@ -78,3 +78,25 @@ test('Redis restarted empty mid-stream: readers get an epoch reset, then events 
   abort.abort();
   await log.close();
 });
+
+test('one blocking reader per process, however many subscribers and topics', async () => {
+  const admin = client();
+  const clientCount = async () => String(await admin.call('CLIENT', 'LIST')).trim().split('\n').length;
+  const log = createRedisEventLog({ redis: client(), keyPrefix: 'fanout:', blockMs: 500 });
+  await log.publish('warm', 0);
+  const before = await clientCount();
+  const aborts: AbortController[] = [];
+  const readers = Array.from({ length: 50 }, (_, i) => {
+    const abort = new AbortController();
+    aborts.push(abort);
+    return log.subscribe<number>(`topic-${i % 10}`, { signal: abort.signal });
+  });
+  for (const reader of readers) await reader.next(); // checkpoints: all 50 are reading
+  const published = await Promise.all(Array.from({ length: 10 }, (_, i) => log.publish(`topic-${i}`, i)));
+  const received = await Promise.all(readers.map((reader) => reader.next()));
+  expect(received.map((r) => (r.value as unknown[])[0])).toEqual(readers.map((_, i) => published[i % 10]));
+  // The log's own reader connection was opened at creation; no connection per subscriber.
+  expect((await clientCount()) - before).toBeLessThanOrEqual(0);
+  for (const abort of aborts) abort.abort();
+  await log.close();
+});
