@@ -1,0 +1,35 @@
+import { createMemoryEventLog } from '../../src/log/memoryEventLog.js';
+import type { TickEvent } from './events.js';
+import type { TickSource } from './tickSource.js';
+
+/**
+ * The fan-out source for trpc-sse: its memory event log, the way the README tells apps to
+ * write a feed. The log stores each event once and every reader shares one serialization, so
+ * fan-out costs no per-subscriber queue and no per-subscriber JSON.stringify.
+ */
+export class LogTicks implements TickSource {
+  readonly #log = createMemoryEventLog({ maxEvents: 1_000 });
+  #active = 0;
+
+  get active(): number {
+    return this.#active;
+  }
+
+  publish(event: TickEvent): void {
+    void this.#log.publish('tick', event);
+  }
+
+  subscribe(signal: AbortSignal | undefined, lastEventId: string | null | undefined): AsyncIterable<unknown> {
+    // Counted by the procedure's signal rather than by wrapping the generator, which would add
+    // a generator hop to every delivery.
+    this.#active++;
+    let counted = true;
+    const release = (): void => {
+      if (counted) this.#active--;
+      counted = false;
+    };
+    if (signal?.aborted) release();
+    else signal?.addEventListener('abort', release, { once: true });
+    return this.#log.subscribe<TickEvent>('tick', { lastEventId, signal });
+  }
+}

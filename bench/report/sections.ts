@@ -1,0 +1,124 @@
+/**
+ * What the report shows: per scenario, the metrics (rows) and where each lives in a case's
+ * raw result. `better` says which direction is good, for the ratio columns and the chart.
+ */
+import type { Config } from '../config.js';
+import type { ByTransport, Results } from '../results.js';
+
+export interface Metric {
+  label: string;
+  path: string;
+  /** `info`: context for the other rows (no direction, no ratio). */
+  better: 'lower' | 'higher' | 'info';
+  /** Mark the cell "(sat)" when the case lost deliveries. */
+  saturation?: boolean;
+}
+
+export interface Section {
+  title: string;
+  notes: string[];
+  cells: ByTransport;
+  metrics: Metric[];
+}
+
+export function sections(r: Results, cfg: Config): Section[] {
+  const out: Section[] = [
+    {
+      title: `1. Throughput: one subscriber, ${cfg.throughputCount.toLocaleString('en-US')} events`,
+      notes: ['events/s = events ÷ (last receipt − first receipt). CPU measured in each process with process.cpuUsage().'],
+      cells: r.throughput,
+      metrics: [
+        { label: 'events/s', path: 'eventsPerSec', better: 'higher' },
+        { label: 'wall ms (subscribe → last event)', path: 'wallMs', better: 'lower' },
+        { label: 'server CPU µs/event', path: 'serverCpuUsPerEvent', better: 'lower' },
+        { label: 'client CPU µs/event', path: 'clientCpuUsPerEvent', better: 'lower' },
+      ],
+    },
+  ];
+  for (const n of cfg.fanoutSizes) {
+    out.push({
+      title: `2. Fan-out: ${n.toLocaleString('en-US')} subscribers (one client each), ${cfg.fanoutEvents} events at ${cfg.fanoutRate}/s`,
+      notes: [
+        `latency = receipt − send timestamp, over every delivery received. lost = deliveries not received ${cfg.graceMs / 1000} s after the last publish; (sat) = saturated, latency then covers what arrived.`,
+      ],
+      cells: r.fanout[n] ?? {},
+      metrics: [
+        { label: 'latency p50 ms', path: 'p50Ms', better: 'lower', saturation: true },
+        { label: 'latency p99 ms', path: 'p99Ms', better: 'lower', saturation: true },
+        { label: 'latency max ms', path: 'maxMs', better: 'lower', saturation: true },
+        { label: 'lost deliveries', path: 'lost', better: 'lower' },
+        { label: 'server CPU µs/delivery', path: 'serverCpuUsPerDelivery', better: 'lower', saturation: true },
+        { label: 'client CPU µs/delivery', path: 'clientCpuUsPerDelivery', better: 'lower', saturation: true },
+        { label: 'server RSS MB at end', path: 'serverRssMB', better: 'lower' },
+        { label: 'server heapUsed MB at end, after gc', path: 'serverLiveHeapMB', better: 'lower' },
+        { label: 'time to open all ms', path: 'openMs', better: 'lower' },
+      ],
+    });
+  }
+  out.push({
+    title: '3. Idle memory per connection (one client per subscriber), server side, after gc',
+    notes: ['(memoryUsage − baseline after a warm-up) ÷ N.'],
+    cells: r.idle,
+    metrics: [
+      ...cfg.memorySizes.flatMap((n): Metric[] => [
+        { label: `N=${n}: heapUsed KB/conn`, path: `${n}.heapKBPerConn`, better: 'lower' },
+        { label: `N=${n}: RSS KB/conn`, path: `${n}.rssKBPerConn`, better: 'lower' },
+      ]),
+      { label: 'baseline RSS MB', path: 'baseRssMB', better: 'lower' },
+    ],
+  });
+  out.push({
+    title: `3b. Idle memory per extra subscription on ONE connection (${cfg.sharedSubscriptions} subscriptions on one client)`,
+    notes: [
+      'trpc-sse mux: one multiplexed stream (the server\'s maxSubscriptionsPerConnection raised for this case); wsLink: one socket. Other transports have one stream per subscription (see 3).',
+    ],
+    cells: r.idleShared,
+    metrics: [
+      { label: 'heapUsed KB/subscription', path: 'heapKBPerSub', better: 'lower' },
+      { label: 'RSS KB/subscription', path: 'rssKBPerSub', better: 'lower' },
+    ],
+  });
+  out.push({
+    title: `4. Subscribe → first event, ${cfg.connectIters} sequential (after ${cfg.connectWarmup} warm-up)`,
+    notes: ['fresh: a new client (connection) per subscription. open connection: subscribing on a client that is already connected (trpc-sse mux, wsLink).'],
+    cells: mergeConnect(r.connect, r.connectWarm),
+    metrics: [
+      { label: 'fresh client: p50 ms', path: 'fresh.p50Ms', better: 'lower' },
+      { label: 'fresh client: p99 ms', path: 'fresh.p99Ms', better: 'lower' },
+      { label: 'open connection: p50 ms', path: 'warm.p50Ms', better: 'lower' },
+      { label: 'open connection: p99 ms', path: 'warm.p99Ms', better: 'lower' },
+    ],
+  });
+  out.push({
+    title: `5. Reconnect storm: ${cfg.stormClients.toLocaleString('en-US')} clients on a tracked counter (${1000 / cfg.stormPeriodMs}/s), server SIGKILLed and restarted on the same port`,
+    notes: [
+      'Times from the kill. server down = kill → new process listening. resumed = first event from the new process. lost = counter values a client never received (must be 0). Each client library retries with its default backoff.',
+      'raw SSE has no event ids and no resume, so it takes no part. The last two rows show the resume path ran: subscriptions the new server saw with a resume id, and the values it replayed to them at once (missed while it was down).',
+    ],
+    cells: r.storm,
+    metrics: [
+      { label: 'server down ms (restart time, same for all)', path: 'serverDownMs', better: 'info' },
+      { label: 'all resumed ms', path: 'allResumedMs', better: 'lower' },
+      { label: 'resumed p50 ms', path: 'resumeP50Ms', better: 'lower' },
+      { label: 'resumed p99 ms', path: 'resumeP99Ms', better: 'lower' },
+      { label: 'not resumed', path: 'notResumed', better: 'lower' },
+      { label: 'events lost', path: 'lost', better: 'lower' },
+      { label: 'duplicates', path: 'duplicates', better: 'lower' },
+      { label: 'subscription errors', path: 'errors', better: 'lower' },
+      { label: 'subscriptions resumed with an id (new server)', path: 'serverResumes', better: 'info' },
+      { label: 'values replayed at once (new server)', path: 'serverReplayed', better: 'info' },
+    ],
+  });
+  return out;
+}
+
+/** Connect results of both variants under one cell per transport. */
+function mergeConnect(fresh: ByTransport, warm: ByTransport): ByTransport {
+  const out: ByTransport = {};
+  for (const [id, value] of Object.entries(fresh)) out[id as keyof ByTransport] = { fresh: value };
+  for (const [id, value] of Object.entries(warm)) {
+    const key = id as keyof ByTransport;
+    out[key] = { ...(out[key] ?? {}), warm: value };
+  }
+  return out;
+}

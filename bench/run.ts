@@ -1,0 +1,106 @@
+/**
+ * `npm run bench`: every scenario against every transport, in one run. Each case forks a fresh
+ * server process and a fresh client process; cases run one after another so they never share
+ * the two cores. Writes results/latest.{json,md,svg} after every case (a run cut short still
+ * leaves its results) and prints the markdown at the end.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { config } from './config.js';
+import { machineFacts } from './machine.js';
+import { renderMarkdown } from './report/markdown.js';
+import { renderSvg } from './report/svg.js';
+import type { ByTransport, CaseResult, Results } from './results.js';
+import { runConnect } from './scenarios/connect.js';
+import { runFanout } from './scenarios/fanout.js';
+import { runIdlePerConnection, runIdlePerSharedSubscription } from './scenarios/idleMemory.js';
+import { runStorm } from './scenarios/storm.js';
+import { runThroughput } from './scenarios/throughput.js';
+import { TRANSPORTS, type TransportInfo } from './transports/registry.js';
+
+const resultsDir = new URL('./results/', import.meta.url);
+mkdirSync(resultsDir, { recursive: true });
+
+const started = Date.now();
+const results: Results = {
+  machine: machineFacts(),
+  params: config,
+  startedAt: new Date(started).toISOString(),
+  elapsedS: 0,
+  scenarioSeconds: {},
+  throughput: {},
+  fanout: {},
+  idle: {},
+  idleShared: {},
+  connect: {},
+  connectWarm: {},
+  storm: {},
+};
+
+function save(): string {
+  results.elapsedS = (Date.now() - started) / 1000;
+  const md = renderMarkdown(results, config);
+  writeFileSync(new URL('latest.json', resultsDir), JSON.stringify(results, null, 1) + '\n');
+  writeFileSync(new URL('latest.md', resultsDir), md);
+  writeFileSync(new URL('latest.svg', resultsDir), renderSvg(results, config));
+  return md;
+}
+
+const selected = TRANSPORTS.filter((t) => !config.transports || config.transports.includes(t.id));
+const wanted = (scenario: string): boolean => !config.only || config.only.includes(scenario);
+
+/** Runs one case into `into[t.id]`, unless the run is over its time budget. */
+async function runCase(name: string, t: TransportInfo, into: ByTransport, run: () => Promise<CaseResult>): Promise<void> {
+  if (Date.now() - started > config.suiteBudgetMs) {
+    into[t.id] = { skipped: 'run time budget exhausted' };
+  } else {
+    const t0 = Date.now();
+    into[t.id] = await run();
+    const line = JSON.stringify(into[t.id]);
+    console.log(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${name} ${t.label} (${((Date.now() - t0) / 1000).toFixed(1)} s): ${line.length > 400 ? line.slice(0, 400) + '…' : line}`);
+  }
+  save();
+}
+
+async function scenario(name: string, body: () => Promise<void>): Promise<void> {
+  if (!wanted(name)) return;
+  const t0 = Date.now();
+  await body();
+  results.scenarioSeconds[name] = (Date.now() - t0) / 1000;
+  save();
+}
+
+console.log(`# trpc-sse bench${config.quick ? ' (quick)' : ''}: ${JSON.stringify(results.machine)}`);
+
+await scenario('throughput', async () => {
+  for (const t of selected) await runCase('throughput', t, results.throughput, () => runThroughput(t, config));
+});
+
+await scenario('fanout', async () => {
+  for (const n of config.fanoutSizes) {
+    const into = (results.fanout[n] = {});
+    for (const t of selected) await runCase(`fan-out ${n}`, t, into, () => runFanout(t, config, n));
+  }
+});
+
+await scenario('memory', async () => {
+  for (const t of selected) await runCase('idle memory', t, results.idle, () => runIdlePerConnection(t, config));
+  // One connection carrying many subscriptions: trpc-sse multiplexed, and wsLink's one socket.
+  for (const t of selected.filter((x) => x.id === 'mux' || x.id === 'ws')) {
+    await runCase('idle memory, one connection', t, results.idleShared, () => runIdlePerSharedSubscription(t, config));
+  }
+});
+
+await scenario('connect', async () => {
+  for (const t of selected) await runCase('connect (fresh client)', t, results.connect, () => runConnect(t, config, true));
+  for (const t of selected.filter((x) => x.id === 'mux' || x.id === 'ws')) {
+    await runCase('connect (open connection)', t, results.connectWarm, () => runConnect(t, config, false));
+  }
+});
+
+await scenario('storm', async () => {
+  for (const t of selected.filter((x) => x.resumes)) await runCase('reconnect storm', t, results.storm, () => runStorm(t, config));
+});
+
+const md = save();
+console.log('\n' + md);
+console.log(`written bench/results/latest.{md,json,svg} in ${results.elapsedS.toFixed(0)} s`);

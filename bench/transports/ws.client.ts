@@ -1,0 +1,19 @@
+/** tRPC's `createWSClient` + `wsLink`; one client is one WebSocket. */
+import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
+import WebSocket from 'ws';
+import { HOST } from './listen.js';
+import { subscribeAt } from './observer.js';
+import type { PinnedRouter } from './routers/pinned.js';
+import type { ClientFactory } from './types.js';
+
+export function clientFactory(port: number): ClientFactory {
+  const url = `ws://${HOST}:${port}`;
+  return () => {
+    const wsClient = createWSClient({ url, WebSocket: WebSocket as unknown as typeof globalThis.WebSocket });
+    const trpc = createTRPCClient<PinnedRouter>({ links: [wsLink({ client: wsClient })] });
+    return {
+      subscribe: (path, input, h) => subscribeAt(trpc, path, input, h),
+      close: () => void wsClient.close(),
+    };
+  };
+}
