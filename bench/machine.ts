@@ -22,6 +22,15 @@ function gitCommit(): string {
   }
 }
 
+/** Whether src/ has uncommitted changes (then the commit alone does not name the code measured). */
+function srcDirty(): boolean | '?' {
+  try {
+    return execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: root, encoding: 'utf8' }).trim() !== '';
+  } catch {
+    return '?';
+  }
+}
+
 export function machineFacts() {
   const cpus = os.cpus();
   return {
@@ -31,6 +40,7 @@ export function machineFacts() {
     kernel: os.release(),
     node: process.version,
     commit: gitCommit(),
+    srcDirty: srcDirty(),
     versions: {
       'trpc-sse': versionOf('package.json'),
       '@trpc/server (trpc-sse, wsLink)': versionOf('node_modules/@trpc/server/package.json'),

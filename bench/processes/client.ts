@@ -7,6 +7,7 @@ import { connect } from '../probes/connect.js';
 import { Storm } from '../probes/storm.js';
 import { SubscriberPool } from '../probes/subscribers.js';
 import { throughput } from '../probes/throughput.js';
+import { connectionDiagnostics } from '../transports/diagnostics.js';
 import { clientFactory } from '../transports/registry.js';
 import type { TransportId } from '../transports/types.js';
 
@@ -41,6 +42,7 @@ serveIpc(
     stormStatus: () => storm.status(),
     stormReport: (a) => storm.report(num(a, 'killedAtUs'), num(a, 'target')),
     stormClose: () => storm.close(),
+    diagnostics: () => connectionDiagnostics(),
   },
   { pid: process.pid },
 );

@@ -53,8 +53,13 @@ function failures(section: Section): string[] {
     if (typeof v['error'] === 'string') out.push(`- ${label}: **error**: ${v['error']}`);
     else if (typeof v['skipped'] === 'string') out.push(`- ${label}: skipped: ${v['skipped']}`);
     else for (const [k, inner] of Object.entries(v)) if (inner && typeof inner === 'object' && !Array.isArray(inner)) visit(`${label} ${k}`, inner);
-    const samples = v['errorSamples'];
-    if (Array.isArray(samples) && samples.length) out.push(`- ${label}: error messages seen: ${samples.map((s) => `\`${String(s)}\``).join(', ')}`);
+    for (const [key, what] of [
+      ['errorSamples', 'subscription errors'],
+      ['connectionErrorSamples', 'client connection errors'],
+    ] as const) {
+      const samples = v[key];
+      if (Array.isArray(samples) && samples.length) out.push(`- ${label}: ${what} seen: ${samples.map((s) => `\`${String(s)}\``).join(', ')}`);
+    }
   };
   for (const t of TRANSPORTS) visit(t.label, section.cells[t.id]);
   return out;
@@ -65,7 +70,7 @@ export function renderMarkdown(r: Results, cfg: Config): string {
   const parts = [
     `# trpc-sse benchmark${cfg.quick ? ' (quick)' : ''}`,
     '',
-    `Run ${r.startedAt}, ${fmt(r.elapsedS)} s. Machine: ${m.nproc} cores (${m.cpuModel}), ${m.memGB} GB, Linux ${m.kernel}, Node ${m.node}. trpc-sse ${m.versions['trpc-sse']} at ${m.commit}.`,
+    `Run ${r.startedAt}, ${fmt(r.elapsedS)} s. Machine: ${m.nproc} cores (${m.cpuModel}), ${m.memGB} GB, Linux ${m.kernel}, Node ${m.node}. trpc-sse ${m.versions['trpc-sse']} at ${m.commit}${m.srcDirty === true ? ' with uncommitted changes in src/' : m.srcDirty === false ? ' (src/ clean)' : ''}.`,
     '',
     `Versions: ${Object.entries(m.versions)
       .map(([k, v]) => `${k} ${v}`)

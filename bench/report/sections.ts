@@ -40,6 +40,7 @@ export function sections(r: Results, cfg: Config): Section[] {
       title: `2. Fan-out: ${n.toLocaleString('en-US')} subscribers (one client each), ${cfg.fanoutEvents} events at ${cfg.fanoutRate}/s`,
       notes: [
         `latency = receipt − send timestamp, over every delivery received. lost = deliveries not received ${cfg.graceMs / 1000} s after the last publish; (sat) = saturated, latency then covers what arrived.`,
+        'Server CPU comes from process.cpuUsage() over IPC; a server too saturated to answer within 20 s is read from /proc instead (serverCpuVia in latest.json), and its heap after gc is then not measured (—).',
       ],
       cells: r.fanout[n] ?? {},
       metrics: [
@@ -52,6 +53,7 @@ export function sections(r: Results, cfg: Config): Section[] {
         { label: 'server RSS MB at end', path: 'serverRssMB', better: 'lower' },
         { label: 'server heapUsed MB at end, after gc', path: 'serverLiveHeapMB', better: 'lower' },
         { label: 'time to open all ms', path: 'openMs', better: 'lower' },
+        { label: 'trpc-sse client connection errors', path: 'connectionErrors', better: 'info' },
       ],
     });
   }
@@ -105,6 +107,7 @@ export function sections(r: Results, cfg: Config): Section[] {
       { label: 'events lost', path: 'lost', better: 'lower' },
       { label: 'duplicates', path: 'duplicates', better: 'lower' },
       { label: 'subscription errors', path: 'errors', better: 'lower' },
+      { label: 'trpc-sse client connection errors (retried)', path: 'connectionErrors', better: 'info' },
       { label: 'subscriptions resumed with an id (new server)', path: 'serverResumes', better: 'info' },
       { label: 'values replayed at once (new server)', path: 'serverReplayed', better: 'info' },
     ],

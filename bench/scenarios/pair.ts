@@ -66,7 +66,10 @@ export async function withPair<T extends object>(
     server = forkServer(t, { ...serverEnv, BENCH_PORT: port });
     client = startClientChild(t, port);
     await Promise.all([server.ready, client.ready]);
-    return await run(server, client);
+    const result = await run(server, client);
+    // trpc-sse only: connection failures its client reported (none expected outside the storm).
+    if (t.server !== 'trpc-sse') return result;
+    return { ...result, ...(await client.call<object>('diagnostics')) };
   } catch (error) {
     const stderr = [client?.stderrTail(), server?.stderrTail()].filter(Boolean).join('\n').slice(-1500);
     return { error: String((error as Error).message ?? error).split('\n')[0]!.slice(0, 300), ...(stderr ? { stderr } : {}) };

@@ -57,8 +57,9 @@ export async function runStorm(t: TransportInfo, cfg: Config): Promise<object | 
     const report = await client.call<object>('stormReport', { killedAtUs, target });
     // Proof that the resume path ran: the new server saw resume ids and replayed what was missed.
     const { resumes, replayed } = await second.child.call<{ resumes: number; replayed: number }>('counter');
+    const diagnostics = t.server === 'trpc-sse' ? await client.call<object>('diagnostics') : {};
     await client.call('stormClose');
-    return { openMs: opened.openMs, serverDownMs, allResumedMs, ...report, serverResumes: resumes, serverReplayed: replayed };
+    return { openMs: opened.openMs, serverDownMs, allResumedMs, ...report, serverResumes: resumes, serverReplayed: replayed, ...diagnostics };
   } catch (error) {
     const stderr = [client, ...children].map((c) => c?.stderrTail()).filter(Boolean).join('\n').slice(-1500);
     return { error: String((error as Error).message ?? error).split('\n')[0]!.slice(0, 300), ...(stderr ? { stderr } : {}) };

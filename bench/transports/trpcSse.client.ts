@@ -1,6 +1,7 @@
 /** trpc-sse's client: `createSSEClient` + `sseLink` in a stock `createTRPCClient`. */
 import { createTRPCClient } from '@trpc/client';
 import { createSSEClient, sseLink } from '../../src/client/index.js';
+import { noteConnectionError } from './diagnostics.js';
 import { HOST } from './listen.js';
 import { subscribeAt } from './observer.js';
 import type { PinnedRouter } from './routers/pinned.js';
@@ -9,7 +10,7 @@ import type { ClientFactory } from './types.js';
 export function clientFactory(port: number, mode: 'multiplexed' | 'distinct'): ClientFactory {
   const url = `http://${HOST}:${port}/trpc`;
   return () => {
-    const sse = createSSEClient({ url, mode });
+    const sse = createSSEClient({ url, mode, onError: noteConnectionError });
     const trpc = createTRPCClient<PinnedRouter>({ links: [sseLink({ client: sse })] });
     return {
       subscribe: (path, input, h) => subscribeAt(trpc, path, input, h),
