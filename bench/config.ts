@@ -23,6 +23,8 @@ export const config = {
   /** A delivery not received this long after the last publish is lost. */
   graceMs: numberEnv('GRACE_MS', 5_000, 5_000),
   memorySizes: listEnv('MEM_NS', [1000, 5000], [200, 1000]),
+  /** If set, the idle-memory server writes a heap snapshot here at the baseline and at every measured size. */
+  heapSnapshotDir: process.env['BENCH_HEAP_SNAPSHOT_DIR'] || null,
   /** Subscriptions added on ONE connection (trpc-sse multiplexed, wsLink) for the per-subscription cost. */
   sharedSubscriptions: numberEnv('SHARED_SUBS', 1000, 200),
   connectIters: numberEnv('CONNECT_ITERS', 200, 30),

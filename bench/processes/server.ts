@@ -3,6 +3,7 @@
  * Forked fresh for every case; answers the orchestrator over IPC. CPU and memory are measured
  * here, in the process itself: `process.cpuUsage()`, and `memoryUsage()` after `gc()`.
  */
+import { writeHeapSnapshot } from 'node:v8';
 import { nowUs, sleep } from '../lib/clock.js';
 import { num, serveIpc } from '../lib/ipc.js';
 import { startServer } from '../transports/registry.js';
@@ -61,6 +62,12 @@ serveIpc(
       memoryAfterGc();
       await sleep(100);
       return memoryAfterGc();
+    },
+    /** A V8 heap snapshot after gc, written to `path` (the idle-memory scenario, `BENCH_HEAP_SNAPSHOT_DIR`). */
+    heapSnapshot: (args) => {
+      if (typeof args['path'] !== 'string') throw new Error('argument path must be a string');
+      memoryAfterGc();
+      return writeHeapSnapshot(args['path']);
     },
     publish,
     counter: () => server.counterStats(),

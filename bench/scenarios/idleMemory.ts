@@ -3,6 +3,8 @@
  * client per subscriber. Per subscription on one connection: N extra subscriptions through a
  * single client (trpc-sse multiplexed: one stream; wsLink: one socket).
  */
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Config } from '../config.js';
 import { sleep } from '../lib/clock.js';
 import type { Child } from '../lib/child.js';
@@ -27,6 +29,19 @@ async function openAndWait(server: Child, client: Child, add: number, total: num
   return r.openMs;
 }
 
+/**
+ * The server's memory after gc; with `cfg.heapSnapshotDir`, then also a heap snapshot of it,
+ * `<dir>/<name>.heapsnapshot` (after the reading, so writing it does not skew this one).
+ */
+async function measure(server: Child, cfg: Config, name: string): Promise<Memory> {
+  const m = await server.call<Memory>('mem');
+  if (cfg.heapSnapshotDir) {
+    mkdirSync(cfg.heapSnapshotDir, { recursive: true });
+    await server.call('heapSnapshot', { path: resolve(cfg.heapSnapshotDir, `${name}.heapsnapshot`) }, 180_000);
+  }
+  return m;
+}
+
 /** Warm-up: run the code paths once (JIT, lazy initialisation), then return to zero subscribers. */
 async function warmUp(server: Child, client: Child, shared: boolean, settleMs: number): Promise<void> {
   await openAndWait(server, client, 50, 50, shared);
@@ -38,14 +53,14 @@ async function warmUp(server: Child, client: Child, shared: boolean, settleMs: n
 export function runIdlePerConnection(t: TransportInfo, cfg: Config) {
   return withPair(t, {}, async (server, client) => {
     await warmUp(server, client, false, cfg.settleMs);
-    const base = await server.call<Memory>('mem');
+    const base = await measure(server, cfg, `idle-${t.id}-0`);
     const out: Record<string, unknown> = { baseRssMB: base.rss / 2 ** 20, baseHeapMB: base.heapUsed / 2 ** 20 };
     let have = 0;
     for (const n of cfg.memorySizes) {
       const openMs = await openAndWait(server, client, n - have, n, false);
       have = n;
       await sleep(cfg.settleMs);
-      const m = await server.call<Memory>('mem');
+      const m = await measure(server, cfg, `idle-${t.id}-${n}`);
       out[n] = { openMs, rssKBPerConn: (m.rss - base.rss) / n / KB, heapKBPerConn: (m.heapUsed - base.heapUsed) / n / KB };
     }
     return out;
@@ -60,10 +75,10 @@ export function runIdlePerSharedSubscription(t: TransportInfo, cfg: Config) {
     // The baseline already holds the connection (with one subscription): only subscriptions are added.
     await openAndWait(server, client, 1, 1, true);
     await sleep(cfg.settleMs);
-    const base = await server.call<Memory>('mem');
+    const base = await measure(server, cfg, `idle-shared-${t.id}-1`);
     await openAndWait(server, client, extra, extra + 1, true);
     await sleep(cfg.settleMs);
-    const m = await server.call<Memory>('mem');
+    const m = await measure(server, cfg, `idle-shared-${t.id}-${extra + 1}`);
     return {
       subscriptions: extra,
       rssKBPerSub: (m.rss - base.rss) / extra / KB,
