@@ -23,10 +23,20 @@ export interface Child {
 
 const STDERR_KEEP = 4_000;
 
+/**
+ * `BENCH_PROFILE_DIR=dir` writes a V8 CPU profile of every child to `dir` when it exits
+ * (open it in Chrome DevTools or speedscope). Profiling slows the children: figures from such a
+ * run are for finding where time goes, not for the table.
+ */
+function profileArgs(): string[] {
+  const dir = process.env['BENCH_PROFILE_DIR'];
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
 export function forkChild(script: string, args: string[], env: Record<string, string>, readyTimeoutMs = 20_000): Child {
   const file = fileURLToPath(new URL(`../processes/${script}`, import.meta.url));
   const proc = fork(file, args, {
-    execArgv: ['--import', 'tsx', '--expose-gc'],
+    execArgv: ['--import', 'tsx', '--expose-gc', ...profileArgs()],
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });

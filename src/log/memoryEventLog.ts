@@ -3,6 +3,7 @@ import { randomToken } from '../server/secret.js';
 import { formatEventId, parseEventId } from './eventId.js';
 import { createCheckpoint, createReset, type CheckpointSignal, type ResetSignal } from './reset.js';
 import { SharedValue, withSharedValue } from './sharedValue.js';
+import { PushableGenerator, type PushHandle, type PushOptions, type PushSink } from './pushSource.js';
 import type { EventLog, EventLogSubscribeOptions } from './types.js';
 import { Wakeup } from './wakeup.js';
 
@@ -28,10 +29,19 @@ export interface MemoryEventLogOptions {
 
 interface StoredEvent {
   seq: number;
-  id: string;
-  /** Shared by every reader, so the server serializes it once (see SharedValue). */
-  data: SharedValue;
+  /**
+   * `tracked(id, data)`, made once and handed to every reader: the data is shared, so the
+   * server serializes it once (see SharedValue), and fan-out allocates nothing per reader.
+   */
+  envelope: TrackedEnvelope<unknown>;
   at: number;
+}
+
+type ReaderItem = TrackedEnvelope<unknown> | ResetSignal | CheckpointSignal;
+
+interface Limits {
+  maxEvents: number;
+  maxAgeMs: number;
 }
 
 /** One topic: a window of its events and who waits for the next one. */
@@ -40,15 +50,20 @@ class Topic {
   head = 0;
   /** Sequence number of the last event appended (or where the topic starts). */
   lastSeq: number;
+  /** Readers pulling (async iteration) wait here for the next event. */
   readonly wakeup = new Wakeup();
+  /** Readers on the push path: each is delivered to in the turn an event is published. */
+  readonly pushed = new Set<PushedReader>();
+  readonly #limits: Limits;
 
   /**
    * A topic starts above every sequence number the log has issued, so a topic that was
    * dropped and comes back never reuses an id: an old id then reads as trimmed (a reset),
    * not as a position in the new topic.
    */
-  constructor(startSeq: number) {
+  constructor(startSeq: number, limits: Limits) {
     this.lastSeq = startSeq;
+    this.#limits = limits;
   }
 
   /** Sequence number of the oldest event still held (lastSeq + 1 when none is held). */
@@ -56,16 +71,19 @@ class Topic {
     return this.head < this.events.length ? this.events[this.head]!.seq : this.lastSeq + 1;
   }
 
-  append(event: StoredEvent, maxEvents: number): void {
+  append(event: StoredEvent): void {
     this.events.push(event);
     this.lastSeq = event.seq;
-    while (this.events.length - this.head > maxEvents) this.head++;
-    this.#compact();
+    while (this.events.length - this.head > this.#limits.maxEvents) this.head++;
+    this.trim(event.at);
   }
 
-  trim(now: number, maxAgeMs: number): void {
-    if (maxAgeMs <= 0) return;
-    while (this.head < this.events.length && now - this.events[this.head]!.at > maxAgeMs) this.head++;
+  /** Drops events older than the age bound. */
+  trim(now: number): void {
+    const { maxAgeMs } = this.#limits;
+    if (maxAgeMs > 0) {
+      while (this.head < this.events.length && now - this.events[this.head]!.at > maxAgeMs) this.head++;
+    }
     this.#compact();
   }
 
@@ -75,16 +93,115 @@ class Topic {
     return this.head + Math.max(0, seq + 1 - first);
   }
 
+  /** Tells every reader there is something new. */
+  announce(): void {
+    this.wakeup.wake();
+    for (const reader of this.pushed) reader.deliver();
+  }
+
   get idle(): boolean {
-    return this.head === this.events.length && this.wakeup.waiting === 0;
+    return this.head === this.events.length && this.wakeup.waiting === 0 && this.pushed.size === 0;
   }
 
   // Shifting one by one would be quadratic; slice once half the array is dead.
   #compact(): void {
-    if (this.head > 64 && this.head * 2 > this.events.length) {
+    if (this.head === this.events.length && this.head > 0) {
+      this.events = [];
+      this.head = 0;
+    } else if (this.head > 64 && this.head * 2 > this.events.length) {
       this.events = this.events.slice(this.head);
       this.head = 0;
     }
+  }
+}
+
+/** Where one reader stands in a topic (the last sequence number it has), and what it reads next. */
+class Cursor {
+  readonly topic: Topic;
+  readonly #epoch: string;
+  #seq: number;
+
+  constructor(topic: Topic, epoch: string, seq: number) {
+    this.topic = topic;
+    this.#epoch = epoch;
+    this.#seq = seq;
+  }
+
+  /** The next item, or `undefined` when this reader has every event published so far. */
+  next(): ReaderItem | undefined {
+    const topic = this.topic;
+    if (this.#seq < topic.firstHeldSeq - 1) {
+      // The window moved past events this reader had not read yet.
+      this.#seq = topic.lastSeq;
+      return createReset('trimmed', this.headId());
+    }
+    const index = topic.indexAfter(this.#seq);
+    if (index >= topic.events.length) return undefined;
+    const event = topic.events[index]!;
+    this.#seq = event.seq;
+    return event.envelope;
+  }
+
+  /** The topic's head as an id, even before the first event: resuming from it misses nothing. */
+  headId(): string {
+    return formatEventId(this.#epoch, this.topic.lastSeq);
+  }
+}
+
+/**
+ * A reader on the push path (see pushSource.ts): delivered to synchronously when an event is
+ * published; when its sink is full it stops, and catches up from its cursor once it drains.
+ */
+class PushedReader {
+  readonly #cursor: Cursor;
+  readonly #sink: PushSink;
+  readonly #leave: (reader: PushedReader) => void;
+  #paused = false;
+  #stopped = false;
+
+  constructor(cursor: Cursor, sink: PushSink, leave: (reader: PushedReader) => void) {
+    this.#cursor = cursor;
+    this.#sink = sink;
+    this.#leave = leave;
+  }
+
+  /** Starts delivering: `first` (a reset or a checkpoint) if any, then whatever is new. */
+  start(first: ReaderItem | undefined): void {
+    if (first === undefined || this.#sink.value(first)) this.deliver();
+    else this.#pause();
+  }
+
+  /** Delivers what this reader has not had yet, until it has all of it or the sink is full. */
+  deliver(): void {
+    if (this.#paused) return;
+    try {
+      for (let item = this.#cursor.next(); item !== undefined && !this.#stopped; item = this.#cursor.next()) {
+        if (!this.#sink.value(item)) return this.#pause();
+      }
+    } catch (cause) {
+      // One reader's failure must not reach `publish` and the readers after it.
+      this.stop(false);
+      this.#sink.fail(cause);
+    }
+  }
+
+  // Nothing is queued while paused: the cursor says where to go on from.
+  #pause(): void {
+    this.#paused = true;
+    void this.#sink.drained().then(() => {
+      this.#paused = false;
+      if (this.#stopped) return;
+      this.#cursor.topic.trim(Date.now());
+      this.deliver();
+    });
+  }
+
+  /** Ends it. `complete` tells the sink too (the log closed, or the reader's own signal aborted). */
+  stop(complete: boolean): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#leave(this);
+    if (complete) this.#sink.complete();
   }
 }
 
@@ -97,8 +214,7 @@ class Topic {
  * falls out of the window gets a reset instead of growing memory.
  */
 export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog {
-  const maxEvents = Math.max(1, opts.maxEvents ?? 1_000);
-  const maxAgeMs = opts.maxAgeMs ?? 300_000;
+  const limits: Limits = { maxEvents: Math.max(1, opts.maxEvents ?? 1_000), maxAgeMs: opts.maxAgeMs ?? 300_000 };
   const maxTopics = opts.maxTopics ?? 100_000;
   const epoch = randomToken(9).replace(/-/g, '_');
   const topics = new Map<string, Topic>();
@@ -115,7 +231,7 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
       if (topics.size >= maxTopics) {
         // Make room from topics that hold nothing and serve no one.
         for (const [key, candidate] of topics) {
-          candidate.trim(Date.now(), maxAgeMs);
+          candidate.trim(Date.now());
           if (candidate.idle) topics.delete(key);
           if (topics.size < maxTopics) break;
         }
@@ -123,11 +239,68 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
           throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: `The event log holds its limit of ${maxTopics} topics` });
         }
       }
-      topic = new Topic(highestSeq);
+      topic = new Topic(highestSeq, limits);
       topics.set(name, topic);
     }
     return topic;
   };
+
+  /**
+   * A reader's start: its cursor, and what it gets first — a reset when `lastEventId` cannot
+   * be resumed from, or, starting from now, a checkpoint that tells the client where now is.
+   */
+  const open = (name: string, lastEventId: string | null | undefined): { cursor: Cursor; first: ReaderItem | undefined } => {
+    const topic = topicFor(name);
+    const cursor = new Cursor(topic, epoch, topic.lastSeq);
+    if (lastEventId === undefined || lastEventId === null || lastEventId === '') {
+      return { cursor, first: createCheckpoint(formatEventId(epoch, topic.lastSeq)) };
+    }
+    const id = parseEventId(lastEventId);
+    topic.trim(Date.now());
+    if (!id || id.seq > topic.lastSeq) return { cursor, first: createReset('unknown', cursor.headId()) };
+    if (id.epoch !== epoch) return { cursor, first: createReset('epoch', cursor.headId()) };
+    if (id.seq < topic.firstHeldSeq - 1) return { cursor, first: createReset('trimmed', cursor.headId()) };
+    return { cursor: new Cursor(topic, epoch, id.seq), first: undefined };
+  };
+
+  async function* pull(name: string, options: EventLogSubscribeOptions): AsyncGenerator<ReaderItem, void, undefined> {
+    const { signal } = options;
+    const { cursor, first } = open(name, options.lastEventId);
+    const { topic } = cursor;
+    try {
+      if (first) yield first;
+      while (!closed && !signal?.aborted) {
+        topic.trim(Date.now());
+        const item = cursor.next();
+        if (item !== undefined) yield item;
+        else await topic.wakeup.wait(signal);
+      }
+    } finally {
+      release(name, topic);
+    }
+  }
+
+  function push(name: string, options: EventLogSubscribeOptions, sink: PushSink, pushOptions: PushOptions): PushHandle {
+    const { signal } = options;
+    if (closed || signal?.aborted) {
+      sink.complete();
+      return { stop: () => undefined };
+    }
+    const { cursor, first } = open(name, options.lastEventId);
+    const { topic } = cursor;
+    // The consumer's own signal needs no listener: it calls stop() itself.
+    const watched = signal === pushOptions.consumerSignal ? undefined : signal;
+    const onAbort = (): void => reader.stop(true);
+    const reader = new PushedReader(cursor, sink, (self) => {
+      watched?.removeEventListener('abort', onAbort);
+      topic.pushed.delete(self);
+      release(name, topic);
+    });
+    topic.pushed.add(reader);
+    watched?.addEventListener('abort', onAbort, { once: true });
+    reader.start(first);
+    return { stop: () => reader.stop(false) };
+  }
 
   const log = {
     epoch,
@@ -137,62 +310,26 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
       const topic = topicFor(name);
       const seq = topic.lastSeq + 1;
       highestSeq = Math.max(highestSeq, seq);
-      const now = Date.now();
       const id = formatEventId(epoch, seq);
-      topic.append({ seq, id, data: new SharedValue(data), at: now }, maxEvents);
-      topic.trim(now, maxAgeMs);
-      topic.wakeup.wake();
+      const envelope = withSharedValue<TrackedEnvelope<unknown>>(tracked(id, data), new SharedValue(data));
+      topic.append({ seq, envelope, at: Date.now() });
+      topic.announce();
       return id;
     },
 
-    async *subscribe<T>(
-      name: string,
-      options: EventLogSubscribeOptions = {},
-    ): AsyncGenerator<TrackedEnvelope<T> | ResetSignal | CheckpointSignal, void> {
-      const { signal } = options;
-      const topic = topicFor(name);
-      // Always an id, even before the first event: a client resuming from it misses nothing.
-      const headId = (): string => formatEventId(epoch, topic.lastSeq);
-      // Where this reader stands: the sequence number of the last event it has.
-      let cursor = topic.lastSeq;
-      const requested = options.lastEventId;
-      if (requested !== undefined && requested !== null && requested !== '') {
-        const id = parseEventId(requested);
-        topic.trim(Date.now(), maxAgeMs);
-        if (!id || id.seq > topic.lastSeq) yield createReset('unknown', headId());
-        else if (id.epoch !== epoch) yield createReset('epoch', headId());
-        else if (id.seq < topic.firstHeldSeq - 1) yield createReset('trimmed', headId());
-        else cursor = id.seq;
-      } else {
-        // Starting from now: tell the client where now is, so it can resume from here.
-        yield createCheckpoint(formatEventId(epoch, cursor));
-      }
-      try {
-        while (!closed && !signal?.aborted) {
-          topic.trim(Date.now(), maxAgeMs);
-          if (cursor < topic.firstHeldSeq - 1) {
-            // The window moved past events this reader had not read yet.
-            cursor = topic.lastSeq;
-            yield createReset('trimmed', headId());
-            continue;
-          }
-          const index = topic.indexAfter(cursor);
-          if (index < topic.events.length) {
-            const event = topic.events[index]!;
-            cursor = event.seq;
-            yield withSharedValue<TrackedEnvelope<T>>(tracked(event.id, event.data.value as T), event.data);
-            continue;
-          }
-          await topic.wakeup.wait(signal);
-        }
-      } finally {
-        release(name, topic);
-      }
+    subscribe(name: string, options: EventLogSubscribeOptions = {}): PushableGenerator<ReaderItem> {
+      return new PushableGenerator(
+        () => pull(name, options),
+        (sink, pushOptions) => push(name, options, sink, pushOptions),
+      );
     },
 
     async close(): Promise<void> {
       closed = true;
-      for (const topic of topics.values()) topic.wakeup.wake();
+      for (const topic of topics.values()) {
+        topic.wakeup.wake();
+        for (const reader of [...topic.pushed]) reader.stop(true);
+      }
       topics.clear();
     },
   };

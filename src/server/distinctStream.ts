@@ -129,7 +129,7 @@ class DistinctStream implements HeartbeatTarget {
       fail: (cause) => this.#fail(cause),
       // A push source that outran its reader: disconnect resumably instead of buffering.
       overflow: () => this.close(),
-    });
+    }, this.#abort.signal);
   }
 
   /** Ends the stream without `return`: the client reconnects and resumes. */

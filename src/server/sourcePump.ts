@@ -1,4 +1,5 @@
 import type { Unsubscribable } from '@trpc/server/observable';
+import { PUSH_SOURCE, pushSourceOf, type PushHandle } from '../log/pushSource.js';
 import type { SubscriptionSource } from './subscriptionCall.js';
 
 /** Where a pump delivers what a procedure produces. */
@@ -25,7 +26,8 @@ export interface Pump {
 }
 
 /**
- * Moves values from a subscription source to an outlet.
+ * Moves values from a subscription source to an outlet. `signal` is the one the caller
+ * aborts right before `stop()`: a pushed source need not watch it.
  *
  * An async generator is not asked for its next value until the outlet has room, so a slow
  * reader slows the procedure instead of growing a queue. `stop()` calls `iterator.return()`,
@@ -33,8 +35,49 @@ export interface Pump {
  * the procedure's signal first, so a step awaiting it settles at once). The iterator is never
  * raced with `Promise.race` per value: that would leak a handler per value.
  */
-export function pumpSource(source: SubscriptionSource, outlet: PumpOutlet): Pump {
+export function pumpSource(source: SubscriptionSource, outlet: PumpOutlet, signal?: AbortSignal): Pump {
   let stopped = false;
+  const pushable = source.kind === 'iterable' ? pushSourceOf(source.value) : undefined;
+  if (pushable) {
+    // An event log's subscription: values are pushed in the turn they are published, with no
+    // promise per value (see pushSource.ts). The sink never throws into the log.
+    let handle: PushHandle | undefined;
+    const stop = (): void => {
+      if (stopped) return;
+      stopped = true;
+      handle?.stop();
+    };
+    const end = (then: () => void): void => {
+      if (stopped) return;
+      stop();
+      then();
+    };
+    try {
+      handle = pushable[PUSH_SOURCE](
+        {
+          value(value) {
+            if (stopped) return true;
+            try {
+              return outlet.value(value);
+            } catch (cause) {
+              end(() => outlet.fail(cause));
+              return true;
+            }
+          },
+          drained: () => outlet.drained(),
+          complete: () => end(() => outlet.complete()),
+          fail: (cause) => end(() => outlet.fail(cause)),
+        },
+        { consumerSignal: signal },
+      );
+    } catch (cause) {
+      end(() => outlet.fail(cause));
+      return { stop };
+    }
+    // It may have ended while starting, before `handle` was assigned.
+    if (stopped) handle.stop();
+    return { stop };
+  }
   if (source.kind === 'observable') {
     let subscription: Unsubscribable | undefined;
     const stop = (): void => {

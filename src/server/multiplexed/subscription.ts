@@ -63,7 +63,7 @@ export class MuxSubscription {
         // last id (the code is retryable) instead of holding a dead subscription.
         overflow: () =>
           this.#fail(new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'The subscription outran its reader and was stopped' })),
-      });
+      }, this.#abort.signal);
     } catch (cause) {
       this.#fail(cause);
     }

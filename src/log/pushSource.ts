@@ -1,0 +1,95 @@
+/**
+ * The push path between trpc-sse's event logs and its server.
+ *
+ * A log subscription is an async generator, which is what apps and tRPC expect. Pulled that
+ * way, every delivery to every subscriber costs a promise chain (`next()`, the generator's
+ * `await`, the pump's `await`). When trpc-sse's own server pumps a log subscription, it asks
+ * for the push path instead: the log calls the sink synchronously, for every reader of a
+ * topic, in the same turn as `publish`. The reader still holds only a cursor; when the sink
+ * is full it stops and catches up from the cursor once the sink drains, so nothing queues
+ * per subscriber and nothing is lost or repeated.
+ */
+
+/** Where a push source delivers. Mirrors the pump's outlet. */
+export interface PushSink {
+  /** Takes one value; `false` when the reader is behind (the source then waits for {@link drained}). */
+  value(value: unknown): boolean;
+  drained(): Promise<void>;
+  /** The source ended (the log closed, or the subscription's own signal aborted). */
+  complete(): void;
+  /** The source failed. */
+  fail(cause: unknown): void;
+}
+
+/** A running push subscription. */
+export interface PushHandle {
+  /** Ends it from outside; no call reaches the sink afterwards. */
+  stop(): void;
+}
+
+export interface PushOptions {
+  /**
+   * The signal the consumer aborts itself, right before it calls `stop()`. A source need not
+   * watch it (a listener per subscription costs memory); any other signal it was given, it
+   * still watches.
+   */
+  consumerSignal?: AbortSignal | undefined;
+}
+
+export const PUSH_SOURCE: unique symbol = Symbol.for('trpc-sse.pushSource') as never;
+
+/** A subscription that can also be pushed (see the module comment). */
+export interface PushSource {
+  [PUSH_SOURCE](sink: PushSink, options: PushOptions): PushHandle;
+}
+
+/** The push side of `value`, when it has one. */
+export function pushSourceOf(value: unknown): PushSource | undefined {
+  return typeof value === 'object' && value !== null && typeof (value as Partial<PushSource>)[PUSH_SOURCE] === 'function'
+    ? (value as PushSource)
+    : undefined;
+}
+
+/**
+ * An async generator that can be consumed by pulling (any app code, `for await`, `yield*`)
+ * or by pushing, whichever comes first. The pull side is created on its first use, so a
+ * subscription pushed from the start never builds a generator.
+ */
+export class PushableGenerator<T> implements AsyncGenerator<T, void, undefined>, PushSource {
+  readonly #pull: () => AsyncGenerator<T, void, undefined>;
+  readonly #push: (sink: PushSink, options: PushOptions) => PushHandle;
+  #generator: AsyncGenerator<T, void, undefined> | undefined;
+  #pushed = false;
+
+  constructor(pull: () => AsyncGenerator<T, void, undefined>, push: (sink: PushSink, options: PushOptions) => PushHandle) {
+    this.#pull = pull;
+    this.#push = push;
+  }
+
+  next(): Promise<IteratorResult<T, void>> {
+    return this.#pulled().next();
+  }
+
+  return(value?: void | PromiseLike<void>): Promise<IteratorResult<T, void>> {
+    return this.#pulled().return(value as void);
+  }
+
+  throw(error: unknown): Promise<IteratorResult<T, void>> {
+    return this.#pulled().throw(error);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  [PUSH_SOURCE](sink: PushSink, options: PushOptions): PushHandle {
+    if (this.#generator || this.#pushed) throw new Error('This subscription is already being consumed');
+    this.#pushed = true;
+    return this.#push(sink, options);
+  }
+
+  #pulled(): AsyncGenerator<T, void, undefined> {
+    if (this.#pushed) throw new Error('This subscription is already being pushed');
+    return (this.#generator ??= this.#pull());
+  }
+}
