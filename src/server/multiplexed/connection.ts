@@ -5,7 +5,7 @@ import type { SSEResponseSink } from '../request.js';
 import type { ResolvedServerOptions } from '../resolveOptions.js';
 import { randomToken } from '../secret.js';
 import type { ValueSerializer } from '../serialize.js';
-import { connectionFrame, reconnectFrame } from './frames.js';
+import { connectionFrame, messageFrame, reconnectFrame } from './frames.js';
 import { ReplayBuffer } from './replayBuffer.js';
 import { MuxSubscription, writeFailure } from './subscription.js';
 import { PING_FRAME } from '../dialect.js';
@@ -72,7 +72,7 @@ export class MuxConnection implements HeartbeatTarget {
 
   /** Whether a stream that received every frame up to `lastSeq` can resume here. */
   canResume(lastSeq: number): boolean {
-    return this.#replay.after(lastSeq) !== null;
+    return this.#replay.holdsAfter(lastSeq);
   }
 
   /**
@@ -131,7 +131,22 @@ export class MuxConnection implements HeartbeatTarget {
     if (this.#closed) return true;
     const seq = ++this.#seq;
     const frame = build(seq);
-    this.#replay.push(seq, frame, Date.now());
+    this.#replay.pushFrame(seq, frame, Date.now());
+    return this.#send(frame);
+  }
+
+  /**
+   * Writes a value frame (the hot path of a fan-out). `json` is the value already serialized,
+   * often shared by every subscriber; the replay buffer keeps it by reference.
+   */
+  writeMessage(subId: string, trackedId: string | undefined, json: string): boolean {
+    if (this.#closed) return true;
+    const seq = ++this.#seq;
+    this.#replay.pushMessage(seq, subId, trackedId, json, Date.now());
+    return this.#send(messageFrame(seq, subId, trackedId, json));
+  }
+
+  #send(frame: string): boolean {
     this.wroteSinceTick = true;
     if (!this.#sink) return false;
     return this.#sink.write(frame);

@@ -1,43 +1,79 @@
+import { messageFrame } from './frames.js';
+
+/** How often a connection notes the time in its replay buffer (the age bound's resolution). */
+const MARK_EVERY_MS = 100;
+
 /**
  * The last frames a connection wrote, so a client whose stream broke can come back and get
  * everything after its last frame — including frames that were written to a socket that
- * died before delivering them. Bounded by bytes and by age: old frames have almost surely
+ * died before delivering them. Bounded by size and by age: old frames have almost surely
  * arrived, and an idle connection should hold nothing.
+ *
+ * Every connection of a fan-out holds a few seconds of frames, so they are kept as what
+ * rebuilds them, not as text: a value frame is its subscription id, its tracked id and its
+ * value's JSON — strings that exist anyway, the JSON being shared by every subscriber of a
+ * log event — so a frame costs three array slots instead of a copy of its text. Sequence
+ * numbers are consecutive and not stored; the time is noted every {@link MARK_EVERY_MS}.
  */
+/** Characters a held frame takes on the wire, give or take the digits of its sequence number. */
+function frameSize(subId: string | null, trackedId: string | null | undefined, text: string): number {
+  return subId === null ? text.length : text.length + subId.length + (trackedId?.length ?? 0) + 40;
+}
+
 export class ReplayBuffer {
   readonly #maxBytes: number;
   readonly #maxAgeMs: number;
-  #frames: Array<{ seq: number; frame: string; at: number }> = [];
+  /** Three slots per frame: subscription id, tracked id, JSON (value frames), or null, null, text. */
+  #slots: Array<string | null | undefined> = [];
+  /** Slot index of the oldest frame held. */
   #head = 0;
+  /** Sequence number of the frame at {@link #head}. */
+  #headSeq = 1;
   #bytes = 0;
   /** Highest sequence number ever trimmed away (0: nothing trimmed yet). */
   #trimmedThrough = 0;
+  /** Pairs (seq, time): frames from `seq` on were written at `time` or later. */
+  #marks: number[] = [];
 
   constructor(maxBytes: number, maxAgeMs: number) {
     this.#maxBytes = maxBytes;
     this.#maxAgeMs = maxAgeMs;
   }
 
+  /** Characters the frames held would take on the wire: the size bound. */
   get bytes(): number {
     return this.#bytes;
   }
 
-  push(seq: number, frame: string, now: number): void {
-    if (this.#maxBytes <= 0) {
-      this.#trimmedThrough = seq;
-      return;
-    }
-    this.#frames.push({ seq, frame, at: now });
-    // Characters, not bytes: close enough for a bound, and free to compute.
-    this.#bytes += frame.length;
-    while (this.#bytes > this.#maxBytes && this.#head < this.#frames.length) this.#drop();
-    this.#compact();
+  /** Records value frame `seq` (see {@link messageFrame}). */
+  pushMessage(seq: number, subId: string, trackedId: string | undefined, json: string, now: number): void {
+    this.#push(seq, subId, trackedId, json, now);
+  }
+
+  /** Records any other frame, as its text. */
+  pushFrame(seq: number, frame: string, now: number): void {
+    this.#push(seq, null, null, frame, now);
   }
 
   /** Drops frames older than the age bound. */
   trim(now: number): void {
-    while (this.#head < this.#frames.length && now - this.#frames[this.#head]!.at > this.#maxAgeMs) this.#drop();
+    const marks = this.#marks;
+    let i = 0;
+    for (; i < marks.length; i += 2) {
+      const last = i + 2 >= marks.length;
+      // The frames from this mark to the next were all written before the next mark's time.
+      const newest = last ? marks[i + 1]! + MARK_EVERY_MS : marks[i + 3]!;
+      if (now - newest <= this.#maxAgeMs) break;
+      const nextSeq = last ? Infinity : marks[i + 2]!;
+      while (this.#count() > 0 && this.#headSeq < nextSeq) this.#drop();
+    }
+    if (i > 0) marks.splice(0, i);
     this.#compact();
+  }
+
+  /** Whether every frame after `seq` is still held. */
+  holdsAfter(seq: number): boolean {
+    return seq >= this.#trimmedThrough;
   }
 
   /**
@@ -45,34 +81,64 @@ export class ReplayBuffer {
    * resume the connection and must start a new one).
    */
   after(seq: number): string[] | null {
-    if (seq < this.#trimmedThrough) return null;
+    if (!this.holdsAfter(seq)) return null;
     const out: string[] = [];
-    for (let i = this.#head; i < this.#frames.length; i++) {
-      const entry = this.#frames[i]!;
-      if (entry.seq > seq) out.push(entry.frame);
+    const slots = this.#slots;
+    for (let i = this.#head, frameSeq = this.#headSeq; i < slots.length; i += 3, frameSeq++) {
+      if (frameSeq <= seq) continue;
+      const subId = slots[i];
+      out.push(subId == null ? slots[i + 2]! : messageFrame(frameSeq, subId, slots[i + 1] ?? undefined, slots[i + 2]!));
     }
     return out;
   }
 
   clear(): void {
-    this.#frames = [];
+    this.#trimmedThrough = this.#headSeq + this.#count() - 1;
+    this.#headSeq += this.#count();
+    this.#slots = [];
     this.#head = 0;
     this.#bytes = 0;
+    this.#marks = [];
+  }
+
+  #push(seq: number, subId: string | null, trackedId: string | null | undefined, text: string, now: number): void {
+    if (this.#maxBytes <= 0) {
+      this.#trimmedThrough = seq;
+      this.#headSeq = seq + 1;
+      return;
+    }
+    if (this.#count() === 0) this.#headSeq = seq;
+    this.#slots.push(subId, trackedId, text);
+    this.#bytes += frameSize(subId, trackedId, text);
+    const marks = this.#marks;
+    if (marks.length === 0 || now - marks[marks.length - 1]! >= MARK_EVERY_MS) marks.push(seq, now);
+    // A mark whose frames were all dropped for size tells nothing any more.
+    if (marks.length > 2 && marks[2]! <= this.#headSeq) marks.splice(0, 2);
+    while (this.#bytes > this.#maxBytes && this.#count() > 0) this.#drop();
+    this.#compact();
+  }
+
+  #count(): number {
+    return (this.#slots.length - this.#head) / 3;
   }
 
   #drop(): void {
-    const entry = this.#frames[this.#head++]!;
-    this.#bytes -= entry.frame.length;
-    this.#trimmedThrough = entry.seq;
+    const slots = this.#slots;
+    this.#bytes -= frameSize(slots[this.#head]!, slots[this.#head + 1], slots[this.#head + 2]!);
+    slots[this.#head] = slots[this.#head + 1] = slots[this.#head + 2] = null;
+    this.#head += 3;
+    this.#trimmedThrough = this.#headSeq;
+    this.#headSeq++;
   }
 
   // Shifting one by one would be quadratic; slice once half the array is dead.
   #compact(): void {
-    if (this.#head === this.#frames.length) {
-      this.#frames = [];
+    if (this.#head === this.#slots.length) {
+      if (this.#head > 0) this.#slots = [];
       this.#head = 0;
-    } else if (this.#head > 64 && this.#head * 2 > this.#frames.length) {
-      this.#frames = this.#frames.slice(this.#head);
+      this.#marks.length = 0;
+    } else if (this.#head > 192 && this.#head * 2 > this.#slots.length) {
+      this.#slots = this.#slots.slice(this.#head);
       this.#head = 0;
     }
   }

@@ -4,7 +4,7 @@ import { serializeErrorShape } from '../serialize.js';
 import { discardSource, pumpSource, type Pump } from '../sourcePump.js';
 import { callSubscription, lookupSubscription } from '../subscriptionCall.js';
 import { isCheckpoint, isReset } from '../../log/reset.js';
-import { checkpointFrame, failedFrame, messageFrame, resetFrame, returnFrame, startedFrame } from './frames.js';
+import { checkpointFrame, failedFrame, resetFrame, returnFrame, startedFrame } from './frames.js';
 import type { MuxConnection } from './connection.js';
 
 /** One subscription on a multiplexed connection: a procedure run whose output becomes frames. */
@@ -85,12 +85,9 @@ export class MuxSubscription {
     }
     const serializer = this.#connection.serializer;
     if (isTrackedEnvelope(value)) {
-      const json = serializer.trackedJSON(value);
-      const trackedId = String(value[0]);
-      return this.#connection.writeFrame((seq) => messageFrame(seq, this.id, trackedId, json));
+      return this.#connection.writeMessage(this.id, String(value[0]), serializer.trackedJSON(value));
     }
-    const json = serializer.toJSON(value);
-    return this.#connection.writeFrame((seq) => messageFrame(seq, this.id, undefined, json));
+    return this.#connection.writeMessage(this.id, undefined, serializer.toJSON(value));
   }
 
   #fail(cause: unknown): void {
