@@ -4,6 +4,7 @@
  * here, in the process itself: `process.cpuUsage()`, and `memoryUsage()` after `gc()`.
  */
 import { writeHeapSnapshot } from 'node:v8';
+import { performance } from 'node:perf_hooks';
 import { nowUs, sleep } from '../lib/clock.js';
 import { num, serveIpc } from '../lib/ipc.js';
 import { startServer } from '../transports/registry.js';
@@ -37,6 +38,7 @@ async function publish(args: Record<string, unknown>) {
   const rate = num(args, 'rate');
   const periodMs = 1000 / rate;
   const start = performance.now();
+  const loop0 = performance.eventLoopUtilization();
   const deadline = start + count * periodMs + 30_000;
   let sent = 0;
   for (; sent < count && performance.now() < deadline; sent++) {
@@ -44,7 +46,8 @@ async function publish(args: Record<string, unknown>) {
     if (wait > 0) await sleep(wait);
     server.publishTick({ seq: sent, ts: nowUs() });
   }
-  return { sent, lastAtUs: nowUs() };
+  // How busy the event loop was while publishing: near 1, deliveries queue up (latency grows).
+  return { sent, lastAtUs: nowUs(), loopBusy: performance.eventLoopUtilization(loop0).utilization };
 }
 
 serveIpc(

@@ -50,6 +50,7 @@ export function sections(r: Results, cfg: Config): Section[] {
         { label: 'lost deliveries', path: 'lost', better: 'lower' },
         { label: 'server CPU µs/delivery', path: 'serverCpuUsPerDelivery', better: 'lower', saturation: true },
         { label: 'client CPU µs/delivery', path: 'clientCpuUsPerDelivery', better: 'lower', saturation: true },
+        { label: 'server event loop busy % while publishing', path: 'serverLoopBusyPct', better: 'lower' },
         { label: 'server RSS MB at end', path: 'serverRssMB', better: 'lower' },
         { label: 'server heapUsed MB at end, after gc', path: 'serverLiveHeapMB', better: 'lower' },
         { label: 'time to open all ms', path: 'openMs', better: 'lower' },

@@ -36,7 +36,7 @@ export function runFanout(t: TransportInfo, cfg: Config, n: number) {
     const cpu0 = await serverCpuUs(server);
     await client.call('markCpu');
     const publishMs = (cfg.fanoutEvents / cfg.fanoutRate) * 1000;
-    await server.call('publish', { count: cfg.fanoutEvents, rate: cfg.fanoutRate }, publishMs + 60_000);
+    const published = await server.call<{ loopBusy: number }>('publish', { count: cfg.fanoutEvents, rate: cfg.fanoutRate }, publishMs + 60_000);
     const r = await client.call<{ expected: number; lost: number }>('collect', { graceMs: cfg.graceMs }, cfg.graceMs + 60_000);
     const cpu1 = await serverCpuUs(server);
     // Best effort from here: a saturated server may not answer, and the deliveries are already counted.
@@ -55,6 +55,7 @@ export function runFanout(t: TransportInfo, cfg: Config, n: number) {
       openMs: opened.openMs,
       serverCpuUsPerDelivery: (cpu1.us - cpu0.us) / r.expected,
       serverCpuVia: cpu0.via === cpu1.via ? cpu0.via : `${cpu0.via}+${cpu1.via}`,
+      serverLoopBusyPct: published.loopBusy * 100,
       serverRssMB: rss / 2 ** 20,
       serverLiveHeapMB: liveHeap / 2 ** 20,
       saturated: r.lost > 0,
