@@ -167,8 +167,18 @@ class PushedReader {
 
   /** Starts delivering: `first` (a reset or a checkpoint) if any, then whatever is new. */
   start(first: ReaderItem | undefined): void {
-    if (first === undefined || this.#sink.value(first)) this.deliver();
-    else this.#pause();
+    if (first !== undefined) {
+      let room: boolean;
+      try {
+        room = this.#sink.value(first);
+      } catch (cause) {
+        this.stop(false);
+        this.#sink.fail(cause);
+        return;
+      }
+      if (!room) return this.#pause();
+    }
+    this.deliver();
   }
 
   /** Delivers what this reader has not had yet, until it has all of it or the sink is full. */
@@ -257,8 +267,9 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
     }
     const id = parseEventId(lastEventId);
     topic.trim(Date.now());
+    // Another log's id first: after a restart it is usually ahead of this log's head.
+    if (id && id.epoch !== epoch) return { cursor, first: createReset('epoch', cursor.headId()) };
     if (!id || id.seq > topic.lastSeq) return { cursor, first: createReset('unknown', cursor.headId()) };
-    if (id.epoch !== epoch) return { cursor, first: createReset('epoch', cursor.headId()) };
     if (id.seq < topic.firstHeldSeq - 1) return { cursor, first: createReset('trimmed', cursor.headId()) };
     return { cursor: new Cursor(topic, epoch, id.seq), first: undefined };
   };
