@@ -68,6 +68,50 @@ describe('one stream per client', () => {
     expect(sse.mode).toBe('multiplexed');
   });
 
+  test('subscriptions waiting for the stream ride on its request: first events with no control request', async () => {
+    const server = await serve();
+    const { trpc } = client(server.url, { lazy: { enabled: true, closeMs: 0 } });
+    const collectors = [3, 4, 5].map((count) => {
+      const c = new Collector<{ id: string; data: { n: number } }>();
+      trpc.counter.subscribe({ count }, c.handlers());
+      return c;
+    });
+    await Promise.all(collectors.map((c) => c.until(() => c.completed, 'completion')));
+    expect(collectors.map((c) => c.data.length)).toEqual([3, 4, 5]);
+    expect(server.counts.streams).toBe(1);
+    expect(server.counts.controls).toBe(0);
+  });
+
+  test('a subscription that ends while its opening request is in flight is stopped on the server', async () => {
+    let letContextFinish!: () => void;
+    const contextGate = new Promise<void>((resolve) => (letContextFinish = resolve));
+    let contextAsked!: () => void;
+    const contextStarted = new Promise<void>((resolve) => (contextAsked = resolve));
+    const server = await serve({
+      createContext: async () => {
+        contextAsked();
+        await contextGate;
+        return testContext({ get: () => null }, null);
+      },
+    });
+    const { trpc } = client(server.url, { lazy: { enabled: true, closeMs: 60_000 } });
+    const kept = new Collector();
+    const gone = new Collector();
+    trpc.idle.subscribe(undefined, kept.handlers());
+    const sub = trpc.idle.subscribe(undefined, gone.handlers());
+    // The stream request (carrying both subscribes) has reached the server; end one now.
+    await contextStarted;
+    sub.unsubscribe();
+    const finishedBefore = server.probe.finished;
+    letContextFinish();
+    await kept.untilData(1);
+    // The server started both (they rode on the request), then stopped the one that ended.
+    await expect.poll(() => server.probe.finished - finishedBefore).toBe(1);
+    expect(server.probe.started).toBe(2);
+    expect(gone.data).toEqual([]);
+    expect(server.counts.controls).toBe(1);
+  });
+
   test('createContext runs once for the connection, with its headers', async () => {
     const server = await serve();
     const { trpc } = client(server.url, { headers: () => ({ authorization: 'Bearer dana' }) });

@@ -74,6 +74,55 @@ describe.each(ADAPTERS)('$name', (adapter) => {
     conn.stream.cancel();
   });
 
+  test('a new stream may carry its first subscriptions: started at once, listed in the hello, no control request', async () => {
+    const fixture = createTestRouter();
+    const server = await adapter.start(fixture.router);
+    running.push(server);
+    const ops = [
+      { op: 'subscribe', id: 'a', path: 'counter', input: { count: 2 } },
+      { op: 'subscribe', id: 'b', path: 'nope' },
+    ];
+    const stream = await server.request(`?subscribe=${encodeURIComponent(JSON.stringify(ops))}`, { headers: SSE });
+    expect(stream.status).toBe(200);
+    const hello = JSON.parse((await stream.next())!.data) as { subscribed?: string[] };
+    expect(hello.subscribed).toEqual(['a', 'b']);
+    const events: SSEMessage[] = [];
+    while (!events.some((e) => e.event === 'return') || !events.some((e) => e.event === 'failed')) events.push((await stream.next())!);
+    const of = (s: string) => events.filter((e) => payload(e).s === s).map((e) => [e.event, payload(e).d ?? payload(e).e?.data.code]);
+    expect(of('a')).toEqual([
+      ['started', undefined],
+      ['message', { n: 0 }],
+      ['message', { n: 1 }],
+      ['return', undefined],
+    ]);
+    // A subscription that cannot start fails in-band, as it would from a control request.
+    expect(of('b')).toEqual([['failed', 'NOT_FOUND']]);
+    stream.cancel();
+  });
+
+  test('a malformed or oversized opening "subscribe" parameter refuses the stream with a typed error', async () => {
+    const fixture = createTestRouter();
+    const server = await adapter.start(fixture.router, { maxControlBodyBytes: 1024 });
+    running.push(server);
+    const cases: Array<[string, number, string]> = [
+      ['{not json', 400, 'PARSE_ERROR'],
+      [JSON.stringify({ op: 'subscribe' }), 400, 'BAD_REQUEST'],
+      [JSON.stringify([{ op: 'close' }]), 400, 'BAD_REQUEST'],
+      [JSON.stringify([{ op: 'subscribe', id: '', path: 'counter' }]), 400, 'BAD_REQUEST'],
+      [JSON.stringify([{ op: 'subscribe', id: 'a', path: 'counter', input: 'x'.repeat(2000) }]), 413, 'PAYLOAD_TOO_LARGE'],
+    ];
+    for (const [param, status, code] of cases) {
+      const response = await server.request(`?subscribe=${encodeURIComponent(param)}`, { headers: SSE });
+      expect(response.status, param.slice(0, 40)).toBe(status);
+      expect((JSON.parse(await response.text()) as { error: { data: { code: string } } }).error.data.code).toBe(code);
+    }
+    // Nothing was started by the refused requests, and the server still serves.
+    expect(fixture.probe.started).toBe(0);
+    const conn = await open(server);
+    expect(conn.hello['subscribed']).toBeUndefined();
+    conn.stream.cancel();
+  });
+
   test('a control request without the right secret is refused and changes nothing', async () => {
     const fixture = createTestRouter();
     const server = await adapter.start(fixture.router);

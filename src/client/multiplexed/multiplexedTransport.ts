@@ -32,6 +32,8 @@ interface Session {
   connectionId: string | null;
   secret: string | null;
   lastSeq: number;
+  /** Subscriptions whose `subscribe` rode on the opening request (§2.1 of PROTOCOL.md). */
+  opening: ReadonlySet<string>;
   done: Promise<StreamFailure | { kind: 'closed' }>;
 }
 
@@ -41,7 +43,16 @@ interface ConnectionHello {
   resumed: boolean;
   reconnectAfterInactivityMs?: number;
   maxControlBytes?: number;
+  /** The opening request's subscriptions the server started. */
+  subscribed?: string[];
 }
+
+/**
+ * The largest `subscribe` query parameter a new stream carries (characters, before
+ * percent-encoding); subscriptions past it go in the first control request instead. Well
+ * under the URL limits of servers and proxies (commonly 8 KiB).
+ */
+const MAX_OPENING_CHARS = 2048;
 
 /** What a server that does not say takes in one control request. */
 const DEFAULT_MAX_CONTROL_BYTES = 64 * 1024;
@@ -254,6 +265,7 @@ export class MultiplexedTransport implements Transport {
       connectionId: null,
       secret: null,
       lastSeq: 0,
+      opening: new Set(),
       done: Promise.resolve({ kind: 'closed' }),
     };
     this.#session = session;
@@ -270,14 +282,17 @@ export class MultiplexedTransport implements Transport {
       if (params) requestHeaders['trpc-sse-connection-params'] = encodeURIComponent(JSON.stringify(params));
       session.identity = JSON.stringify([url, requestHeaders]);
       // Resume only as the same party: new credentials must reach createContext.
+      let streamUrl = url;
       if (resume?.connectionId && resume.secret && resume.identity === session.identity) {
         requestHeaders['last-event-id'] = String(resume.lastSeq);
         requestHeaders['trpc-sse-connection'] = resume.connectionId;
         requestHeaders['trpc-sse-secret'] = resume.secret;
+      } else {
+        streamUrl = this.#withOpeningSubscribes(session, url);
       }
       if (session.abort.signal.aborted) return { kind: 'closed' as const };
       return runEventStream<{ kind: 'closed' }>(this.#runtime, {
-        url,
+        url: streamUrl,
         headers: requestHeaders,
         signal: session.abort.signal,
         deserialize: this.#deserialize,
@@ -285,6 +300,28 @@ export class MultiplexedTransport implements Transport {
       });
     })();
     return session;
+  }
+
+  /**
+   * A new connection's request carries the subscriptions waiting for it (as many as fit
+   * {@link MAX_OPENING_CHARS}), so their first events need no control request first.
+   */
+  #withOpeningSubscribes(session: Session, url: string): string {
+    const ops: Record<string, unknown>[] = [];
+    const ids = new Set<string>();
+    let size = 2;
+    for (const subscription of this.#subscriptions.values()) {
+      if (subscription.sentOn !== null || subscription.retryTimer || subscription.ended) continue;
+      const op = subscription.subscribeOp();
+      const opSize = JSON.stringify(op).length + 1;
+      if (size + opSize > MAX_OPENING_CHARS) break;
+      ops.push(op);
+      ids.add(subscription.id);
+      size += opSize;
+    }
+    if (ops.length === 0) return url;
+    session.opening = ids;
+    return `${url}${url.includes('?') ? '&' : '?'}subscribe=${encodeURIComponent(JSON.stringify(ops))}`;
   }
 
   #onMessage(session: Session, resume: Session | null, message: SSEMessage, control: StreamControl<{ kind: 'closed' }>): void {
@@ -397,7 +434,19 @@ export class MultiplexedTransport implements Transport {
       }
       return;
     }
-    for (const subscription of this.#subscriptions.values()) this.#sendSubscribe(subscription);
+    const started = new Set(Array.isArray(hello.subscribed) ? hello.subscribed : []);
+    for (const id of session.opening) {
+      // Started by the opening request but ended since: stop it there.
+      if (started.has(id) && !this.#subscriptions.has(id)) this.#control.send(hello.connectionId, { op: 'unsubscribe', id });
+    }
+    for (const subscription of this.#subscriptions.values()) {
+      if (session.opening.has(subscription.id) && started.has(subscription.id)) {
+        subscription.sentOn = hello.connectionId;
+        subscription.started = false;
+      } else {
+        this.#sendSubscribe(subscription);
+      }
+    }
   }
 
   #subscriptionFailed(subscription: MuxClientSubscription, error: AnyClientError, source: 'procedure' | 'transport'): void {

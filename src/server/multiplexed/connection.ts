@@ -77,9 +77,10 @@ export class MuxConnection implements HeartbeatTarget {
 
   /**
    * Puts a stream on this connection: a new one (`lastSeq` null) or a resumed one, which
-   * first gets every frame after `lastSeq` (check {@link canResume} first).
+   * first gets every frame after `lastSeq` (check {@link canResume} first). `opening`: the
+   * subscriptions the stream's request carried, which the caller starts right after.
    */
-  attach(sink: SSEResponseSink, lastSeq: number | null): void {
+  attach(sink: SSEResponseSink, lastSeq: number | null, opening: readonly SubscribeOp[] = []): void {
     const backlog = (lastSeq === null ? [] : this.#replay.after(lastSeq)) ?? [];
     if (this.#graceTimer) clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
@@ -96,6 +97,7 @@ export class MuxConnection implements HeartbeatTarget {
         reconnectAfterInactivityMs: this.options.reconnectAfterInactivityMs,
         maxSubscriptions: this.options.maxSubscriptionsPerConnection,
         maxControlBytes: this.options.maxControlBodyBytes,
+        ...(opening.length > 0 ? { subscribed: opening.map((op) => op.id) } : {}),
       }),
     );
     for (const frame of backlog) sink.write(frame);

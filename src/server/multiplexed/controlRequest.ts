@@ -6,8 +6,8 @@ import type { RequestHooks } from '../options.js';
 import type { SSERequest } from '../request.js';
 import { secretsMatch } from '../secret.js';
 import { serializeErrorShape } from '../serialize.js';
-import type { SubscribeOp } from './connection.js';
 import type { ConnectionDirectory, ForwardedControl } from './directory.js';
+import { parseOps, type ControlOp } from './ops.js';
 import type { ConnectionRegistry } from './registry.js';
 import { MUX_HEADER } from './streamRequest.js';
 
@@ -16,57 +16,6 @@ export interface PlainResponse {
   status: number;
   headers: Record<string, string>;
   body: string;
-}
-
-type ControlOp = ({ op: 'subscribe' } & SubscribeOp) | { op: 'unsubscribe'; id: string } | { op: 'close' };
-
-const MAX_ID_LENGTH = 128;
-const MAX_PATH_LENGTH = 1024;
-
-function badRequest(message: string): TRPCError {
-  return new TRPCError({ code: 'BAD_REQUEST', message: `Invalid control request: ${message}` });
-}
-
-function isShortString(value: unknown, max: number): value is string {
-  return typeof value === 'string' && value.length > 0 && value.length <= max;
-}
-
-/** Validates every op before any is applied: a malformed request changes nothing. */
-function parseOps(body: string, maxLastEventIdLength: number): ControlOp[] {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch (cause) {
-    throw new TRPCError({ code: 'PARSE_ERROR', message: 'The control request body is not valid JSON', cause });
-  }
-  const ops = (json as { ops?: unknown } | null)?.ops;
-  if (!Array.isArray(ops)) throw badRequest('expected {"ops": [...]}');
-  return ops.map((raw: unknown, index): ControlOp => {
-    const op = raw as Record<string, unknown> | null;
-    switch (op?.['op']) {
-      case 'subscribe': {
-        const { id, path, lastEventId } = op;
-        if (!isShortString(id, MAX_ID_LENGTH)) throw badRequest(`ops[${index}].id must be a string of 1–${MAX_ID_LENGTH} characters`);
-        if (!isShortString(path, MAX_PATH_LENGTH)) throw badRequest(`ops[${index}].path must be a string of 1–${MAX_PATH_LENGTH} characters`);
-        if (
-          lastEventId !== undefined &&
-          lastEventId !== null &&
-          // eslint-disable-next-line no-control-regex
-          (!isShortString(lastEventId, maxLastEventIdLength) || /[\u0000-\u001f\u007f]/.test(lastEventId))
-        ) {
-          throw badRequest(`ops[${index}].lastEventId must be at most ${maxLastEventIdLength} characters, no control characters`);
-        }
-        return { op: 'subscribe', id, path, input: op['input'], lastEventId: typeof lastEventId === 'string' ? lastEventId : null };
-      }
-      case 'unsubscribe':
-        if (!isShortString(op['id'], MAX_ID_LENGTH)) throw badRequest(`ops[${index}].id must be a string of 1–${MAX_ID_LENGTH} characters`);
-        return { op: 'unsubscribe', id: op['id'] };
-      case 'close':
-        return { op: 'close' };
-      default:
-        throw badRequest(`ops[${index}].op must be "subscribe", "unsubscribe" or "close"`);
-    }
-  });
 }
 
 /** What a control request presents, wherever it arrived. */

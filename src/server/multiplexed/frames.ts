@@ -22,6 +22,8 @@ export interface ConnectionEventData {
   maxSubscriptions: number;
   /** The largest control request body the server takes: clients split batches under it. */
   maxControlBytes: number;
+  /** Ids of the subscriptions the opening request carried, now started (PROTOCOL.md §2.1). */
+  subscribed?: string[];
 }
 
 export function connectionFrame(data: ConnectionEventData): string {

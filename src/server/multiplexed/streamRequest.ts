@@ -8,7 +8,8 @@ import type { RequestHooks } from '../options.js';
 import type { SSERequest, SSEResponseSink } from '../request.js';
 import { secretsMatch } from '../secret.js';
 import { serializeErrorShape, ValueSerializer } from '../serialize.js';
-import type { MuxConnection } from './connection.js';
+import type { MuxConnection, SubscribeOp } from './connection.js';
+import { parseOpeningSubscribes } from './ops.js';
 import type { ConnectionRegistry } from './registry.js';
 
 /** Request headers of the multiplexed protocol (PROTOCOL.md §2). */
@@ -116,7 +117,12 @@ export async function serveMultiplexedStream(
     writeJSONError(stream, env, env.refusal(), scope);
     return done;
   }
+  let opening: SubscribeOp[] = [];
   try {
+    const subscribe = req.searchParams.get('subscribe');
+    if (subscribe !== null) {
+      opening = parseOpeningSubscribes(subscribe, env.options.maxControlBodyBytes, env.options.maxLastEventIdLength);
+    }
     const connectionParams = readConnectionParams(req, env.options.maxInputLength);
     const info: TRPCRequestInfo = {
       accept: null,
@@ -136,7 +142,8 @@ export async function serveMultiplexedStream(
     return done;
   }
   stream.start(200, eventStreamHeaders(hooks.http2));
-  connection.attach(stream, null);
+  connection.attach(stream, null, opening);
+  for (const op of opening) connection.subscribe(op);
   limitLifetime(env, connection, stream, done);
   return done;
 }

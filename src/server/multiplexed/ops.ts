@@ -1,0 +1,79 @@
+import { TRPCError } from '@trpc/server';
+import type { SubscribeOp } from './connection.js';
+
+/** One op of a control request (PROTOCOL.md §2.4). */
+export type ControlOp = ({ op: 'subscribe' } & SubscribeOp) | { op: 'unsubscribe'; id: string } | { op: 'close' };
+
+const MAX_ID_LENGTH = 128;
+const MAX_PATH_LENGTH = 1024;
+
+function badRequest(message: string): TRPCError {
+  return new TRPCError({ code: 'BAD_REQUEST', message: `Invalid control request: ${message}` });
+}
+
+function isShortString(value: unknown, max: number): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= max;
+}
+
+/** Validates every op before any is applied: a malformed request changes nothing. */
+export function parseOps(body: string, maxLastEventIdLength: number): ControlOp[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch (cause) {
+    throw new TRPCError({ code: 'PARSE_ERROR', message: 'The control request body is not valid JSON', cause });
+  }
+  const ops = (json as { ops?: unknown } | null)?.ops;
+  if (!Array.isArray(ops)) throw badRequest('expected {"ops": [...]}');
+  return ops.map((raw, index) => parseOp(raw, index, maxLastEventIdLength));
+}
+
+/**
+ * The `subscribe` query parameter of a stream that opens a new connection (PROTOCOL.md §2.1):
+ * a JSON array of subscribe ops, started as soon as the connection exists, which saves the
+ * client a control request before its first event.
+ */
+export function parseOpeningSubscribes(text: string, maxLength: number, maxLastEventIdLength: number): SubscribeOp[] {
+  if (text.length > maxLength) {
+    throw new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: `The "subscribe" parameter exceeds ${maxLength} characters` });
+  }
+  let ops: unknown;
+  try {
+    ops = JSON.parse(text);
+  } catch (cause) {
+    throw new TRPCError({ code: 'PARSE_ERROR', message: 'The "subscribe" parameter is not valid JSON', cause });
+  }
+  if (!Array.isArray(ops)) throw badRequest('"subscribe" must be an array of subscribe ops');
+  return ops.map((raw, index) => {
+    const op = parseOp(raw, index, maxLastEventIdLength);
+    if (op.op !== 'subscribe') throw badRequest(`subscribe[${index}].op must be "subscribe"`);
+    return op;
+  });
+}
+
+function parseOp(raw: unknown, index: number, maxLastEventIdLength: number): ControlOp {
+  const op = raw as Record<string, unknown> | null;
+  switch (op?.['op']) {
+    case 'subscribe': {
+      const { id, path, lastEventId } = op;
+      if (!isShortString(id, MAX_ID_LENGTH)) throw badRequest(`ops[${index}].id must be a string of 1–${MAX_ID_LENGTH} characters`);
+      if (!isShortString(path, MAX_PATH_LENGTH)) throw badRequest(`ops[${index}].path must be a string of 1–${MAX_PATH_LENGTH} characters`);
+      if (
+        lastEventId !== undefined &&
+        lastEventId !== null &&
+        // eslint-disable-next-line no-control-regex
+        (!isShortString(lastEventId, maxLastEventIdLength) || /[\u0000-\u001f\u007f]/.test(lastEventId))
+      ) {
+        throw badRequest(`ops[${index}].lastEventId must be at most ${maxLastEventIdLength} characters, no control characters`);
+      }
+      return { op: 'subscribe', id, path, input: op['input'], lastEventId: typeof lastEventId === 'string' ? lastEventId : null };
+    }
+    case 'unsubscribe':
+      if (!isShortString(op['id'], MAX_ID_LENGTH)) throw badRequest(`ops[${index}].id must be a string of 1–${MAX_ID_LENGTH} characters`);
+      return { op: 'unsubscribe', id: op['id'] };
+    case 'close':
+      return { op: 'close' };
+    default:
+      throw badRequest(`ops[${index}].op must be "subscribe", "unsubscribe" or "close"`);
+  }
+}
