@@ -1,4 +1,4 @@
-import { createMemoryEventLog } from '../../src/log/memoryEventLog.js';
+import { createMemoryEventLog } from 'trpc-sse/server';
 import type { TickEvent } from './events.js';
 import type { TickSource } from './tickSource.js';
 

@@ -1,6 +1,6 @@
 /** trpc-sse's client: `createSSEClient` + `sseLink` in a stock `createTRPCClient`. */
 import { createTRPCClient } from '@trpc/client';
-import { createSSEClient, sseLink } from '../../src/client/index.js';
+import { createSSEClient, sseLink } from 'trpc-sse/client';
 import { noteConnectionError } from './diagnostics.js';
 import { HOST } from './listen.js';
 import { subscribeAt } from './observer.js';

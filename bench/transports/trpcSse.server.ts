@@ -1,6 +1,6 @@
 /** trpc-sse's server: `createSSEHandler` on node:http, the memory event log as the fan-out source. */
 import { createServer } from 'node:http';
-import { createSSEHandler } from '../../src/adapters/node.js';
+import { createSSEHandler } from 'trpc-sse/node';
 import { Counter } from '../procedures/counter.js';
 import { LogTicks } from '../procedures/logTicks.js';
 import { listen } from './listen.js';

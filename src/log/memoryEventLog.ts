@@ -151,18 +151,27 @@ class Cursor {
 /**
  * A reader on the push path (see pushSource.ts): delivered to synchronously when an event is
  * published; when its sink is full it stops, and catches up from its cursor once it drains.
+ * It is its own handle and abort listener: a fan-out holds thousands of readers, so they
+ * carry no closures.
  */
-class PushedReader {
+class PushedReader implements PushHandle {
   readonly #cursor: Cursor;
   readonly #sink: PushSink;
-  readonly #leave: (reader: PushedReader) => void;
+  readonly #name: string;
+  readonly #release: (name: string, topic: Topic) => void;
+  readonly #signal: AbortSignal | undefined;
   #paused = false;
   #stopped = false;
 
-  constructor(cursor: Cursor, sink: PushSink, leave: (reader: PushedReader) => void) {
+  /** `signal`: one to watch (aborting it completes the reader). */
+  constructor(cursor: Cursor, sink: PushSink, name: string, release: (name: string, topic: Topic) => void, signal: AbortSignal | undefined) {
     this.#cursor = cursor;
     this.#sink = sink;
-    this.#leave = leave;
+    this.#name = name;
+    this.#release = release;
+    this.#signal = signal;
+    cursor.topic.pushed.add(this);
+    signal?.addEventListener('abort', this, { once: true });
   }
 
   /** Starts delivering: `first` (a reset or a checkpoint) if any, then whatever is new. */
@@ -172,7 +181,7 @@ class PushedReader {
       try {
         room = this.#sink.value(first);
       } catch (cause) {
-        this.stop(false);
+        this.end(false);
         this.#sink.fail(cause);
         return;
       }
@@ -190,9 +199,30 @@ class PushedReader {
       }
     } catch (cause) {
       // One reader's failure must not reach `publish` and the readers after it.
-      this.stop(false);
+      this.end(false);
       this.#sink.fail(cause);
     }
+  }
+
+  /** PushHandle: the consumer ends it. */
+  stop(): void {
+    this.end(false);
+  }
+
+  /** The watched signal aborted. */
+  handleEvent(): void {
+    this.end(true);
+  }
+
+  /** Ends it. `complete` tells the sink too (the log closed, or the watched signal aborted). */
+  end(complete: boolean): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    const { topic } = this.#cursor;
+    this.#signal?.removeEventListener('abort', this);
+    topic.pushed.delete(this);
+    this.#release(this.#name, topic);
+    if (complete) this.#sink.complete();
   }
 
   // Nothing is queued while paused: the cursor says where to go on from.
@@ -204,14 +234,6 @@ class PushedReader {
       this.#cursor.topic.trim(Date.now());
       this.deliver();
     });
-  }
-
-  /** Ends it. `complete` tells the sink too (the log closed, or the reader's own signal aborted). */
-  stop(complete: boolean): void {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    this.#leave(this);
-    if (complete) this.#sink.complete();
   }
 }
 
@@ -298,19 +320,10 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
       return { stop: () => undefined };
     }
     const { cursor, first } = open(name, options.lastEventId);
-    const { topic } = cursor;
     // The consumer's own signal needs no listener: it calls stop() itself.
-    const watched = signal === pushOptions.consumerSignal ? undefined : signal;
-    const onAbort = (): void => reader.stop(true);
-    const reader = new PushedReader(cursor, sink, (self) => {
-      watched?.removeEventListener('abort', onAbort);
-      topic.pushed.delete(self);
-      release(name, topic);
-    });
-    topic.pushed.add(reader);
-    watched?.addEventListener('abort', onAbort, { once: true });
+    const reader = new PushedReader(cursor, sink, name, release, signal === pushOptions.consumerSignal ? undefined : signal);
     reader.start(first);
-    return { stop: () => reader.stop(false) };
+    return reader;
   }
 
   const log = {
@@ -339,7 +352,7 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
       closed = true;
       for (const topic of topics.values()) {
         topic.wakeup.wake();
-        for (const reader of [...topic.pushed]) reader.stop(true);
+        for (const reader of [...topic.pushed]) reader.end(true);
       }
       topics.clear();
     },

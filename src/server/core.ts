@@ -90,14 +90,11 @@ export function createSSECore(opts: SSECoreOptions): SSECore {
         () => null,
       );
     },
-    async serveStream(req, sink, hooks) {
-      try {
-        if (req.path === '') await serveMultiplexedStream(env, registry, req, sink, hooks);
-        else await serveDistinctStream(env, req, sink, hooks);
-      } catch {
-        // Both report failures in-band; this only guards the adapter.
-        sink.end();
-      }
+    serveStream(req, sink, hooks) {
+      // Returned, not awaited: an open stream holds no suspended function here.
+      const served = req.path === '' ? serveMultiplexedStream(env, registry, req, sink, hooks) : serveDistinctStream(env, req, sink, hooks);
+      // Both report failures in-band; this only guards the adapter.
+      return served.catch(() => sink.end());
     },
     handleControl(req, hooks) {
       return handleControlRequest(env, registry, req, hooks, opts.connectionDirectory);

@@ -9,7 +9,7 @@ import type { RequestHooks } from './options.js';
 import type { SSERequest, SSEResponseSink } from './request.js';
 import { readConnectionParams, readInput, readLastEventId } from './requestParams.js';
 import { callSubscription, lookupSubscription, type SubscriptionSource } from './subscriptionCall.js';
-import { discardSource, pumpSource, type Pump } from './sourcePump.js';
+import { discardSource, pumpSource, type Pump, type PumpOutlet } from './sourcePump.js';
 import { serializeErrorShape, ValueSerializer } from './serialize.js';
 import type { StreamEnvironment } from './environment.js';
 
@@ -59,7 +59,7 @@ async function startProcedure(
  * One subscription on its own event stream, in tRPC's dialect (distinct mode). Values are
  * written straight to the sink as they come (see {@link pumpSource} for backpressure).
  */
-class DistinctStream implements HeartbeatTarget {
+class DistinctStream implements HeartbeatTarget, PumpOutlet {
   readonly mode = 'distinct';
   wroteSinceTick = true;
   #closed = false;
@@ -82,7 +82,7 @@ class DistinctStream implements HeartbeatTarget {
     this.#sink = sink;
     this.#hooks = hooks;
     this.#scope = { path: req.path, type: 'unknown', input: undefined, ctx: undefined };
-    this.#serializer = new ValueSerializer(env.options, req);
+    this.#serializer = ValueSerializer.for(env.options, req);
     this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
   }
 
@@ -118,23 +118,40 @@ class DistinctStream implements HeartbeatTarget {
     if (options.maxDurationMs > 0) {
       this.#maxDurationTimer = setTimeout(() => this.close(), options.maxDurationMs);
     }
-    this.#pump = pumpSource(source, {
-      value: (value) => this.#writeValue(value),
-      drained: () => this.#sink.drained(),
-      overBudget: () => this.#sink.bufferedBytes > options.maxBufferedBytes,
-      complete: () => {
-        this.#write(RETURN_FRAME);
-        this.#finish();
-      },
-      fail: (cause) => this.#fail(cause),
-      // A push source that outran its reader: disconnect resumably instead of buffering.
-      overflow: () => this.close(),
-    }, this.#abort.signal);
+    this.#pump = pumpSource(source, this, this.#abort.signal);
   }
 
   /** Ends the stream without `return`: the client reconnects and resumes. */
   close(): void {
     this.#finish();
+  }
+
+  // PumpOutlet: called by the pump (the stream is its own outlet: no closures per stream).
+
+  value(value: unknown): boolean {
+    return this.#writeValue(value);
+  }
+
+  drained(): Promise<void> {
+    return this.#sink.drained();
+  }
+
+  overBudget(): boolean {
+    return this.#sink.bufferedBytes > this.#env.options.maxBufferedBytes;
+  }
+
+  complete(): void {
+    this.#write(RETURN_FRAME);
+    this.#finish();
+  }
+
+  fail(cause: unknown): void {
+    this.#fail(cause);
+  }
+
+  /** An observable that outran its reader: disconnect resumably instead of buffering. */
+  overflow(): void {
+    this.close();
   }
 
   ping(): void {
@@ -187,19 +204,10 @@ class DistinctStream implements HeartbeatTarget {
 }
 
 /** Serves one distinct-mode subscription request; resolves when its stream has ended. */
-export async function serveDistinctStream(
-  env: StreamEnvironment,
-  req: SSERequest,
-  sink: SSEResponseSink,
-  hooks: RequestHooks,
-): Promise<void> {
+export function serveDistinctStream(env: StreamEnvironment, req: SSERequest, sink: SSEResponseSink, hooks: RequestHooks): Promise<void> {
   const stream = new DistinctStream(env, req, sink, hooks);
-  try {
-    await stream.run();
-  } catch {
-    // Nothing in run() should throw; if something does, the stream must still be released.
-    stream.close();
-  }
-  await stream.done;
+  // Nothing in run() should throw; if something does, the stream must still be released.
+  // (Chained, not awaited: an open stream holds no suspended function here.)
+  void stream.run().catch(() => stream.close());
+  return stream.done;
 }
-

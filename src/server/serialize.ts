@@ -13,27 +13,27 @@ export function acceptsTaggedBinary(req: SSERequest): boolean {
   return req.headers.get('accept')?.includes('trpc-sse-binary=base64') ?? false;
 }
 
-/** One key per (router, tagged bytes or not): what a shared value's JSON depends on. */
-const settingKeys = new WeakMap<object, { plain: object; tagged: object }>();
+const serializers = new WeakMap<object, { plain?: ValueSerializer; tagged?: ValueSerializer }>();
 
-function settingKey(router: object, tagBytes: boolean): object {
-  let keys = settingKeys.get(router);
-  if (!keys) {
-    keys = { plain: {}, tagged: {} };
-    settingKeys.set(router, keys);
-  }
-  return tagBytes ? keys.tagged : keys.plain;
-}
-
-/** Serializes values for one stream: bytes tagged (if the client revives them), the router's transformer, JSON. */
+/**
+ * Serializes values for a stream: bytes tagged (if the client revives them), the router's
+ * transformer, JSON. Streams with the same setting share one (see {@link ValueSerializer.for}),
+ * which is also the key of a shared value's cached JSON.
+ */
 export class ValueSerializer {
   readonly #serialize: (value: unknown) => string;
-  readonly #key: object;
 
-  constructor(options: ResolvedServerOptions, req: SSERequest) {
-    const { transformer } = options.router._def._config;
+  /** The serializer for a stream of `req`: one per (router, tagged bytes or not), not one per stream. */
+  static for(options: ResolvedServerOptions, req: SSERequest): ValueSerializer {
     const tagBytes = options.binary && acceptsTaggedBinary(req);
-    this.#key = settingKey(options.router, tagBytes);
+    let byRouter = serializers.get(options.router);
+    if (!byRouter) serializers.set(options.router, (byRouter = {}));
+    const slot = tagBytes ? 'tagged' : 'plain';
+    return (byRouter[slot] ??= new ValueSerializer(options.router, tagBytes));
+  }
+
+  private constructor(router: ResolvedServerOptions['router'], tagBytes: boolean) {
+    const { transformer } = router._def._config;
     this.#serialize = (value) => {
       const json = JSON.stringify(transformer.output.serialize(tagBytes ? tagBinary(value) : value));
       // `undefined` has no JSON form; the wire needs text.
@@ -51,7 +51,7 @@ export class ValueSerializer {
    */
   trackedJSON(envelope: readonly unknown[]): string {
     const shared = sharedValueOf(envelope);
-    return shared ? shared.json(this.#key, this.#serialize) : this.#serialize(envelope[1]);
+    return shared ? shared.json(this, this.#serialize) : this.#serialize(envelope[1]);
   }
 }
 

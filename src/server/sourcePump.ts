@@ -1,5 +1,5 @@
 import type { Unsubscribable } from '@trpc/server/observable';
-import { PUSH_SOURCE, pushSourceOf, type PushHandle } from '../log/pushSource.js';
+import { PUSH_SOURCE, pushSourceOf, type PushHandle, type PushSink, type PushSource } from '../log/pushSource.js';
 import type { SubscriptionSource } from './subscriptionCall.js';
 
 /** Where a pump delivers what a procedure produces. */
@@ -36,48 +36,9 @@ export interface Pump {
  * raced with `Promise.race` per value: that would leak a handler per value.
  */
 export function pumpSource(source: SubscriptionSource, outlet: PumpOutlet, signal?: AbortSignal): Pump {
-  let stopped = false;
   const pushable = source.kind === 'iterable' ? pushSourceOf(source.value) : undefined;
-  if (pushable) {
-    // An event log's subscription: values are pushed in the turn they are published, with no
-    // promise per value (see pushSource.ts). The sink never throws into the log.
-    let handle: PushHandle | undefined;
-    const stop = (): void => {
-      if (stopped) return;
-      stopped = true;
-      handle?.stop();
-    };
-    const end = (then: () => void): void => {
-      if (stopped) return;
-      stop();
-      then();
-    };
-    try {
-      handle = pushable[PUSH_SOURCE](
-        {
-          value(value) {
-            if (stopped) return true;
-            try {
-              return outlet.value(value);
-            } catch (cause) {
-              end(() => outlet.fail(cause));
-              return true;
-            }
-          },
-          drained: () => outlet.drained(),
-          complete: () => end(() => outlet.complete()),
-          fail: (cause) => end(() => outlet.fail(cause)),
-        },
-        { consumerSignal: signal },
-      );
-    } catch (cause) {
-      end(() => outlet.fail(cause));
-      return { stop };
-    }
-    // It may have ended while starting, before `handle` was assigned.
-    if (stopped) handle.stop();
-    return { stop };
-  }
+  if (pushable) return new PushPump(outlet).start(pushable, signal);
+  let stopped = false;
   if (source.kind === 'observable') {
     let subscription: Unsubscribable | undefined;
     const stop = (): void => {
@@ -160,4 +121,66 @@ export function pumpSource(source: SubscriptionSource, outlet: PumpOutlet, signa
 /** Lets a source that will never be pumped clean up (the client left while it started). */
 export function discardSource(source: SubscriptionSource): void {
   if (source.kind === 'iterable') void source.value[Symbol.asyncIterator]().return?.()?.catch(() => undefined);
+}
+
+/**
+ * The push branch: an event log's subscription calls this sink in the turn a value is
+ * published, with no promise per value (see pushSource.ts). It is also the pump its caller
+ * stops; one object per subscription, since a fan-out holds thousands. It never throws into
+ * the log.
+ */
+class PushPump implements PushSink, Pump {
+  readonly #outlet: PumpOutlet;
+  #handle: PushHandle | undefined;
+  #stopped = false;
+
+  constructor(outlet: PumpOutlet) {
+    this.#outlet = outlet;
+  }
+
+  start(source: PushSource, signal: AbortSignal | undefined): this {
+    try {
+      this.#handle = source[PUSH_SOURCE](this, { consumerSignal: signal });
+    } catch (cause) {
+      if (this.#end()) this.#outlet.fail(cause);
+      return this;
+    }
+    // It may have ended while starting, before the handle was known.
+    if (this.#stopped) this.#handle.stop();
+    return this;
+  }
+
+  value(value: unknown): boolean {
+    if (this.#stopped) return true;
+    try {
+      return this.#outlet.value(value);
+    } catch (cause) {
+      if (this.#end()) this.#outlet.fail(cause);
+      return true;
+    }
+  }
+
+  drained(): Promise<void> {
+    return this.#outlet.drained();
+  }
+
+  complete(): void {
+    if (this.#end()) this.#outlet.complete();
+  }
+
+  fail(cause: unknown): void {
+    if (this.#end()) this.#outlet.fail(cause);
+  }
+
+  stop(): void {
+    this.#end();
+  }
+
+  /** Stops the source; false when it already was. */
+  #end(): boolean {
+    if (this.#stopped) return false;
+    this.#stopped = true;
+    this.#handle?.stop();
+    return true;
+  }
 }

@@ -2,7 +2,7 @@ import { TRPCError } from '@trpc/server';
 import type { TRPCRequestInfo } from '@trpc/server/http';
 import { getHTTPStatusCodeFromError, parseConnectionParamsFromString } from '@trpc/server/http';
 import { eventStreamHeaders } from '../dialect.js';
-import type { StreamEnvironment } from '../environment.js';
+import type { Closable, StreamEnvironment } from '../environment.js';
 import { reportFailure, type ErrorScope } from '../errorShape.js';
 import type { RequestHooks } from '../options.js';
 import type { SSERequest, SSEResponseSink } from '../request.js';
@@ -48,6 +48,78 @@ function readResumeSeq(req: SSERequest): number | null {
 }
 
 /**
+ * One GET of the multiplexed stream: the sink its connection writes to, the handle the
+ * environment counts and closes, and the listener for the client leaving. One object per
+ * open stream, with no closures (a server holds thousands).
+ */
+class MuxStream implements SSEResponseSink, Closable {
+  readonly mode = 'multiplexed';
+  /** The connection it carries, once there is one. */
+  connection: MuxConnection | undefined;
+  /** Resolves when the stream has ended (the client left, or the server ended it). */
+  readonly done: Promise<void>;
+  readonly #env: StreamEnvironment;
+  readonly #req: SSERequest;
+  readonly #sink: SSEResponseSink;
+  #resolveDone!: () => void;
+  #ended = false;
+
+  constructor(env: StreamEnvironment, req: SSERequest, sink: SSEResponseSink) {
+    this.#env = env;
+    this.#req = req;
+    this.#sink = sink;
+    this.done = new Promise<void>((resolve) => (this.#resolveDone = resolve));
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  start(status: number, headers: Record<string, string>): void {
+    this.#sink.start(status, headers);
+  }
+
+  write(chunk: string): boolean {
+    return this.#sink.write(chunk);
+  }
+
+  drained(): Promise<void> {
+    return this.#sink.drained();
+  }
+
+  get bufferedBytes(): number {
+    return this.#sink.bufferedBytes;
+  }
+
+  /** The server ends the stream (drop, close, refusal). */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#sink.end();
+    this.#finish();
+  }
+
+  /** Closable: the environment drops the stream; the connection stays for a resume. */
+  close(): void {
+    this.connection?.dropStream();
+  }
+
+  /** The request's signal aborted: the client left. */
+  handleEvent(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#finish();
+  }
+
+  #finish(): void {
+    this.#req.signal.removeEventListener('abort', this);
+    this.connection?.detach(this);
+    this.#env.release(this);
+    this.#resolveDone();
+  }
+}
+
+/**
  * Serves the multiplexed stream: resumes the client's connection when it can, else opens a
  * new one (running `createContext` once for it). Resolves when the stream ends.
  */
@@ -59,40 +131,11 @@ export async function serveMultiplexedStream(
   hooks: RequestHooks,
 ): Promise<void> {
   const scope: ErrorScope = { path: undefined, type: 'subscription', input: undefined, ctx: undefined };
-  let connection: MuxConnection | undefined;
-  let ended = false;
-  let onEnded!: () => void;
-  const done = new Promise<void>((resolve) => (onEnded = resolve));
-  // The stream ends either way: the client leaves, or the server ends it (drop, close).
-  const stream: SSEResponseSink = {
-    start: (status, headers) => sink.start(status, headers),
-    write: (chunk) => sink.write(chunk),
-    drained: () => sink.drained(),
-    get bufferedBytes() {
-      return sink.bufferedBytes;
-    },
-    end: () => {
-      if (ended) return;
-      ended = true;
-      sink.end();
-      finish();
-    },
-  };
-  const handle = { mode: 'multiplexed' as const, close: () => connection?.dropStream() };
-  const finish = (): void => {
-    req.signal.removeEventListener('abort', onAbort);
-    connection?.detach(stream);
-    env.release(handle);
-    onEnded();
-  };
-  const onAbort = (): void => {
-    if (ended) return;
-    ended = true;
-    finish();
-  };
-  if (req.signal.aborted) return;
-  req.signal.addEventListener('abort', onAbort, { once: true });
-  if (!env.admit(handle)) {
+  const stream = new MuxStream(env, req, sink);
+  if (req.signal.aborted) return Promise.resolve();
+  req.signal.addEventListener('abort', stream, { once: true });
+  const { done } = stream;
+  if (!env.admit(stream)) {
     writeJSONError(stream, env, env.refusal(), scope);
     return done;
   }
@@ -103,7 +146,7 @@ export async function serveMultiplexedStream(
     if (resumable.canResume(lastSeq)) {
       stream.start(200, eventStreamHeaders(hooks.http2));
       resumable.attach(stream, lastSeq);
-      connection = resumable;
+      stream.connection = resumable;
       limitLifetime(env, resumable, stream, done);
       return done;
     }
@@ -118,6 +161,7 @@ export async function serveMultiplexedStream(
     return done;
   }
   let opening: SubscribeOp[] = [];
+  let connection: MuxConnection;
   try {
     const subscribe = req.searchParams.get('subscribe');
     if (subscribe !== null) {
@@ -134,11 +178,12 @@ export async function serveMultiplexedStream(
       url: req.url,
     };
     const ctx = await hooks.createContext(info);
-    if (ended) return done;
-    connection = registry.create(ctx, hooks, new ValueSerializer(env.options, req));
+    if (stream.ended) return done;
+    connection = registry.create(ctx, hooks, ValueSerializer.for(env.options, req));
+    stream.connection = connection;
   } catch (cause) {
     const error = reportFailure(hooks, cause, scope);
-    if (!ended) writeJSONError(stream, env, error, scope);
+    if (!stream.ended) writeJSONError(stream, env, error, scope);
     return done;
   }
   stream.start(200, eventStreamHeaders(hooks.http2));

@@ -1,14 +1,17 @@
 import { isTrackedEnvelope, TRPCError } from '@trpc/server';
 import { reportFailure, type ErrorScope } from '../errorShape.js';
 import { serializeErrorShape } from '../serialize.js';
-import { discardSource, pumpSource, type Pump } from '../sourcePump.js';
+import { discardSource, pumpSource, type Pump, type PumpOutlet } from '../sourcePump.js';
 import { callSubscription, lookupSubscription } from '../subscriptionCall.js';
 import { isCheckpoint, isReset } from '../../log/reset.js';
 import { checkpointFrame, failedFrame, resetFrame, returnFrame, startedFrame } from './frames.js';
 import type { MuxConnection } from './connection.js';
 
-/** One subscription on a multiplexed connection: a procedure run whose output becomes frames. */
-export class MuxSubscription {
+/**
+ * One subscription on a multiplexed connection: a procedure run whose output becomes frames.
+ * It is its pump's outlet itself (no closures per subscription: a connection may hold many).
+ */
+export class MuxSubscription implements PumpOutlet {
   readonly id: string;
   readonly path: string;
   readonly #connection: MuxConnection;
@@ -51,19 +54,7 @@ export class MuxSubscription {
         return;
       }
       connection.writeFrame((seq) => startedFrame(seq, this.id));
-      this.#pump = pumpSource(source, {
-        value: (value) => this.#writeValue(value),
-        drained: () => connection.drained(),
-        overBudget: () => connection.overBudget(),
-        complete: () => {
-          if (this.#end()) connection.writeFrame((seq) => returnFrame(seq, this.id));
-        },
-        fail: (cause) => this.#fail(cause),
-        // An observable outran the reader and was stopped: the client resubscribes from its
-        // last id (the code is retryable) instead of holding a dead subscription.
-        overflow: () =>
-          this.#fail(new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'The subscription outran its reader and was stopped' })),
-      }, this.#abort.signal);
+      this.#pump = pumpSource(source, this, this.#abort.signal);
     } catch (cause) {
       this.#fail(cause);
     }
@@ -74,6 +65,36 @@ export class MuxSubscription {
     if (!this.#end()) return;
     this.#abort.abort();
     this.#pump?.stop();
+  }
+
+  // PumpOutlet: called by the pump.
+
+  value(value: unknown): boolean {
+    return this.#writeValue(value);
+  }
+
+  drained(): Promise<void> {
+    return this.#connection.drained();
+  }
+
+  overBudget(): boolean {
+    return this.#connection.overBudget();
+  }
+
+  complete(): void {
+    if (this.#end()) this.#connection.writeFrame((seq) => returnFrame(seq, this.id));
+  }
+
+  fail(cause: unknown): void {
+    this.#fail(cause);
+  }
+
+  /**
+   * An observable outran the reader and was stopped: the client resubscribes from its last id
+   * (the code is retryable) instead of holding a dead subscription.
+   */
+  overflow(): void {
+    this.#fail(new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'The subscription outran its reader and was stopped' }));
   }
 
   #writeValue(value: unknown): boolean {
