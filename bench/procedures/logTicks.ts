@@ -20,16 +20,17 @@ export class LogTicks implements TickSource {
   }
 
   subscribe(signal: AbortSignal | undefined, lastEventId: string | null | undefined): AsyncIterable<unknown> {
-    // Counted by the procedure's signal rather than by wrapping the generator, which would add
-    // a generator hop to every delivery.
-    this.#active++;
-    let counted = true;
-    const release = (): void => {
-      if (counted) this.#active--;
-      counted = false;
-    };
-    if (signal?.aborted) release();
-    else signal?.addEventListener('abort', release, { once: true });
+    // Counted by the procedure's signal rather than by wrapping the subscription, which would
+    // take it off the log's push path; the listener is this object, not a closure per subscriber.
+    if (!signal?.aborted) {
+      this.#active++;
+      signal?.addEventListener('abort', this, { once: true });
+    }
     return this.#log.subscribe<TickEvent>('tick', { lastEventId, signal });
+  }
+
+  /** A subscriber's signal aborted. */
+  handleEvent(): void {
+    this.#active--;
   }
 }

@@ -104,14 +104,17 @@ class LocalTopic {
     }
   }
 
+  /** The first entry after `sid`: a binary search, since a live reader asks for the newest. */
   firstAfter(sid: StreamId): WindowEntry | undefined {
-    for (let i = this.head; i < this.entries.length; i++) {
-      const entry = this.entries[i]!;
-      if (compareIds(entry.sid, sid) > 0) return entry;
+    let low = this.head;
+    let high = this.entries.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (compareIds(this.entries[mid]!.sid, sid) > 0) high = mid;
+      else low = mid + 1;
     }
-    return undefined;
+    return this.entries[low];
   }
-
 }
 
 function field(fields: string[], name: string): string | undefined {
