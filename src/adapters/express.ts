@@ -38,12 +38,8 @@ export function createSSEMiddleware<TRouter extends AnyTRPCRouter>(
     } catch {
       path = req.path.slice(1);
     }
-    dispatch(req, res, path).then(
-      (handled) => {
-        if (!handled) next();
-      },
-      (error: unknown) => next(error),
-    );
+    // Not ours: on to the next handler. (An open stream keeps only the `catch`, not the closure.)
+    dispatch(req, res, path, () => next()).catch(next);
   };
   return Object.assign(middleware, { core });
 }

@@ -41,68 +41,82 @@ const HIGH_WATER_MARK = 64 * 1024;
 
 const encoder = new TextEncoder();
 
+/** How the body's queue measures its chunks: one strategy for every stream. */
+const QUEUING_STRATEGY: QueuingStrategy<Uint8Array> = { highWaterMark: HIGH_WATER_MARK, size: (chunk) => chunk.byteLength };
+
 /**
  * A `ReadableStream` body fed by the core. Backpressure comes from the stream's queue: the
  * core waits while `desiredSize ≤ 0` and resumes on the next `pull`. Cancelling the body
- * (the runtime's way of saying the client left) calls `onCancel`.
+ * (the runtime's way of saying the client left) calls `onCancel`. A class rather than an
+ * object of closures: an open stream holds one, so its methods live on the prototype.
  */
-function streamingSink(
-  onStart: (status: number, headers: Record<string, string>, body: ReadableStream<Uint8Array>) => void,
-  onCancel: () => void,
-): SSEResponseSink {
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  let closed = false;
-  // Every writer waiting for room (a multiplexed stream has one per subscription) shares one promise.
-  let waiting: { promise: Promise<void>; resolve: () => void } | undefined;
-  const resume = (): void => {
-    const current = waiting;
-    waiting = undefined;
+class StreamingSink implements SSEResponseSink {
+  readonly #body: ReadableStream<Uint8Array>;
+  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  #closed = false;
+  /** Every writer waiting for room (a multiplexed stream has one per subscription) shares one promise. */
+  #waiting: { promise: Promise<void>; resolve: () => void } | undefined;
+  readonly #onStart: (status: number, headers: Record<string, string>, body: ReadableStream<Uint8Array>) => void;
+  readonly #onCancel: () => void;
+
+  constructor(
+    onStart: (status: number, headers: Record<string, string>, body: ReadableStream<Uint8Array>) => void,
+    onCancel: () => void,
+  ) {
+    this.#onStart = onStart;
+    this.#onCancel = onCancel;
+    this.#body = new ReadableStream<Uint8Array>(
+      {
+        start: (c) => {
+          this.#controller = c;
+        },
+        pull: () => this.#resume(),
+        cancel: () => {
+          this.#closed = true;
+          this.#resume();
+          this.#onCancel();
+        },
+      },
+      QUEUING_STRATEGY,
+    );
+  }
+
+  #resume(): void {
+    const current = this.#waiting;
+    this.#waiting = undefined;
     current?.resolve();
-  };
-  const body = new ReadableStream<Uint8Array>(
-    {
-      start(c) {
-        controller = c;
-      },
-      pull() {
-        resume();
-      },
-      cancel() {
-        closed = true;
-        resume();
-        onCancel();
-      },
-    },
-    { highWaterMark: HIGH_WATER_MARK, size: (chunk) => chunk.byteLength },
-  );
-  return {
-    start(status, headers) {
-      onStart(status, headers, body);
-    },
-    write(chunk) {
-      if (closed) return true;
-      controller.enqueue(encoder.encode(chunk));
-      return (controller.desiredSize ?? 0) > 0;
-    },
-    drained() {
-      if (closed || (controller.desiredSize ?? 0) > 0) return Promise.resolve();
-      if (!waiting) {
-        let resolve!: () => void;
-        const promise = new Promise<void>((r) => (resolve = r));
-        waiting = { promise, resolve };
-      }
-      return waiting.promise;
-    },
-    get bufferedBytes() {
-      return closed ? 0 : HIGH_WATER_MARK - (controller.desiredSize ?? 0);
-    },
-    end() {
-      if (closed) return;
-      closed = true;
-      resume();
-      controller.close();
-    },
-  };
+  }
+
+  start(status: number, headers: Record<string, string>): void {
+    this.#onStart(status, headers, this.#body);
+  }
+
+  write(chunk: string): boolean {
+    if (this.#closed) return true;
+    this.#controller.enqueue(encoder.encode(chunk));
+    return (this.#controller.desiredSize ?? 0) > 0;
+  }
+
+  drained(): Promise<void> {
+    if (this.#closed || (this.#controller.desiredSize ?? 0) > 0) return Promise.resolve();
+    if (!this.#waiting) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.#waiting = { promise, resolve };
+    }
+    return this.#waiting.promise;
+  }
+
+  get bufferedBytes(): number {
+    return this.#closed ? 0 : HIGH_WATER_MARK - (this.#controller.desiredSize ?? 0);
+  }
+
+  end(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#resume();
+    this.#controller.close();
+  }
 }
 
 /** Reads a fetch request body up to `maxBytes`, without buffering more. */
@@ -139,6 +153,58 @@ function procedurePath(req: Request, endpoint: string): { url: URL; path: string
   }
 }
 
+/** A fetch request described to the core (its body read through {@link readFetchBody}). */
+class FetchSSERequest implements SSERequest {
+  readonly method: string;
+  readonly path: string;
+  readonly url: URL;
+  readonly signal: AbortSignal;
+  readonly #req: Request;
+
+  constructor(req: Request, url: URL, path: string, signal: AbortSignal) {
+    this.method = req.method.toUpperCase();
+    this.path = path;
+    this.url = url;
+    this.signal = signal;
+    this.#req = req;
+  }
+
+  get searchParams(): URLSearchParams {
+    return this.url.searchParams;
+  }
+
+  get headers(): Headers {
+    return this.#req.headers;
+  }
+
+  readBody(maxBytes: number): Promise<string> {
+    return readFetchBody(this.#req, maxBytes);
+  }
+}
+
+/** `createContext` and `onError` for one request, as methods of one small object. */
+class FetchRequestHooks<TRouter extends AnyTRPCRouter> implements RequestHooks {
+  readonly http2 = false;
+  readonly #opts: SSEFetchHandlerOptions<TRouter>;
+  readonly #req: Request;
+  readonly #resHeaders: Headers;
+
+  constructor(opts: SSEFetchHandlerOptions<TRouter>, req: Request, resHeaders: Headers) {
+    this.#opts = opts;
+    this.#req = req;
+    this.#resHeaders = resHeaders;
+  }
+
+  async createContext(info: TRPCRequestInfo): Promise<unknown> {
+    const opts = this.#opts;
+    return opts.createContext ? await opts.createContext({ req: this.#req, resHeaders: this.#resHeaders, info }) : {};
+  }
+
+  onError(err: Parameters<RequestHooks['onError']>[0]): void {
+    this.#opts.onError?.({ ...err, req: this.#req } as Parameters<NonNullable<SSEFetchHandlerOptions<TRouter>['onError']>>[0]);
+  }
+}
+
 /** A reusable fetch handler with its core attached (create it once, at module scope). */
 export interface SSEFetchHandler {
   (req: Request): Promise<Response>;
@@ -172,24 +238,11 @@ async function handleFetchRequest<TRouter extends AnyTRPCRouter>(
   const onRequestAbort = (): void => abort.abort();
   if (req.signal.aborted) abort.abort();
   else req.signal.addEventListener('abort', onRequestAbort, { once: true });
-  const sseReq: SSERequest = {
-    method: req.method.toUpperCase(),
-    path: located.path,
-    searchParams: located.url.searchParams,
-    headers: req.headers,
-    url: located.url,
-    signal: abort.signal,
-    readBody: (maxBytes) => readFetchBody(req, maxBytes),
-  };
+  const sseReq = new FetchSSERequest(req, located.url, located.path, abort.signal);
   const kind = await core.classify(sseReq);
-  const hooks = (resHeaders: Headers): RequestHooks => ({
-    http2: false,
-    createContext: async (info) => (opts.createContext ? await opts.createContext({ req, resHeaders, info }) : {}),
-    onError: (err) => opts.onError?.({ ...err, req } as Parameters<NonNullable<typeof opts.onError>>[0]),
-  });
   if (kind === 'control') {
     req.signal.removeEventListener('abort', onRequestAbort);
-    const answer = await core.handleControl(sseReq, hooks(new Headers()));
+    const answer = await core.handleControl(sseReq, new FetchRequestHooks(opts, req, new Headers()));
     return new Response(answer.status === 204 ? null : answer.body, { status: answer.status, headers: answer.headers });
   }
   if (kind === null) {
@@ -207,7 +260,7 @@ async function handleFetchRequest<TRouter extends AnyTRPCRouter>(
   }
   const resHeaders = new Headers();
   return new Promise<Response>((resolve) => {
-    const sink = streamingSink(
+    const sink = new StreamingSink(
       (status, headers, body) => {
         for (const [key, value] of Object.entries(headers)) resHeaders.set(key, value);
         resolve(new Response(body, { status, headers: resHeaders }));
@@ -215,7 +268,7 @@ async function handleFetchRequest<TRouter extends AnyTRPCRouter>(
       () => abort.abort(),
     );
     void core
-      .serveStream(sseReq, sink, hooks(resHeaders))
+      .serveStream(sseReq, sink, new FetchRequestHooks(opts, req, resHeaders))
       .finally(() => {
         req.signal.removeEventListener('abort', onRequestAbort);
         // Only takes effect when the client left before the stream started: nothing was sent.

@@ -60,12 +60,21 @@ export function createSSEHandler<TRouter extends AnyTRPCRouter>(opts: CreateSSEH
   const base = opts.basePath ?? '/';
   const basePath = base.endsWith('/') ? base : base + '/';
   const { core, dispatch } = createNodeDispatcher(opts);
-  const handler = async (req: NodeRequest, res: NodeResponse): Promise<void> => {
+  // Not async: an open stream's promise is the core's own, with no suspended function here.
+  const handler = (req: NodeRequest, res: NodeResponse): Promise<void> => {
     const path = procedurePath(req.url ?? '/', basePath);
-    if (path === null || !(await dispatch(req, res, path))) {
-      if (!res.headersSent) res.writeHead(404, { 'Content-Type': 'text/plain' });
-      res.end('Not Found');
+    if (path !== null) return dispatch(req, res, path, notFound);
+    try {
+      notFound(req, res);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
     }
   };
   return Object.assign(handler, { core });
+}
+
+function notFound(_req: NodeRequest, res: NodeResponse): void {
+  if (!res.headersSent) res.writeHead(404, { 'Content-Type': 'text/plain' });
+  res.end('Not Found');
 }

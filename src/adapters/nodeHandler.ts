@@ -1,9 +1,9 @@
 import type { AnyTRPCRouter, inferRouterContext } from '@trpc/server';
 import type { TRPCRequestInfo } from '@trpc/server/http';
 import { nodeHTTPRequestHandler, type NodeHTTPHandlerOptions } from '@trpc/server/adapters/node-http';
-import { createSSECore, type SSECore } from '../server/core.js';
+import { createSSECore, type RequestKind, type SSECore } from '../server/core.js';
 import type { RequestHooks, SSEServerOptions } from '../server/options.js';
-import { isHttp2, nodeResponseSink, toSSERequest, type NodeRequest, type NodeResponse } from './nodeStream.js';
+import { isHttp2, NodeResponseSink, NodeSSERequest, type NodeRequest, type NodeResponse } from './nodeStream.js';
 
 /** Options of tRPC's own HTTP handler, used for queries and mutations. */
 export type TRPCHandlerOptions<TRouter extends AnyTRPCRouter> = Pick<
@@ -30,47 +30,115 @@ export interface NodeAdapterOptions<TRouter extends AnyTRPCRouter, TRequest exte
   queriesAndMutations?: TRPCHandlerOptions<TRouter> | false;
 }
 
+type NodeErrorHandlerOptions<TRouter extends AnyTRPCRouter, TRequest extends NodeRequest> = Parameters<
+  NonNullable<NodeAdapterOptions<TRouter, TRequest, NodeResponse>['onError']>
+>[0];
+
 /**
- * The request handling both Node adapters share, given the procedure path. Resolves `true`
- * when it answered the request, `false` when it is not one of ours (only possible with
- * `queriesAndMutations: false`).
+ * What the core calls back for one request: `createContext` and `onError` with this
+ * request's `req` and `res`. A multiplexed connection keeps it for its whole life, so it is
+ * an instance with its methods on the prototype, not an object of closures.
+ */
+class NodeRequestHooks<TRouter extends AnyTRPCRouter, TRequest extends NodeRequest, TResponse extends NodeResponse>
+  implements RequestHooks
+{
+  readonly #opts: NodeAdapterOptions<TRouter, TRequest, TResponse>;
+  readonly #req: TRequest;
+  readonly #res: TResponse;
+
+  constructor(opts: NodeAdapterOptions<TRouter, TRequest, TResponse>, req: TRequest, res: TResponse) {
+    this.#opts = opts;
+    this.#req = req;
+    this.#res = res;
+  }
+
+  get http2(): boolean {
+    return isHttp2(this.#req);
+  }
+
+  createContext(info: TRPCRequestInfo): Promise<unknown> {
+    return createNodeContext(this.#opts, this.#req, this.#res, info);
+  }
+
+  onError(err: Parameters<RequestHooks['onError']>[0]): void {
+    this.#opts.onError?.({ ...err, req: this.#req } as NodeErrorHandlerOptions<TRouter, TRequest>);
+  }
+}
+
+async function createNodeContext<TRouter extends AnyTRPCRouter, TRequest extends NodeRequest, TResponse extends NodeResponse>(
+  opts: NodeAdapterOptions<TRouter, TRequest, TResponse>,
+  req: TRequest,
+  res: TResponse,
+  info: TRPCRequestInfo,
+): Promise<unknown> {
+  return opts.createContext ? await opts.createContext({ req, res, info }) : {};
+}
+
+/** What an adapter does with a request that is not one of ours (404, or Express's `next()`). */
+export type Unhandled<TRequest extends NodeRequest, TResponse extends NodeResponse> = (req: TRequest, res: TResponse) => void;
+
+/**
+ * The request handling both Node adapters share, given the procedure path. Resolves once the
+ * request is answered (a stream: once it has ended), rejects when that failed; a request
+ * that is not one of ours (only possible with `queriesAndMutations: false`) is handed to
+ * `unhandled`.
+ *
+ * A stream's promise is the core's own: an open stream holds no suspended function and no
+ * closure here. A stream is started as soon as the request is classified, which is at once
+ * unless finding that out needs a router lookup.
  */
 export function createNodeDispatcher<TRouter extends AnyTRPCRouter, TRequest extends NodeRequest, TResponse extends NodeResponse>(
   opts: NodeAdapterOptions<TRouter, TRequest, TResponse>,
-): { core: SSECore; dispatch(req: TRequest, res: TResponse, path: string): Promise<boolean> } {
+): {
+  core: SSECore;
+  dispatch(req: TRequest, res: TResponse, path: string, unhandled: Unhandled<TRequest, TResponse>): Promise<void>;
+} {
   const core = createSSECore(opts);
-  const createContext = async (req: TRequest, res: TResponse, info: TRPCRequestInfo): Promise<unknown> =>
-    opts.createContext ? await opts.createContext({ req, res, info }) : {};
 
-  async function dispatch(req: TRequest, res: TResponse, path: string): Promise<boolean> {
-    const sseReq = toSSERequest(req, res, path);
-    const kind = await core.classify(sseReq);
-    if (kind !== null) {
-      const hooks: RequestHooks = {
-        http2: isHttp2(req),
-        createContext: (info) => createContext(req, res, info),
-        onError: (err) => opts.onError?.({ ...err, req } as Parameters<NonNullable<typeof opts.onError>>[0]),
-      };
-      if (kind === 'stream') {
-        await core.serveStream(sseReq, nodeResponseSink(res), hooks);
-      } else {
-        const answer = await core.handleControl(sseReq, hooks);
-        res.writeHead(answer.status, answer.headers);
-        res.end(answer.body);
-      }
-      return true;
-    }
-    if (opts.queriesAndMutations === false) return false;
+  function answer(
+    kind: RequestKind,
+    sseReq: NodeSSERequest,
+    req: TRequest,
+    res: TResponse,
+    unhandled: Unhandled<TRequest, TResponse>,
+  ): Promise<void> {
+    if (kind === 'stream') return core.serveStream(sseReq, new NodeResponseSink(res), new NodeRequestHooks(opts, req, res));
+    return kind === 'control' ? answerControl(sseReq, req, res) : answerOther(sseReq, req, res, unhandled);
+  }
+
+  async function answerControl(sseReq: NodeSSERequest, req: TRequest, res: TResponse): Promise<void> {
+    const answer = await core.handleControl(sseReq, new NodeRequestHooks(opts, req, res));
+    res.writeHead(answer.status, answer.headers);
+    res.end(answer.body);
+  }
+
+  async function answerOther(
+    sseReq: NodeSSERequest,
+    req: TRequest,
+    res: TResponse,
+    unhandled: Unhandled<TRequest, TResponse>,
+  ): Promise<void> {
+    if (opts.queriesAndMutations === false) return unhandled(req, res);
     await nodeHTTPRequestHandler({
       ...opts.queriesAndMutations,
       router: opts.router,
       req,
       res,
-      path,
-      createContext: ({ info }: { info: TRPCRequestInfo }) => createContext(req, res, info),
+      path: sseReq.path,
+      createContext: ({ info }: { info: TRPCRequestInfo }) => createNodeContext(opts, req, res, info),
       ...(opts.onError ? { onError: opts.onError } : {}),
     } as unknown as Parameters<typeof nodeHTTPRequestHandler>[0]);
-    return true;
+  }
+
+  function dispatch(req: TRequest, res: TResponse, path: string, unhandled: Unhandled<TRequest, TResponse>): Promise<void> {
+    try {
+      const sseReq = new NodeSSERequest(req, res, path);
+      const kind = core.classify(sseReq);
+      if (kind instanceof Promise) return kind.then((resolved) => answer(resolved, sseReq, req, res, unhandled));
+      return answer(kind, sseReq, req, res, unhandled);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   return { core, dispatch };

@@ -9,14 +9,19 @@ export type NodeRequest = IncomingMessage | Http2ServerRequest;
 /** A Node response, matching {@link NodeRequest}. */
 export type NodeResponse = ServerResponse | Http2ServerResponse;
 
-function nodeHeaders(req: NodeRequest): HeadersLike {
-  return {
-    get(name) {
-      const value = req.headers[name.toLowerCase()];
-      if (value === undefined) return null;
-      return Array.isArray(value) ? value.join(', ') : value;
-    },
-  };
+/** Node's request headers read the `Headers` way (joined when repeated). */
+class NodeHeaders implements HeadersLike {
+  readonly #req: NodeRequest;
+
+  constructor(req: NodeRequest) {
+    this.#req = req;
+  }
+
+  get(name: string): string | null {
+    const value = this.#req.headers[name.toLowerCase()];
+    if (value === undefined) return null;
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
 }
 
 export function isHttp2(req: NodeRequest): boolean {
@@ -24,34 +29,75 @@ export function isHttp2(req: NodeRequest): boolean {
 }
 
 /**
- * Describes a Node request to the core. `path` is the procedure path the adapter worked out.
+ * A Node request described to the core. `path` is the procedure path the adapter worked out.
  * The signal aborts when the response closes before it was finished: the client left.
+ *
+ * An open stream holds its request for its whole life, so little is kept: the method, URL
+ * and query are read from Node's request when asked for (the core reads them while it sets
+ * a stream up, not after), and the `AbortController` is made on the first read of `signal`
+ * (Node's `AbortSignal` costs most of a kilobyte; the core reads it for every stream, but
+ * not for control requests, queries or mutations). One bound listener on the response's
+ * `close` notes the client leaving, whether or not the signal exists yet.
  */
-export function toSSERequest(req: NodeRequest, res: NodeResponse, path: string): SSERequest {
-  const rawUrl = req.url ?? '/';
-  const queryStart = rawUrl.indexOf('?');
-  const controller = new AbortController();
-  res.once('close', () => {
+export class NodeSSERequest implements SSERequest {
+  readonly path: string;
+  readonly headers: HeadersLike;
+  readonly #req: NodeRequest;
+  readonly #res: NodeResponse;
+  /** The signal's controller once read; `null` before that. */
+  #controller: AbortController | null = null;
+  /** The response closed before we ended it: the client left (a signal read later is born aborted). */
+  #left = false;
+
+  constructor(req: NodeRequest, res: NodeResponse, path: string) {
+    this.path = path;
+    this.headers = new NodeHeaders(req);
+    this.#req = req;
+    this.#res = res;
+    res.on('close', this.#onResponseClose.bind(this));
+  }
+
+  get method(): string {
+    return (this.#req.method ?? 'GET').toUpperCase();
+  }
+
+  /** Parsed on each read (the core reads it once per stream, while setting it up). */
+  get url(): URL | null {
+    const req = this.#req;
+    const host = req.headers[':authority'] ?? req.headers.host ?? 'localhost';
+    try {
+      return new URL(req.url ?? '/', `http://${String(host)}`);
+    } catch {
+      return null;
+    }
+  }
+
+  /** Parsed on each read, like {@link url}: nothing is kept for the life of a stream. */
+  get searchParams(): URLSearchParams {
+    const rawUrl = this.#req.url ?? '/';
+    const queryStart = rawUrl.indexOf('?');
+    return new URLSearchParams(queryStart === -1 ? '' : rawUrl.slice(queryStart + 1));
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === null) {
+      this.#controller = new AbortController();
+      if (this.#left) this.#controller.abort();
+    }
+    return this.#controller.signal;
+  }
+
+  readBody(maxBytes: number): Promise<string> {
+    return readNodeBody(this.#req, maxBytes);
+  }
+
+  #onResponseClose(): void {
     // Closed before we ended it: the client left. (`writableFinished` cannot tell on HTTP/2,
     // where a reset stream reports itself finished.)
-    if (!res.writableEnded) controller.abort();
-  });
-  const host = req.headers[':authority'] ?? req.headers.host ?? 'localhost';
-  let url: URL | null = null;
-  try {
-    url = new URL(rawUrl, `http://${String(host)}`);
-  } catch {
-    url = null;
+    if (this.#res.writableEnded || this.#left) return;
+    this.#left = true;
+    this.#controller?.abort();
   }
-  return {
-    method: (req.method ?? 'GET').toUpperCase(),
-    path,
-    searchParams: new URLSearchParams(queryStart === -1 ? '' : rawUrl.slice(queryStart + 1)),
-    headers: nodeHeaders(req),
-    url,
-    signal: controller.signal,
-    readBody: (maxBytes) => readNodeBody(req, maxBytes),
-  };
 }
 
 /**
@@ -105,47 +151,64 @@ function readNodeBody(req: NodeRequest, maxBytes: number): Promise<string> {
 
 /**
  * Writes an event stream straight to a Node response: `res.write` with its own
- * backpressure (`false` → wait for `drain`), no web streams in between.
+ * backpressure (`false` → wait for `drain`), no web streams in between. A class rather than
+ * an object of closures: an open stream holds one, so its methods live on the prototype.
  */
-export function nodeResponseSink(res: NodeResponse): SSEResponseSink {
-  // On HTTP/2 the compatibility response exposes the stream's buffer through `res.stream`.
-  const writable: Writable = 'stream' in res ? (res.stream as unknown as Writable) : (res as unknown as Writable);
-  const flush = (res as { flush?: () => void }).flush;
-  let waiting: Promise<void> | undefined;
-  return {
-    start(status, headers) {
-      if (res.headersSent) return;
-      res.writeHead(status, headers);
-      // Send the headers now: a client waits for them before it reports "connected".
-      (res as ServerResponse).flushHeaders?.();
-    },
-    write(chunk) {
-      if (res.writableEnded || res.destroyed) return true;
-      const ok = (res as ServerResponse).write(chunk);
-      // compression() buffers output until flushed; SSE must not sit in a buffer.
-      flush?.call(res);
-      return ok;
-    },
-    drained() {
-      if (!writable.writableNeedDrain || res.destroyed || res.writableEnded) return Promise.resolve();
-      // One listener pair per sink, however many writers wait (one per subscription when multiplexed).
-      waiting ??= new Promise<void>((resolve) => {
-        const done = (): void => {
-          writable.off('drain', done);
-          res.off('close', done);
-          waiting = undefined;
-          resolve();
-        };
-        writable.on('drain', done);
-        res.on('close', done);
-      });
-      return waiting;
-    },
-    get bufferedBytes() {
-      return writable.writableLength ?? 0;
-    },
-    end() {
-      if (!res.writableEnded) res.end();
-    },
-  };
+export class NodeResponseSink implements SSEResponseSink {
+  readonly #res: NodeResponse;
+  /** Where the buffer is: on HTTP/2 the compatibility response exposes the stream's as `res.stream`. */
+  readonly #writable: Writable;
+  /** compression()'s `res.flush`, when it is there. */
+  readonly #flush: (() => void) | undefined;
+  /** Every writer waiting for `drain` (one per subscription when multiplexed) shares this. */
+  #waiting: Promise<void> | undefined;
+
+  constructor(res: NodeResponse) {
+    this.#res = res;
+    this.#writable = 'stream' in res ? (res.stream as unknown as Writable) : (res as unknown as Writable);
+    this.#flush = (res as { flush?: () => void }).flush;
+  }
+
+  start(status: number, headers: Record<string, string>): void {
+    const res = this.#res;
+    if (res.headersSent) return;
+    res.writeHead(status, headers);
+    // Send the headers now: a client waits for them before it reports "connected".
+    (res as ServerResponse).flushHeaders?.();
+  }
+
+  write(chunk: string): boolean {
+    const res = this.#res;
+    if (res.writableEnded || res.destroyed) return true;
+    const ok = (res as ServerResponse).write(chunk);
+    // compression() buffers output until flushed; SSE must not sit in a buffer.
+    this.#flush?.call(res);
+    return ok;
+  }
+
+  drained(): Promise<void> {
+    const res = this.#res;
+    const writable = this.#writable;
+    if (!writable.writableNeedDrain || res.destroyed || res.writableEnded) return Promise.resolve();
+    // One listener pair per sink, however many writers wait.
+    this.#waiting ??= new Promise<void>((resolve) => {
+      const done = (): void => {
+        writable.off('drain', done);
+        res.off('close', done);
+        this.#waiting = undefined;
+        resolve();
+      };
+      writable.on('drain', done);
+      res.on('close', done);
+    });
+    return this.#waiting;
+  }
+
+  get bufferedBytes(): number {
+    return this.#writable.writableLength ?? 0;
+  }
+
+  end(): void {
+    if (!this.#res.writableEnded) this.#res.end();
+  }
 }

@@ -8,7 +8,12 @@ export interface HeadersLike {
   get(name: string): string | null;
 }
 
-/** A request as the core sees it. */
+/**
+ * A request as the core sees it. An open stream holds its request for its whole life, so an
+ * adapter may compute properties when they are read (getters) rather than keep them: the
+ * core reads `url`, `searchParams` and `headers` while it sets a request up, and `signal`
+ * (which it listens to) as it starts.
+ */
 export interface SSERequest {
   /** Upper-case HTTP method. */
   method: string;
