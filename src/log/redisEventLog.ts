@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { randomToken } from '../server/secret.js';
 import { createCheckpoint, createReset, type CheckpointSignal, type ResetSignal } from './reset.js';
 import { SharedValue, withSharedValue } from './sharedValue.js';
+import { PushableGenerator, type PushHandle, type PushOptions, type PushSink } from './pushSource.js';
 import type { EventLog, EventLogSubscribeOptions } from './types.js';
 import { Wakeup } from './wakeup.js';
 
@@ -71,9 +72,11 @@ const START: Position = { sid: ZERO, n: 0 };
 interface WindowEntry {
   sid: StreamId;
   n: number;
-  id: string;
-  data: SharedValue;
+  /** `tracked(id, data)` with the shared value, made once for every local reader. */
+  envelope: TrackedEnvelope<unknown>;
 }
+
+type ReaderItem = TrackedEnvelope<unknown> | ResetSignal | CheckpointSignal;
 
 /** One topic as this process reads it: a window of recent events fed by the shared reader. */
 class LocalTopic {
@@ -84,7 +87,10 @@ class LocalTopic {
   /** The last position the shared reader saw for this topic. */
   readerAt: Position;
   readers = 0;
+  /** Readers pulling (async iteration) wait here for the next event. */
   readonly wakeup = new Wakeup();
+  /** Readers on the push path, delivered to as the shared reader appends. */
+  readonly pushed = new Set<{ deliver(): void }>();
 
   constructor(readonly key: string, readonly counterKey: string, start: Position) {
     this.contiguousAfter = start;
@@ -102,6 +108,12 @@ class LocalTopic {
       this.entries = this.entries.slice(this.head);
       this.head = 0;
     }
+  }
+
+  /** Tells every local reader there is something new (or that the epoch changed). */
+  announce(): void {
+    this.wakeup.wake();
+    for (const reader of this.pushed) reader.deliver();
   }
 
   /** The first entry after `sid`: a binary search, since a live reader asks for the newest. */
@@ -174,7 +186,7 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
         topic.head = 0;
         topic.contiguousAfter = START;
         topic.readerAt = START;
-        topic.wakeup.wake();
+        topic.announce();
       }
     }
   }
@@ -276,9 +288,11 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
             const text = field(fields, 'd');
             if (!sid || text === undefined || compareIds(sid, topic.readerAt.sid) <= 0) continue;
             const position = { sid, n: Number(field(fields, 'n') ?? 0) };
-            topic.append({ ...position, id: eventId(position), data: new SharedValue(serializer.deserialize(text)) }, localWindow);
+            const value = serializer.deserialize(text);
+            const envelope = withSharedValue<TrackedEnvelope<unknown>>(tracked(eventId(position), value), new SharedValue(value));
+            topic.append({ ...position, envelope }, localWindow);
           }
-          topic.wakeup.wake();
+          topic.announce();
         }
       } catch {
         if (closed) return;
@@ -287,6 +301,231 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
         await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 50 * 2 ** Math.min(failures, 6))));
       }
     }
+  }
+
+  /**
+   * A reader's start: where it stands, and what it gets first — a checkpoint when it starts
+   * from now, a reset when `lastEventId` cannot be resumed from.
+   */
+  async function openAt(topic: LocalTopic, lastEventId: string | null | undefined): Promise<{ cursor: Position; first: ReaderItem | undefined }> {
+    if (lastEventId === undefined || lastEventId === null || lastEventId === '') {
+      return { cursor: topic.readerAt, first: createCheckpoint(eventId(topic.readerAt)) };
+    }
+    const parsed = parseId(lastEventId);
+    const head = await headOf(topic);
+    const reset = (reason: 'unknown' | 'epoch' | 'trimmed') => ({ cursor: topic.readerAt, first: createReset(reason, eventId(head)) });
+    if (!parsed) return reset('unknown');
+    if (parsed.epoch !== epoch) return reset('epoch');
+    if (parsed.position.n > head.n || compareIds(parsed.position.sid, head.sid) > 0) return reset('unknown');
+    if (await trimmedAfter(topic, parsed.position)) return reset('trimmed');
+    return { cursor: parsed.position, first: undefined };
+  }
+
+  /**
+   * The next events for a reader behind this process's window, from Redis: up to 100, or a
+   * reset when Redis trimmed some of them. Returns the reader's new position.
+   */
+  async function readBehind(topic: LocalTopic, cursor: Position): Promise<{ cursor: Position; items: ReaderItem[] }> {
+    if (await trimmedAfter(topic, cursor)) {
+      const head = await headOf(topic);
+      return { cursor: head, items: [createReset('trimmed', eventId(head))] };
+    }
+    const batch = (await redis.xrange(
+      topic.key,
+      `(${formatStreamId(cursor.sid)}`,
+      formatStreamId(topic.contiguousAfter.sid),
+      'COUNT',
+      100,
+    )) as Array<[string, string[]]>;
+    if (batch.length === 0) return { cursor: topic.contiguousAfter, items: [] };
+    const items: ReaderItem[] = [];
+    for (const [rawId, fields] of batch) {
+      const sid = parseStreamId(rawId);
+      const text = field(fields, 'd');
+      if (!sid || text === undefined) continue;
+      cursor = { sid, n: Number(field(fields, 'n') ?? 0) };
+      items.push(tracked(eventId(cursor), serializer.deserialize(text)));
+    }
+    return { cursor, items };
+  }
+
+  async function* pull(name: string, options: EventLogSubscribeOptions): AsyncGenerator<ReaderItem, void, undefined> {
+    const { signal } = options;
+    await ready;
+    const topic = await acquire(name);
+    let generation = epochGeneration;
+    try {
+      let { cursor, first } = await openAt(topic, options.lastEventId);
+      if (first) yield first;
+      while (!closed && !signal?.aborted) {
+        if (generation !== epochGeneration) {
+          generation = epochGeneration;
+          cursor = topic.readerAt;
+          yield createReset('epoch', eventId(cursor));
+          continue;
+        }
+        if (cursor.n < topic.contiguousAfter.n) {
+          // Behind this process's window: Redis has the rest, unless it trimmed it.
+          const behind = await readBehind(topic, cursor);
+          cursor = behind.cursor;
+          for (const item of behind.items) {
+            yield item;
+            if (signal?.aborted || closed) return;
+          }
+          continue;
+        }
+        const entry = topic.firstAfter(cursor.sid);
+        if (entry) {
+          cursor = { sid: entry.sid, n: entry.n };
+          yield entry.envelope;
+          continue;
+        }
+        await topic.wakeup.wait(signal);
+      }
+    } finally {
+      release(topic);
+    }
+  }
+
+  /**
+   * A reader on the push path (see pushSource.ts): events in the window are delivered in the
+   * turn the shared reader appends them; starting, reading behind the window and waiting for a
+   * full sink are the only asynchronous steps, and nothing is queued meanwhile (the cursor
+   * says where to go on from).
+   */
+  class RedisPushedReader implements PushHandle {
+    readonly #sink: PushSink;
+    readonly #signal: AbortSignal | undefined;
+    #topic: LocalTopic | undefined;
+    #cursor: Position = START;
+    #generation = epochGeneration;
+    /** Starting, reading Redis, or waiting for the sink: `deliver` waits its turn. */
+    #busy = true;
+    #stopped = false;
+
+    constructor(sink: PushSink, signal: AbortSignal | undefined) {
+      this.#sink = sink;
+      this.#signal = signal;
+      signal?.addEventListener('abort', this, { once: true });
+    }
+
+    async start(name: string, lastEventId: string | null | undefined): Promise<void> {
+      try {
+        await ready;
+        const topic = await acquire(name);
+        if (this.#stopped) {
+          release(topic);
+          return;
+        }
+        this.#topic = topic;
+        this.#generation = epochGeneration;
+        const { cursor, first } = await openAt(topic, lastEventId);
+        this.#cursor = cursor;
+        topic.pushed.add(this);
+        if (first && !(await this.#offer(first))) return;
+        this.#busy = false;
+        this.deliver();
+      } catch (cause) {
+        this.#failWith(cause);
+      }
+    }
+
+    /** Delivers what is new in the window, until caught up, behind the window, or the sink is full. */
+    deliver(): void {
+      const topic = this.#topic;
+      if (this.#busy || this.#stopped || !topic) return;
+      try {
+        while (!this.#stopped) {
+          let item: ReaderItem;
+          if (this.#generation !== epochGeneration) {
+            this.#generation = epochGeneration;
+            this.#cursor = topic.readerAt;
+            item = createReset('epoch', eventId(this.#cursor));
+          } else if (this.#cursor.n < topic.contiguousAfter.n) {
+            this.#busy = true;
+            void this.#catchUp(topic);
+            return;
+          } else {
+            const entry = topic.firstAfter(this.#cursor.sid);
+            if (!entry) return;
+            this.#cursor = { sid: entry.sid, n: entry.n };
+            item = entry.envelope;
+          }
+          if (!this.#sink.value(item)) {
+            this.#busy = true;
+            void this.#resumeWhenDrained();
+            return;
+          }
+        }
+      } catch (cause) {
+        this.#failWith(cause);
+      }
+    }
+
+    stop(): void {
+      this.end(false);
+    }
+
+    /** The watched signal aborted. */
+    handleEvent(): void {
+      this.end(true);
+    }
+
+    /** Ends it. `complete` tells the sink too (the log closed, or the watched signal aborted). */
+    end(complete: boolean): void {
+      if (this.#stopped) return;
+      this.#stopped = true;
+      this.#signal?.removeEventListener('abort', this);
+      if (this.#topic) {
+        this.#topic.pushed.delete(this);
+        release(this.#topic);
+      }
+      if (complete) this.#sink.complete();
+    }
+
+    async #catchUp(topic: LocalTopic): Promise<void> {
+      try {
+        const behind = await readBehind(topic, this.#cursor);
+        if (this.#stopped) return;
+        this.#cursor = behind.cursor;
+        for (const item of behind.items) if (!(await this.#offer(item))) return;
+        this.#busy = false;
+        this.deliver();
+      } catch (cause) {
+        this.#failWith(cause);
+      }
+    }
+
+    /** Gives the sink one item, waiting for room after it when full; false once stopped. */
+    async #offer(item: ReaderItem): Promise<boolean> {
+      if (this.#stopped) return false;
+      if (!this.#sink.value(item)) await this.#sink.drained();
+      return !this.#stopped;
+    }
+
+    async #resumeWhenDrained(): Promise<void> {
+      await this.#sink.drained();
+      this.#busy = false;
+      this.deliver();
+    }
+
+    #failWith(cause: unknown): void {
+      if (this.#stopped) return;
+      this.end(false);
+      this.#sink.fail(cause);
+    }
+  }
+
+  function push(name: string, options: EventLogSubscribeOptions, sink: PushSink, pushOptions: PushOptions): PushHandle {
+    const { signal } = options;
+    if (closed || signal?.aborted) {
+      sink.complete();
+      return { stop: () => undefined };
+    }
+    // The consumer's own signal needs no listener: it calls stop() itself.
+    const reader = new RedisPushedReader(sink, signal === pushOptions.consumerSignal ? undefined : signal);
+    void reader.start(name, options.lastEventId);
+    return reader;
   }
 
   const log = {
@@ -317,79 +556,19 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
       return eventId({ sid: parseStreamId(rawId) ?? ZERO, n: Number(n) });
     },
 
-    async *subscribe<T>(
-      name: string,
-      options: EventLogSubscribeOptions = {},
-    ): AsyncGenerator<TrackedEnvelope<T> | ResetSignal | CheckpointSignal, void> {
-      const { signal } = options;
-      await ready;
-      const topic = await acquire(name);
-      let generation = epochGeneration;
-      try {
-        let cursor: Position = topic.readerAt;
-        const requested = options.lastEventId;
-        if (requested === undefined || requested === null || requested === '') {
-          yield createCheckpoint(eventId(cursor));
-        } else {
-          const parsed = parseId(requested);
-          const head = await headOf(topic);
-          if (!parsed) yield createReset('unknown', eventId(head));
-          else if (parsed.epoch !== epoch) yield createReset('epoch', eventId(head));
-          else if (parsed.position.n > head.n || compareIds(parsed.position.sid, head.sid) > 0) yield createReset('unknown', eventId(head));
-          else if (await trimmedAfter(topic, parsed.position)) yield createReset('trimmed', eventId(head));
-          else cursor = parsed.position;
-        }
-        while (!closed && !signal?.aborted) {
-          if (generation !== epochGeneration) {
-            generation = epochGeneration;
-            cursor = topic.readerAt;
-            yield createReset('epoch', eventId(cursor));
-            continue;
-          }
-          if (cursor.n < topic.contiguousAfter.n) {
-            // Behind this process's window: Redis has the rest, unless it trimmed it.
-            if (await trimmedAfter(topic, cursor)) {
-              cursor = await headOf(topic);
-              yield createReset('trimmed', eventId(cursor));
-              continue;
-            }
-            const batch = (await redis.xrange(
-              topic.key,
-              `(${formatStreamId(cursor.sid)}`,
-              formatStreamId(topic.contiguousAfter.sid),
-              'COUNT',
-              100,
-            )) as Array<[string, string[]]>;
-            if (batch.length === 0) {
-              cursor = topic.contiguousAfter;
-              continue;
-            }
-            for (const [rawId, fields] of batch) {
-              const sid = parseStreamId(rawId);
-              const text = field(fields, 'd');
-              if (!sid || text === undefined) continue;
-              cursor = { sid, n: Number(field(fields, 'n') ?? 0) };
-              yield tracked(eventId(cursor), serializer.deserialize(text) as T);
-              if (signal?.aborted || closed) return;
-            }
-            continue;
-          }
-          const entry = topic.firstAfter(cursor.sid);
-          if (entry) {
-            cursor = { sid: entry.sid, n: entry.n };
-            yield withSharedValue<TrackedEnvelope<T>>(tracked(entry.id, entry.data.value as T), entry.data);
-            continue;
-          }
-          await topic.wakeup.wait(signal);
-        }
-      } finally {
-        release(topic);
-      }
+    subscribe(name: string, options: EventLogSubscribeOptions = {}): PushableGenerator<ReaderItem> {
+      return new PushableGenerator(
+        () => pull(name, options),
+        (sink, pushOptions) => push(name, options, sink, pushOptions),
+      );
     },
 
     async close(): Promise<void> {
       closed = true;
-      for (const topic of topics.values()) topic.wakeup.wake();
+      for (const topic of topics.values()) {
+        topic.wakeup.wake();
+        for (const reader of [...topic.pushed]) (reader as RedisPushedReader).end(true);
+      }
       topics.clear();
       reader.disconnect();
     },

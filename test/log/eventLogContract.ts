@@ -3,12 +3,67 @@
  */
 import { isTrackedEnvelope } from '@trpc/server';
 import { afterEach, describe, expect, test } from 'vitest';
+import { PUSH_SOURCE, pushSourceOf } from '../../src/log/pushSource.js';
 import { isCheckpoint, isReset, type ResetSignal } from '../../src/log/reset.js';
 import type { EventLog } from '../../src/log/types.js';
 
 export interface EventLogBackend {
   name: string;
   create(opts: { maxEvents?: number; maxAgeMs?: number }): Promise<EventLog>;
+}
+
+/**
+ * The push side of a subscription (what trpc-sse's server takes) seen as an iterator, so the
+ * same contract checks both sides. The sink says "full" as soon as it holds a value, so, as
+ * with pulling, one value is in flight at a time, and the log's pause-and-catch-up path runs
+ * for every value.
+ */
+function pushed(subscription: AsyncIterable<unknown>): AsyncIterator<unknown> {
+  const source = pushSourceOf(subscription);
+  if (!source) throw new Error('this subscription has no push side');
+  const queue: Array<IteratorResult<unknown> | { error: unknown }> = [];
+  let wake: (() => void) | null = null;
+  let room: (() => void) | null = null;
+  const settle = (): void => {
+    wake?.();
+    wake = null;
+  };
+  const handle = source[PUSH_SOURCE](
+    {
+      value(value) {
+        queue.push({ done: false, value });
+        settle();
+        return queue.length === 0;
+      },
+      drained: () => (queue.length === 0 ? Promise.resolve() : new Promise<void>((resolve) => (room = resolve))),
+      complete() {
+        queue.push({ done: true, value: undefined });
+        settle();
+      },
+      fail(error) {
+        queue.push({ error });
+        settle();
+      },
+    },
+    {},
+  );
+  return {
+    async next() {
+      while (queue.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+      const head = queue[0]!;
+      if (!('done' in head && head.done)) queue.shift();
+      if (queue.length === 0) {
+        room?.();
+        room = null;
+      }
+      if ('error' in head) throw head.error;
+      return head;
+    },
+    async return() {
+      handle.stop();
+      return { done: true, value: undefined };
+    },
+  };
 }
 
 type Item =
@@ -43,8 +98,9 @@ async function take(iterator: AsyncIterator<unknown>, count: number, timeoutMs =
   return items;
 }
 
-export function eventLogContract(backend: EventLogBackend): void {
-  describe(`event log contract: ${backend.name}`, () => {
+/** Runs the contract against `backend`, reading subscriptions as apps do (`pull`) or as the server does (`push`). */
+export function eventLogContract(backend: EventLogBackend, consume: 'pull' | 'push' = 'pull'): void {
+  describe(`event log contract: ${backend.name}, ${consume}`, () => {
     const logs: EventLog[] = [];
     const aborts: AbortController[] = [];
     afterEach(async () => {
@@ -59,7 +115,8 @@ export function eventLogContract(backend: EventLogBackend): void {
     const subscribe = (log: EventLog, topic: string, lastEventId?: string | null) => {
       const abort = new AbortController();
       aborts.push(abort);
-      return { iterator: log.subscribe(topic, { lastEventId, signal: abort.signal }), abort };
+      const subscription = log.subscribe(topic, { lastEventId, signal: abort.signal });
+      return { iterator: consume === 'pull' ? subscription : pushed(subscription), abort };
     };
 
     test('ids carry the epoch and grow', async () => {
@@ -216,8 +273,10 @@ export function eventLogContract(backend: EventLogBackend): void {
       await firstRead;
       let head = '';
       for (let n = 1; n <= 50; n++) head = await log.publish('t', n);
-      const [item] = await take(iterator, 1);
-      expect(item).toEqual({ kind: 'reset', reason: 'trimmed', lastEventId: head });
+      // At most the value in flight when the window moved (a pushed reader holds one), then the reset.
+      const items = await take(iterator, consume === 'push' ? 2 : 1);
+      if (consume === 'push') expect(items[0]).toMatchObject({ kind: 'event', data: 1 });
+      expect(items.at(-1)).toEqual({ kind: 'reset', reason: 'trimmed', lastEventId: head });
     });
 
     test('unsubscribing mid-replay ends the reader at once', async () => {

@@ -3,7 +3,9 @@ import { createMemoryEventLog } from '../../src/log/memoryEventLog.js';
 import { isReset } from '../../src/log/reset.js';
 import { eventLogContract } from './eventLogContract.js';
 
-eventLogContract({ name: 'memory', create: async (opts) => createMemoryEventLog(opts) });
+for (const consume of ['pull', 'push'] as const) {
+  eventLogContract({ name: 'memory', create: async (opts) => createMemoryEventLog(opts) }, consume);
+}
 
 afterEach(() => {
   vi.useRealTimers();

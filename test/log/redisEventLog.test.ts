@@ -26,19 +26,24 @@ function client(): Redis {
   return redis;
 }
 
-eventLogContract({
-  name: 'redis',
-  // A fresh key prefix per log: a separate log (and epoch) on the same server.
-  create: async (opts) =>
-    createRedisEventLog({
-      redis: client(),
-      keyPrefix: `test${++prefixes}:`,
-      approximateTrim: false,
-      blockMs: 1_000,
-      ...(opts.maxEvents === undefined ? {} : { maxEvents: opts.maxEvents }),
-      ...(opts.maxAgeMs === undefined ? {} : { maxAgeMs: opts.maxAgeMs }),
-    }),
-});
+for (const consume of ['pull', 'push'] as const) {
+  eventLogContract(
+    {
+      name: 'redis',
+      // A fresh key prefix per log: a separate log (and epoch) on the same server.
+      create: async (opts) =>
+        createRedisEventLog({
+          redis: client(),
+          keyPrefix: `test${++prefixes}:`,
+          approximateTrim: false,
+          blockMs: 1_000,
+          ...(opts.maxEvents === undefined ? {} : { maxEvents: opts.maxEvents }),
+          ...(opts.maxAgeMs === undefined ? {} : { maxAgeMs: opts.maxAgeMs }),
+        }),
+    },
+    consume,
+  );
+}
 
 test('two processes’ logs on one Redis: an event published by one reaches readers of the other', async () => {
   const a = createRedisEventLog({ redis: client(), keyPrefix: 'shared:' });
