@@ -9,7 +9,7 @@ import type { TRPCRequestInfo } from '@trpc/server/http';
 import { createSSECore, type SSECore } from '../server/core.js';
 import { bodyTooLarge, checkDeclaredLength } from '../server/bodyLimit.js';
 import type { RequestHooks, SSEServerOptions } from '../server/options.js';
-import type { SSERequest, SSEResponseSink } from '../server/request.js';
+import type { ClientGoneListener, SSERequest, SSEResponseSink } from '../server/request.js';
 
 /** Options of tRPC's fetch handler, used for queries and mutations. */
 export type FetchTRPCHandlerOptions<TRouter extends AnyTRPCRouter> = Pick<
@@ -160,6 +160,7 @@ class FetchSSERequest implements SSERequest {
   readonly url: URL;
   readonly signal: AbortSignal;
   readonly #req: Request;
+  #goneListener: ClientGoneListener | null = null;
 
   constructor(req: Request, url: URL, path: string, signal: AbortSignal) {
     this.method = req.method.toUpperCase();
@@ -179,6 +180,21 @@ class FetchSSERequest implements SSERequest {
 
   readBody(maxBytes: number): Promise<string> {
     return readFetchBody(this.#req, maxBytes);
+  }
+
+  onGone(listener: ClientGoneListener | null): boolean {
+    if (this.signal.aborted) return false;
+    if (listener && !this.#goneListener) this.signal.addEventListener('abort', this, { once: true });
+    if (!listener && this.#goneListener) this.signal.removeEventListener('abort', this);
+    this.#goneListener = listener;
+    return true;
+  }
+
+  /** The signal aborted: tell the listener. */
+  handleEvent(): void {
+    const listener = this.#goneListener;
+    this.#goneListener = null;
+    listener?.clientGone();
   }
 }
 

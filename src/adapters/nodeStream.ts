@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Writable } from 'node:stream';
 import { bodyTooLarge, checkDeclaredLength } from '../server/bodyLimit.js';
-import type { HeadersLike, SSERequest, SSEResponseSink } from '../server/request.js';
+import type { ClientGoneListener, HeadersLike, SSERequest, SSEResponseSink } from '../server/request.js';
 
 /** A Node request: `node:http` or the `node:http2` compatibility API (h2c or TLS). */
 export type NodeRequest = IncomingMessage | Http2ServerRequest;
@@ -48,6 +48,7 @@ export class NodeSSERequest implements SSERequest {
   #controller: AbortController | null = null;
   /** The response closed before we ended it: the client left (a signal read later is born aborted). */
   #left = false;
+  #goneListener: ClientGoneListener | null = null;
 
   constructor(req: NodeRequest, res: NodeResponse, path: string) {
     this.path = path;
@@ -91,12 +92,21 @@ export class NodeSSERequest implements SSERequest {
     return readNodeBody(this.#req, maxBytes);
   }
 
+  onGone(listener: ClientGoneListener | null): boolean {
+    if (this.#left) return false;
+    this.#goneListener = listener;
+    return true;
+  }
+
   #onResponseClose(): void {
     // Closed before we ended it: the client left. (`writableFinished` cannot tell on HTTP/2,
     // where a reset stream reports itself finished.)
     if (this.#res.writableEnded || this.#left) return;
     this.#left = true;
     this.#controller?.abort();
+    const listener = this.#goneListener;
+    this.#goneListener = null;
+    listener?.clientGone();
   }
 }
 

@@ -6,7 +6,7 @@ import { checkpointFrame, connectedFrame, errorFrame, eventStreamHeaders, PING_F
 import { reportFailure, type ErrorScope } from './errorShape.js';
 import type { HeartbeatTarget } from './heartbeat.js';
 import type { RequestHooks } from './options.js';
-import type { SSERequest, SSEResponseSink } from './request.js';
+import type { ClientGoneListener, SSERequest, SSEResponseSink } from './request.js';
 import { readConnectionParams, readInput, readLastEventId } from './requestParams.js';
 import { callSubscription, lookupSubscription, type SubscriptionSource } from './subscriptionCall.js';
 import { discardSource, pumpSource, type Pump, type PumpOutlet } from './sourcePump.js';
@@ -59,7 +59,7 @@ async function startProcedure(
  * One subscription on its own event stream, in tRPC's dialect (distinct mode). Values are
  * written straight to the sink as they come (see {@link pumpSource} for backpressure).
  */
-class DistinctStream implements HeartbeatTarget, PumpOutlet {
+class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener {
   readonly mode = 'distinct';
   wroteSinceTick = true;
   #closed = false;
@@ -74,7 +74,6 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet {
   #resolveDone!: () => void;
   #pump: Pump | undefined;
   #maxDurationTimer: ReturnType<typeof setTimeout> | undefined;
-  readonly #onRequestAbort = (): void => this.close();
 
   constructor(env: StreamEnvironment, req: SSERequest, sink: SSEResponseSink, hooks: RequestHooks) {
     this.#env = env;
@@ -93,8 +92,7 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet {
 
   async run(): Promise<void> {
     const { options } = this.#env;
-    if (this.#req.signal.aborted) return this.#finish();
-    this.#req.signal.addEventListener('abort', this.#onRequestAbort, { once: true });
+    if (!this.#req.onGone(this)) return this.#finish();
     if (!this.#env.admit(this)) {
       this.#open();
       this.#fail(this.#env.refusal());
@@ -124,6 +122,11 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet {
   /** Ends the stream without `return`: the client reconnects and resumes. */
   close(): void {
     this.#finish();
+  }
+
+  /** The client left. */
+  clientGone(): void {
+    this.close();
   }
 
   // PumpOutlet: called by the pump (the stream is its own outlet: no closures per stream).
@@ -191,7 +194,7 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet {
   #finish(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#req.signal.removeEventListener('abort', this.#onRequestAbort);
+    this.#req.onGone(null);
     this.#env.heartbeat.delete(this);
     this.#env.release(this);
     if (this.#maxDurationTimer) clearTimeout(this.#maxDurationTimer);

@@ -8,6 +8,11 @@ export interface HeadersLike {
   get(name: string): string | null;
 }
 
+/** Told once, when the client of a request goes away. */
+export interface ClientGoneListener {
+  clientGone(): void;
+}
+
 /**
  * A request as the core sees it. An open stream holds its request for its whole life, so an
  * adapter may compute properties when they are read (getters) rather than keep them: the
@@ -26,6 +31,12 @@ export interface SSERequest {
   url: URL | null;
   /** Aborted when the client goes away (socket closed, body cancelled). */
   signal: AbortSignal;
+  /**
+   * Sets the one listener told when the client goes away. Streams use this rather than
+   * {@link signal}, which costs an `AbortSignal` (most of a kilobyte) per open stream.
+   * `null` removes it. Returns `false`, and keeps nothing, when the client has already gone.
+   */
+  onGone(listener: ClientGoneListener | null): boolean;
   /**
    * Reads the request body as text, at most `maxBytes`; rejects with a `PAYLOAD_TOO_LARGE`
    * `TRPCError` past that (without buffering the rest).

@@ -5,7 +5,7 @@ import { eventStreamHeaders } from '../dialect.js';
 import type { Closable, StreamEnvironment } from '../environment.js';
 import { reportFailure, type ErrorScope } from '../errorShape.js';
 import type { RequestHooks } from '../options.js';
-import type { SSERequest, SSEResponseSink } from '../request.js';
+import type { ClientGoneListener, SSERequest, SSEResponseSink } from '../request.js';
 import { secretsMatch } from '../secret.js';
 import { serializeErrorShape, ValueSerializer } from '../serialize.js';
 import type { MuxConnection, SubscribeOp } from './connection.js';
@@ -52,7 +52,7 @@ function readResumeSeq(req: SSERequest): number | null {
  * environment counts and closes, and the listener for the client leaving. One object per
  * open stream, with no closures (a server holds thousands).
  */
-class MuxStream implements SSEResponseSink, Closable {
+class MuxStream implements SSEResponseSink, Closable, ClientGoneListener {
   readonly mode = 'multiplexed';
   /** The connection it carries, once there is one. */
   connection: MuxConnection | undefined;
@@ -104,15 +104,15 @@ class MuxStream implements SSEResponseSink, Closable {
     this.connection?.dropStream();
   }
 
-  /** The request's signal aborted: the client left. */
-  handleEvent(): void {
+  /** The client left. */
+  clientGone(): void {
     if (this.#ended) return;
     this.#ended = true;
     this.#finish();
   }
 
   #finish(): void {
-    this.#req.signal.removeEventListener('abort', this);
+    this.#req.onGone(null);
     this.connection?.detach(this);
     this.#env.release(this);
     this.#resolveDone();
@@ -132,8 +132,7 @@ export async function serveMultiplexedStream(
 ): Promise<void> {
   const scope: ErrorScope = { path: undefined, type: 'subscription', input: undefined, ctx: undefined };
   const stream = new MuxStream(env, req, sink);
-  if (req.signal.aborted) return Promise.resolve();
-  req.signal.addEventListener('abort', stream, { once: true });
+  if (!req.onGone(stream)) return Promise.resolve();
   const { done } = stream;
   if (!env.admit(stream)) {
     writeJSONError(stream, env, env.refusal(), scope);
@@ -174,7 +173,10 @@ export async function serveMultiplexedStream(
       isBatchCall: false,
       calls: [],
       connectionParams,
-      signal: req.signal,
+      // Made only if createContext reads it (an AbortSignal per stream is costly).
+      get signal() {
+        return req.signal;
+      },
       url: req.url,
     };
     const ctx = await hooks.createContext(info);
