@@ -220,9 +220,13 @@ describe('resume', () => {
     const fixture = createTestRouter();
     const start = async (port = 0) => {
       const handler = createSSEHandler({ router: fixture.router, basePath: '/trpc' });
-      const server = createServer((req, res) => void handler(req, res));
+      const requests: string[] = [];
+      const server = createServer((req, res) => {
+        requests.push(req.method!);
+        void handler(req, res);
+      });
       const bound = await listen(server, port);
-      return { handler, server, port: bound };
+      return { handler, server, port: bound, requests };
     };
     let current = await start();
     cleanup.push(async () => {
@@ -242,6 +246,8 @@ describe('resume', () => {
     current = await start(port);
     await c.untilData(10);
     expect(c.data.map((d) => d.data)).toEqual(['a0', 'a1', 'a2', 'a3', 'a4', 'b0', 'b1', 'b2', 'b3', 'b4']);
+    // The resubscription rode on the resume request itself: one request to the new server.
+    expect(current.requests).toEqual(['GET']);
   });
 });
 

@@ -35,7 +35,7 @@ export interface RecordedRequest {
   url: string;
   /** Header names lower-cased. */
   headers: Record<string, string>;
-  /** Control requests (multiplexed POST): the ops of the body. */
+  /** Multiplexed ops: of a control request's body (POST), or of a stream request's `subscribe` query (GET). */
   ops: Array<Record<string, unknown>>;
 }
 
@@ -64,6 +64,12 @@ export interface Harness {
   readonly streamRequests: readonly RecordedRequest[];
   /** Multiplexed control ops (POST bodies) of kind `op` (and procedure `path`, for `subscribe`), in order. */
   controlOps(op: 'subscribe' | 'unsubscribe' | 'close', path?: string): Array<Record<string, unknown>>;
+  /**
+   * Every multiplexed `subscribe` the client sent for `path`, however it travelled: in a
+   * control request, or in a stream request's `subscribe` query (PROTOCOL.md §2.1; a server
+   * that resumes the connection ignores those).
+   */
+  subscribesSent(path: string): Array<Record<string, unknown>>;
   /** The client-wide connection state (`sse.connectionState`), latest value. */
   readonly connectionState: string;
   /** Closes the SSE client and the server, and clears the query cache. */
@@ -84,6 +90,8 @@ export async function createHarness(opts: HarnessOptions): Promise<Harness> {
     if (init.method === 'POST' && typeof init.body === 'string') {
       ops = (JSON.parse(init.body) as { ops?: Array<Record<string, unknown>> }).ops ?? [];
     }
+    const opening = new URL(url).searchParams.get('subscribe');
+    if (init.method === 'GET' && opening !== null) ops = JSON.parse(opening) as Array<Record<string, unknown>>;
     requests.push({ method: init.method, url, headers, ops });
     return nodeFetch.call(globalThis, url, init);
   };
@@ -115,6 +123,9 @@ export async function createHarness(opts: HarnessOptions): Promise<Harness> {
         .filter((r) => r.method === 'POST')
         .flatMap((r) => r.ops)
         .filter((o) => o['op'] === op && (path === undefined || o['path'] === path));
+    },
+    subscribesSent(path) {
+      return requests.flatMap((r) => r.ops).filter((o) => o['op'] === 'subscribe' && o['path'] === path);
     },
     get connectionState() {
       return connectionState;
@@ -346,7 +357,7 @@ export function defineSubscriptionSuite(name: string, adapter: HookAdapter, mode
           expect(h.probe.lastInputs[1]).toMatchObject({ count: 100_000, intervalMs: 10, lastEventId: lastBefore });
           if (mode === 'multiplexed') {
             // A new connection: the client subscribed again, from the last tracked id.
-            const subscribes = h.controlOps('subscribe', 'counter');
+            const subscribes = h.subscribesSent('counter');
             expect(subscribes).toHaveLength(2);
             expect(subscribes[0]).not.toHaveProperty('lastEventId');
             expect(subscribes[1]).toMatchObject({ lastEventId: lastBefore });
@@ -412,7 +423,7 @@ export function defineSubscriptionSuite(name: string, adapter: HookAdapter, mode
         if (rc.expect === 'restart') {
           // The reconnect carried the last tracked id, merged into the input as tRPC does.
           expect(h.probe.lastInputs[1]).toEqual({ lastEventId: 'a2' });
-          if (mode === 'multiplexed') expect(h.controlOps('subscribe', 'live')[1]).toMatchObject({ lastEventId: 'a2' });
+          if (mode === 'multiplexed') expect(h.subscribesSent('live')[1]).toMatchObject({ lastEventId: 'a2' });
           h.feed.emit('item', { id: 'a3', text: 'three' });
         } else {
           expect(h.probe.started).toBe(1);

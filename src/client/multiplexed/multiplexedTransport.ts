@@ -282,14 +282,12 @@ export class MultiplexedTransport implements Transport {
       if (params) requestHeaders['trpc-sse-connection-params'] = encodeURIComponent(JSON.stringify(params));
       session.identity = JSON.stringify([url, requestHeaders]);
       // Resume only as the same party: new credentials must reach createContext.
-      let streamUrl = url;
       if (resume?.connectionId && resume.secret && resume.identity === session.identity) {
         requestHeaders['last-event-id'] = String(resume.lastSeq);
         requestHeaders['trpc-sse-connection'] = resume.connectionId;
         requestHeaders['trpc-sse-secret'] = resume.secret;
-      } else {
-        streamUrl = this.#withOpeningSubscribes(session, url);
       }
+      const streamUrl = this.#withOpeningSubscribes(session, url);
       if (session.abort.signal.aborted) return { kind: 'closed' as const };
       return runEventStream<{ kind: 'closed' }>(this.#runtime, {
         url: streamUrl,
@@ -303,15 +301,20 @@ export class MultiplexedTransport implements Transport {
   }
 
   /**
-   * A new connection's request carries the subscriptions waiting for it (as many as fit
-   * {@link MAX_OPENING_CHARS}), so their first events need no control request first.
+   * A stream's request carries the subscriptions a new connection would need (as many as fit
+   * {@link MAX_OPENING_CHARS}), so their first events need no control request first. A resume
+   * carries them too: a server that no longer has the connection (a restart) opens a new one
+   * and starts them at once, sparing each of its clients a round trip. Not in a drain
+   * handover, where the old stream still delivers: those subscriptions move only once the new
+   * connection is there, each from the last id the old one delivered.
    */
   #withOpeningSubscribes(session: Session, url: string): string {
     const ops: Record<string, unknown>[] = [];
     const ids = new Set<string>();
+    const onlyWaiting = this.#handoverFrom !== null;
     let size = 2;
     for (const subscription of this.#subscriptions.values()) {
-      if (subscription.sentOn !== null || subscription.retryTimer || subscription.ended) continue;
+      if (subscription.retryTimer || subscription.ended || (onlyWaiting && subscription.sentOn !== null)) continue;
       const op = subscription.subscribeOp();
       const opSize = JSON.stringify(op).length + 1;
       if (size + opSize > MAX_OPENING_CHARS) break;
