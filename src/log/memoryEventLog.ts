@@ -3,7 +3,7 @@ import { randomToken } from '../server/secret.js';
 import { formatEventId, parseEventId } from './eventId.js';
 import { createCheckpoint, createReset, type CheckpointSignal, type ResetSignal } from './reset.js';
 import { SharedValue, withSharedValue } from './sharedValue.js';
-import { PushableGenerator, type PushHandle, type PushOptions, type PushSink } from './pushSource.js';
+import { PushableGenerator, PushedReaderBase, type PushHandle, type PushOptions, type PushSink } from './pushSource.js';
 import type { EventLog, EventLogSubscribeOptions } from './types.js';
 import { Wakeup } from './wakeup.js';
 
@@ -151,27 +151,19 @@ class Cursor {
 /**
  * A reader on the push path (see pushSource.ts): delivered to synchronously when an event is
  * published; when its sink is full it stops, and catches up from its cursor once it drains.
- * It is its own handle and abort listener: a fan-out holds thousands of readers, so they
- * carry no closures.
  */
-class PushedReader implements PushHandle {
+class PushedReader extends PushedReaderBase {
   readonly #cursor: Cursor;
-  readonly #sink: PushSink;
   readonly #name: string;
   readonly #release: (name: string, topic: Topic) => void;
-  readonly #signal: AbortSignal | undefined;
   #paused = false;
-  #stopped = false;
 
-  /** `signal`: one to watch (aborting it completes the reader). */
   constructor(cursor: Cursor, sink: PushSink, name: string, release: (name: string, topic: Topic) => void, signal: AbortSignal | undefined) {
+    super(sink, signal);
     this.#cursor = cursor;
-    this.#sink = sink;
     this.#name = name;
     this.#release = release;
-    this.#signal = signal;
     cursor.topic.pushed.add(this);
-    signal?.addEventListener('abort', this, { once: true });
   }
 
   /** Starts delivering: `first` (a reset or a checkpoint) if any, then whatever is new. */
@@ -179,11 +171,9 @@ class PushedReader implements PushHandle {
     if (first !== undefined) {
       let room: boolean;
       try {
-        room = this.#sink.value(first);
+        room = this.sink.value(first);
       } catch (cause) {
-        this.end(false);
-        this.#sink.fail(cause);
-        return;
+        return this.failWith(cause);
       }
       if (!room) return this.#pause();
     }
@@ -194,43 +184,27 @@ class PushedReader implements PushHandle {
   deliver(): void {
     if (this.#paused) return;
     try {
-      for (let item = this.#cursor.next(); item !== undefined && !this.#stopped; item = this.#cursor.next()) {
-        if (!this.#sink.value(item)) return this.#pause();
+      for (let item = this.#cursor.next(); item !== undefined && !this.stopped; item = this.#cursor.next()) {
+        if (!this.sink.value(item)) return this.#pause();
       }
     } catch (cause) {
       // One reader's failure must not reach `publish` and the readers after it.
-      this.end(false);
-      this.#sink.fail(cause);
+      this.failWith(cause);
     }
   }
 
-  /** PushHandle: the consumer ends it. */
-  stop(): void {
-    this.end(false);
-  }
-
-  /** The watched signal aborted. */
-  handleEvent(): void {
-    this.end(true);
-  }
-
-  /** Ends it. `complete` tells the sink too (the log closed, or the watched signal aborted). */
-  end(complete: boolean): void {
-    if (this.#stopped) return;
-    this.#stopped = true;
+  protected leave(): void {
     const { topic } = this.#cursor;
-    this.#signal?.removeEventListener('abort', this);
     topic.pushed.delete(this);
     this.#release(this.#name, topic);
-    if (complete) this.#sink.complete();
   }
 
   // Nothing is queued while paused: the cursor says where to go on from.
   #pause(): void {
     this.#paused = true;
-    void this.#sink.drained().then(() => {
+    void this.sink.drained().then(() => {
       this.#paused = false;
-      if (this.#stopped) return;
+      if (this.stopped) return;
       this.#cursor.topic.trim(Date.now());
       this.deliver();
     });

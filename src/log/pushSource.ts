@@ -93,3 +93,54 @@ export class PushableGenerator<T> implements AsyncGenerator<T, void, undefined>,
     return (this.#generator ??= this.#pull());
   }
 }
+
+/**
+ * What the logs' pushed readers share: the sink, the one signal they may watch, and ending
+ * exactly once. A reader is its own handle and its own abort listener: a fan-out holds
+ * thousands of them, so they carry no closures.
+ */
+export abstract class PushedReaderBase implements PushHandle {
+  protected readonly sink: PushSink;
+  readonly #signal: AbortSignal | undefined;
+  #stopped = false;
+
+  /** `signal`: one to watch (aborting it completes the reader); not the consumer's own. */
+  constructor(sink: PushSink, signal: AbortSignal | undefined) {
+    this.sink = sink;
+    this.#signal = signal;
+    signal?.addEventListener('abort', this, { once: true });
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** PushHandle: the consumer ends it. */
+  stop(): void {
+    this.end(false);
+  }
+
+  /** The watched signal aborted. */
+  handleEvent(): void {
+    this.end(true);
+  }
+
+  /** Ends it. `complete` tells the sink too (the log closed, or the watched signal aborted). */
+  end(complete: boolean): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#signal?.removeEventListener('abort', this);
+    this.leave();
+    if (complete) this.sink.complete();
+  }
+
+  /** A failure reading or delivering: ends the reader and tells the sink, once. */
+  protected failWith(cause: unknown): void {
+    if (this.#stopped) return;
+    this.end(false);
+    this.sink.fail(cause);
+  }
+
+  /** Called once, when the reader ends: leave the topic. */
+  protected abstract leave(): void;
+}

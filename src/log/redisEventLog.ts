@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { randomToken } from '../server/secret.js';
 import { createCheckpoint, createReset, type CheckpointSignal, type ResetSignal } from './reset.js';
 import { SharedValue, withSharedValue } from './sharedValue.js';
-import { PushableGenerator, type PushHandle, type PushOptions, type PushSink } from './pushSource.js';
+import { PushableGenerator, PushedReaderBase, type PushHandle, type PushOptions, type PushSink } from './pushSource.js';
 import type { EventLog, EventLogSubscribeOptions } from './types.js';
 import { Wakeup } from './wakeup.js';
 
@@ -393,27 +393,18 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
    * full sink are the only asynchronous steps, and nothing is queued meanwhile (the cursor
    * says where to go on from).
    */
-  class RedisPushedReader implements PushHandle {
-    readonly #sink: PushSink;
-    readonly #signal: AbortSignal | undefined;
+  class RedisPushedReader extends PushedReaderBase {
     #topic: LocalTopic | undefined;
     #cursor: Position = START;
     #generation = epochGeneration;
     /** Starting, reading Redis, or waiting for the sink: `deliver` waits its turn. */
     #busy = true;
-    #stopped = false;
-
-    constructor(sink: PushSink, signal: AbortSignal | undefined) {
-      this.#sink = sink;
-      this.#signal = signal;
-      signal?.addEventListener('abort', this, { once: true });
-    }
 
     async start(name: string, lastEventId: string | null | undefined): Promise<void> {
       try {
         await ready;
         const topic = await acquire(name);
-        if (this.#stopped) {
+        if (this.stopped) {
           release(topic);
           return;
         }
@@ -426,16 +417,16 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
         this.#busy = false;
         this.deliver();
       } catch (cause) {
-        this.#failWith(cause);
+        this.failWith(cause);
       }
     }
 
     /** Delivers what is new in the window, until caught up, behind the window, or the sink is full. */
     deliver(): void {
       const topic = this.#topic;
-      if (this.#busy || this.#stopped || !topic) return;
+      if (this.#busy || this.stopped || !topic) return;
       try {
-        while (!this.#stopped) {
+        while (!this.stopped) {
           let item: ReaderItem;
           if (this.#generation !== epochGeneration) {
             this.#generation = epochGeneration;
@@ -451,68 +442,47 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
             this.#cursor = { sid: entry.sid, n: entry.n };
             item = entry.envelope;
           }
-          if (!this.#sink.value(item)) {
+          if (!this.sink.value(item)) {
             this.#busy = true;
             void this.#resumeWhenDrained();
             return;
           }
         }
       } catch (cause) {
-        this.#failWith(cause);
+        this.failWith(cause);
       }
     }
 
-    stop(): void {
-      this.end(false);
-    }
-
-    /** The watched signal aborted. */
-    handleEvent(): void {
-      this.end(true);
-    }
-
-    /** Ends it. `complete` tells the sink too (the log closed, or the watched signal aborted). */
-    end(complete: boolean): void {
-      if (this.#stopped) return;
-      this.#stopped = true;
-      this.#signal?.removeEventListener('abort', this);
-      if (this.#topic) {
-        this.#topic.pushed.delete(this);
-        release(this.#topic);
-      }
-      if (complete) this.#sink.complete();
+    protected leave(): void {
+      if (!this.#topic) return;
+      this.#topic.pushed.delete(this);
+      release(this.#topic);
     }
 
     async #catchUp(topic: LocalTopic): Promise<void> {
       try {
         const behind = await readBehind(topic, this.#cursor);
-        if (this.#stopped) return;
+        if (this.stopped) return;
         this.#cursor = behind.cursor;
         for (const item of behind.items) if (!(await this.#offer(item))) return;
         this.#busy = false;
         this.deliver();
       } catch (cause) {
-        this.#failWith(cause);
+        this.failWith(cause);
       }
     }
 
     /** Gives the sink one item, waiting for room after it when full; false once stopped. */
     async #offer(item: ReaderItem): Promise<boolean> {
-      if (this.#stopped) return false;
-      if (!this.#sink.value(item)) await this.#sink.drained();
-      return !this.#stopped;
+      if (this.stopped) return false;
+      if (!this.sink.value(item)) await this.sink.drained();
+      return !this.stopped;
     }
 
     async #resumeWhenDrained(): Promise<void> {
-      await this.#sink.drained();
+      await this.sink.drained();
       this.#busy = false;
       this.deliver();
-    }
-
-    #failWith(cause: unknown): void {
-      if (this.#stopped) return;
-      this.end(false);
-      this.#sink.fail(cause);
     }
   }
 
