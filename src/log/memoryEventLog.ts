@@ -5,7 +5,7 @@ import { createCheckpoint, createReset, type CheckpointSignal, type ResetSignal 
 import { SharedValue, withSharedValue } from './sharedValue.js';
 import { PushableGenerator, PushedReaderBase, type PushHandle, type PushOptions, type PushSink } from './pushSource.js';
 import type { EventLog, EventLogSubscribeOptions } from './types.js';
-import { Wakeup } from './wakeup.js';
+import { TopicSubscribers } from './topicSubscribers.js';
 
 /** Options of {@link createMemoryEventLog}. */
 export interface MemoryEventLogOptions {
@@ -50,10 +50,7 @@ class Topic {
   head = 0;
   /** Sequence number of the last event appended (or where the topic starts). */
   lastSeq: number;
-  /** Readers pulling (async iteration) wait here for the next event. */
-  readonly wakeup = new Wakeup();
-  /** Readers on the push path: each is delivered to in the turn an event is published. */
-  readonly pushed = new Set<PushedReader>();
+  readonly subscribers = new TopicSubscribers();
   readonly #limits: Limits;
 
   /**
@@ -93,14 +90,8 @@ class Topic {
     return this.head + Math.max(0, seq + 1 - first);
   }
 
-  /** Tells every reader there is something new. */
-  announce(): void {
-    this.wakeup.wake();
-    for (const reader of this.pushed) reader.deliver();
-  }
-
   get idle(): boolean {
-    return this.head === this.events.length && this.wakeup.waiting === 0 && this.pushed.size === 0;
+    return this.head === this.events.length && this.subscribers.count === 0;
   }
 
   // Shifting one by one would be quadratic; slice once half the array is dead.
@@ -163,7 +154,7 @@ class PushedReader extends PushedReaderBase {
     this.#cursor = cursor;
     this.#name = name;
     this.#release = release;
-    cursor.topic.pushed.add(this);
+    cursor.topic.subscribers.add(this);
   }
 
   /** Starts delivering: `first` (a reset or a checkpoint) if any, then whatever is new. */
@@ -195,7 +186,7 @@ class PushedReader extends PushedReaderBase {
 
   protected leave(): void {
     const { topic } = this.#cursor;
-    topic.pushed.delete(this);
+    topic.subscribers.delete(this);
     this.#release(this.#name, topic);
   }
 
@@ -280,7 +271,7 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
         topic.trim(Date.now());
         const item = cursor.next();
         if (item !== undefined) yield item;
-        else await topic.wakeup.wait(signal);
+        else await topic.subscribers.wait(signal);
       }
     } finally {
       release(name, topic);
@@ -311,7 +302,7 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
       const id = formatEventId(epoch, seq);
       const envelope = withSharedValue<TrackedEnvelope<unknown>>(tracked(id, data), new SharedValue(data));
       topic.append({ seq, envelope, at: Date.now() });
-      topic.announce();
+      topic.subscribers.announce();
       return id;
     },
 
@@ -324,10 +315,7 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
 
     async close(): Promise<void> {
       closed = true;
-      for (const topic of topics.values()) {
-        topic.wakeup.wake();
-        for (const reader of [...topic.pushed]) reader.end(true);
-      }
+      for (const topic of topics.values()) topic.subscribers.closeAll();
       topics.clear();
     },
   };

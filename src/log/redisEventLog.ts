@@ -5,7 +5,7 @@ import { createCheckpoint, createReset, type CheckpointSignal, type ResetSignal 
 import { SharedValue, withSharedValue } from './sharedValue.js';
 import { PushableGenerator, PushedReaderBase, type PushHandle, type PushOptions, type PushSink } from './pushSource.js';
 import type { EventLog, EventLogSubscribeOptions } from './types.js';
-import { Wakeup } from './wakeup.js';
+import { TopicSubscribers } from './topicSubscribers.js';
 
 /** Options of {@link createRedisEventLog}. */
 export interface RedisEventLogOptions {
@@ -87,10 +87,7 @@ class LocalTopic {
   /** The last position the shared reader saw for this topic. */
   readerAt: Position;
   readers = 0;
-  /** Readers pulling (async iteration) wait here for the next event. */
-  readonly wakeup = new Wakeup();
-  /** Readers on the push path, delivered to as the shared reader appends. */
-  readonly pushed = new Set<{ deliver(): void }>();
+  readonly subscribers = new TopicSubscribers();
 
   constructor(readonly key: string, readonly counterKey: string, start: Position) {
     this.contiguousAfter = start;
@@ -108,12 +105,6 @@ class LocalTopic {
       this.entries = this.entries.slice(this.head);
       this.head = 0;
     }
-  }
-
-  /** Tells every local reader there is something new (or that the epoch changed). */
-  announce(): void {
-    this.wakeup.wake();
-    for (const reader of this.pushed) reader.deliver();
   }
 
   /** The first entry after `sid`: a binary search, since a live reader asks for the newest. */
@@ -186,7 +177,7 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
         topic.head = 0;
         topic.contiguousAfter = START;
         topic.readerAt = START;
-        topic.announce();
+        topic.subscribers.announce();
       }
     }
   }
@@ -292,7 +283,7 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
             const envelope = withSharedValue<TrackedEnvelope<unknown>>(tracked(eventId(position), value), new SharedValue(value));
             topic.append({ ...position, envelope }, localWindow);
           }
-          topic.announce();
+          topic.subscribers.announce();
         }
       } catch {
         if (closed) return;
@@ -380,7 +371,7 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
           yield entry.envelope;
           continue;
         }
-        await topic.wakeup.wait(signal);
+        await topic.subscribers.wait(signal);
       }
     } finally {
       release(topic);
@@ -412,7 +403,7 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
         this.#generation = epochGeneration;
         const { cursor, first } = await openAt(topic, lastEventId);
         this.#cursor = cursor;
-        topic.pushed.add(this);
+        topic.subscribers.add(this);
         if (first && !(await this.#offer(first))) return;
         this.#busy = false;
         this.deliver();
@@ -455,7 +446,7 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
 
     protected leave(): void {
       if (!this.#topic) return;
-      this.#topic.pushed.delete(this);
+      this.#topic.subscribers.delete(this);
       release(this.#topic);
     }
 
@@ -535,10 +526,7 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
 
     async close(): Promise<void> {
       closed = true;
-      for (const topic of topics.values()) {
-        topic.wakeup.wake();
-        for (const reader of [...topic.pushed]) (reader as RedisPushedReader).end(true);
-      }
+      for (const topic of topics.values()) topic.subscribers.closeAll();
       topics.clear();
       reader.disconnect();
     },
