@@ -402,6 +402,10 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
         this.#topic = topic;
         this.#generation = epochGeneration;
         const { cursor, first } = await openAt(topic, lastEventId);
+        // Stopped while Redis answered: leave() has released the topic already.
+        if (this.stopped) return;
+        // Closed meanwhile: the topic is no longer read.
+        if (closed) return this.end(true);
         this.#cursor = cursor;
         topic.subscribers.add(this);
         if (first && !(await this.#offer(first))) return;

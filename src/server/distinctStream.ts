@@ -144,6 +144,9 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener 
   }
 
   complete(): void {
+    // Closing aborts the procedure's signal first; a source that completes on it (a log
+    // subscription on a signal derived from it) must not turn a resumable close into `return`.
+    if (this.#closed) return;
     this.#write(RETURN_FRAME);
     this.#finish();
   }

@@ -1,8 +1,11 @@
 /** The Redis Streams log against a real redis-server: the shared contract, and Redis restarting. */
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { isTrackedEnvelope } from '@trpc/server';
+import { afterAll, beforeAll, expect, test, vi } from 'vitest';
 import { createRedisEventLog } from '../../src/log/redisEventLog.js';
+import { PUSH_SOURCE, pushSourceOf, type PushHandle, type PushSink } from '../../src/log/pushSource.js';
 import { isCheckpoint, isReset } from '../../src/log/reset.js';
+import { TopicSubscribers } from '../../src/log/topicSubscribers.js';
 import { startRedisServer, type RedisServer } from '../helpers/redisServer.js';
 import { eventLogContract } from './eventLogContract.js';
 
@@ -104,4 +107,57 @@ test('one blocking reader per process, however many subscribers and topics', asy
   expect((await clientCount()) - before).toBeLessThanOrEqual(0);
   for (const abort of aborts) abort.abort();
   await log.close();
+});
+
+test('a pushed reader stopped while Redis answers its resume does not stay registered', async () => {
+  // Spies that call through: which readers were registered with a topic, and removed.
+  const adds = vi.spyOn(TopicSubscribers.prototype, 'add');
+  const deletes = vi.spyOn(TopicSubscribers.prototype, 'delete');
+  const redis = client();
+  const log = createRedisEventLog({ redis, keyPrefix: `stop${++prefixes}:`, blockMs: 1_000 });
+  const sinkInto = (items: unknown[]): PushSink => ({
+    value: (value) => {
+      items.push(value);
+      return true;
+    },
+    drained: () => Promise.resolve(),
+    complete: () => undefined,
+    fail: () => undefined,
+  });
+  try {
+    // A live reader keeps the topic read.
+    const liveItems: unknown[] = [];
+    pushSourceOf(log.subscribe('t'))![PUSH_SOURCE](sinkInto(liveItems), {});
+    await expect.poll(() => liveItems.length).toBe(1); // its checkpoint
+    const id = await log.publish('t', 1);
+    // A resuming reader asks Redis for the topic's head (a MULTI); it is stopped right then.
+    let handle: PushHandle | undefined;
+    const multi = redis.multi.bind(redis);
+    redis.multi = ((...args: Parameters<typeof multi>) => {
+      handle?.stop();
+      redis.multi = multi;
+      return multi(...args);
+    }) as typeof redis.multi;
+    const stoppedItems: unknown[] = [];
+    handle = pushSourceOf(log.subscribe('t', { lastEventId: id }))![PUSH_SOURCE](sinkInto(stoppedItems), {});
+    await log.publish('t', 2);
+    await expect.poll(() => liveItems.filter(isTrackedEnvelope).length).toBe(2);
+    expect(stoppedItems).toEqual([]);
+    // Replay the registrations in call order (a delete before its add removes nothing).
+    const events = [
+      ...adds.mock.calls.map((call, i) => ({ order: adds.mock.invocationCallOrder[i]!, add: true, reader: call[0] })),
+      ...deletes.mock.calls.map((call, i) => ({ order: deletes.mock.invocationCallOrder[i]!, add: false, reader: call[0] })),
+    ].sort((a, b) => a.order - b.order);
+    const live = new Set<unknown>();
+    for (const event of events) {
+      if (event.add) live.add(event.reader);
+      else live.delete(event.reader);
+    }
+    // Only the live reader is still registered.
+    expect(live.size).toBe(1);
+  } finally {
+    adds.mockRestore();
+    deletes.mockRestore();
+    await log.close();
+  }
 });

@@ -3,6 +3,7 @@ import { initTRPC, tracked } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
 import { connect } from 'node:net';
 import { afterEach, expect, test } from 'vitest';
+import { createMemoryEventLog } from '../../src/log/memoryEventLog.js';
 import { createSSECore } from '../../src/server/core.js';
 import { ADAPTERS, type RunningAdapter } from '../helpers/adapters.js';
 
@@ -80,6 +81,22 @@ test('maxDurationMs ends the stream without return, so the client reconnects', a
   const events = [];
   for (let e = await stream.next(); e; e = await stream.next()) events.push(e.event);
   expect(events).toEqual(['connected', 'message']);
+});
+
+test('a log subscription on a signal of its own is also ended without return (it is resumed, not completed)', async () => {
+  const log = createMemoryEventLog();
+  const t = initTRPC.create();
+  const router = t.router({
+    // A signal derived from the procedure's: the log watches it, and it aborts as the stream closes.
+    feed: t.procedure.subscription(({ signal }) => log.subscribe('feed', { signal: AbortSignal.any([signal!]) })),
+  });
+  const server = await nodeAdapter.start(router, { maxDurationMs: 50 });
+  running.push(server);
+  const stream = await server.request('feed', { headers: SSE });
+  const events = [];
+  for (let e = await stream.next(); e; e = await stream.next()) events.push(e.event);
+  expect(events).toEqual(['connected', 'checkpoint']);
+  await log.close();
 });
 
 test('a generator is not run ahead of a reader that does not read', async () => {
