@@ -43,11 +43,13 @@ export interface PushSource {
   [PUSH_SOURCE](sink: PushSink, options: PushOptions): PushHandle;
 }
 
-/** The push side of `value`, when it has one. */
+/**
+ * The push side of `value`, when it has one that can still be taken: a subscription the app
+ * has already started pulling (say it peeked at the first value) goes on being pulled.
+ */
 export function pushSourceOf(value: unknown): PushSource | undefined {
-  return typeof value === 'object' && value !== null && typeof (value as Partial<PushSource>)[PUSH_SOURCE] === 'function'
-    ? (value as PushSource)
-    : undefined;
+  if (typeof value !== 'object' || value === null || typeof (value as Partial<PushSource>)[PUSH_SOURCE] !== 'function') return undefined;
+  return (value as { pushable?: boolean }).pushable === false ? undefined : (value as PushSource);
 }
 
 /**
@@ -80,6 +82,11 @@ export class PushableGenerator<T> implements AsyncGenerator<T, void, undefined>,
 
   [Symbol.asyncIterator](): this {
     return this;
+  }
+
+  /** Neither pulled nor pushed yet. */
+  get pushable(): boolean {
+    return !this.#generator && !this.#pushed;
   }
 
   [PUSH_SOURCE](sink: PushSink, options: PushOptions): PushHandle {

@@ -5,7 +5,7 @@
  */
 import { createTRPCClient } from '@trpc/client';
 import { createServer, type IncomingMessage } from 'node:http';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { createSSEHandler } from '../../src/adapters/node.js';
 import { createSSEClient, sseLink, type SSEClient } from '../../src/client/index.js';
 import { startChaosProxy } from '../helpers/chaosProxy.js';
@@ -110,6 +110,28 @@ describe('one stream per client', () => {
     expect(server.probe.started).toBe(2);
     expect(gone.data).toEqual([]);
     expect(server.counts.controls).toBe(1);
+  });
+
+  test('a subscription whose input cannot be serialized fails alone, typed; the others carry on', async () => {
+    const server = await serve();
+    const onError = vi.fn();
+    const { trpc } = client(server.url, { lazy: { enabled: true, closeMs: 0 }, onError });
+    const good = new Collector<{ id: string; data: { n: number } }>();
+    const bad = new Collector();
+    trpc.counter.subscribe({ count: 3 }, good.handlers());
+    // No transformer: a BigInt has no JSON form.
+    trpc.counter.subscribe({ count: 10n as unknown as number }, bad.handlers());
+    const error = await bad.untilError();
+    expect(error.data?.code).toBe('BAD_REQUEST');
+    expect(error.message).toMatch(/could not be serialized/);
+    await good.until(() => good.completed, 'completion');
+    expect(good.data.map((d) => d.data.n)).toEqual([0, 1, 2]);
+    expect(onError).toHaveBeenCalledWith(error);
+    // Made later, on the open connection: the same, through a control request.
+    const late = new Collector();
+    trpc.idle.subscribe(undefined, new Collector().handlers());
+    trpc.counter.subscribe({ count: 1n as unknown as number }, late.handlers());
+    expect((await late.untilError()).data?.code).toBe('BAD_REQUEST');
   });
 
   test('createContext runs once for the connection, with its headers', async () => {

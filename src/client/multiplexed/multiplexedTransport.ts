@@ -158,9 +158,30 @@ export class MultiplexedTransport implements Transport {
   #sendSubscribe(subscription: MuxClientSubscription): void {
     const target = this.#target();
     if (!target || subscription.ended) return;
+    const op = this.#subscribeOp(subscription);
+    if (!op) return;
     subscription.sentOn = target.connectionId;
     subscription.started = false;
-    this.#control.send(target.connectionId, subscription.subscribeOp());
+    this.#control.send(target.connectionId, op.op);
+  }
+
+  /**
+   * The subscription's `subscribe` op and its JSON, or `null` when its input cannot be
+   * serialized (a cycle, a BigInt without a transformer, a throwing transformer): then that
+   * subscription fails alone, with a typed error, instead of breaking the requests it rides on.
+   */
+  #subscribeOp(subscription: MuxClientSubscription): { op: Record<string, unknown>; json: string } | null {
+    try {
+      const op = subscription.subscribeOp();
+      return { op, json: JSON.stringify(op) };
+    } catch (cause) {
+      const error = clientErrorWithCode('BAD_REQUEST', 'The subscription input could not be serialized', 400, cause);
+      this.#subscriptions.delete(subscription.id);
+      this.#runtime.options.onError?.(error);
+      subscription.fail(error);
+      this.#closeIfUnused();
+      return null;
+    }
   }
 
   #unsubscribe(subscription: MuxClientSubscription): void {
@@ -315,10 +336,11 @@ export class MultiplexedTransport implements Transport {
     let size = 2;
     for (const subscription of this.#subscriptions.values()) {
       if (subscription.retryTimer || subscription.ended || (onlyWaiting && subscription.sentOn !== null)) continue;
-      const op = subscription.subscribeOp();
-      const opSize = JSON.stringify(op).length + 1;
+      const op = this.#subscribeOp(subscription);
+      if (!op) continue;
+      const opSize = op.json.length + 1;
       if (size + opSize > MAX_OPENING_CHARS) break;
-      ops.push(op);
+      ops.push(op.op);
       ids.add(subscription.id);
       size += opSize;
     }
