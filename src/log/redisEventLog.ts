@@ -236,6 +236,9 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
       acquiring.set(key, pending);
     }
     return pending.then((topic) => {
+      // Released by every other reader while it was being set up (and dropped): start over,
+      // or this reader would hold a topic nobody reads.
+      if (topics.get(key) !== topic) return acquire(name);
       topic.readers++;
       return topic;
     });

@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { createSSEHandler } from '../../src/adapters/node.js';
 import { createSSEClient, sseLink, type SSEClient } from '../../src/client/index.js';
+import type { FetchLike, ResponseLike } from '../../src/client/options.js';
 import { startChaosProxy } from '../helpers/chaosProxy.js';
 import { Collector } from '../helpers/collector.js';
 import { contextCalls, createTestRouter, testContext, type TestRouter } from '../helpers/router.js';
@@ -274,6 +275,31 @@ describe('resume', () => {
 });
 
 describe('drain', () => {
+  test('a subscription made during a handover whose new stream fails goes to the old connection', async () => {
+    const server = await serve();
+    let streamRequests = 0;
+    let duringHandover: (() => void) | undefined;
+    const fetchThrough: FetchLike = async (url, init) => {
+      // The second stream request is the handover's: subscribe while it is in flight, then fail it.
+      if (init.method === 'GET' && ++streamRequests === 2) {
+        duringHandover?.();
+        throw new TypeError('fetch failed');
+      }
+      return (await fetch(url, init)) as ResponseLike;
+    };
+    const { trpc } = client(server.url, { fetch: fetchThrough });
+    const first = new Collector();
+    trpc.idle.subscribe(undefined, first.handlers());
+    await first.untilData(1);
+    const late = new Collector<{ id: string; data: { n: number } }>();
+    duringHandover = () => trpc.counter.subscribe({ count: 2 }, late.handlers());
+    server.core.drain({ withinMs: 0 });
+    await late.until(() => late.completed, 'completion');
+    expect(late.data.map((d) => d.data.n)).toEqual([0, 1]);
+    expect(streamRequests).toBe(2);
+    expect(first.errors).toEqual([]);
+  });
+
   test('200 connected clients all move to new connections, none loses or repeats an event', { timeout: 60_000 }, async () => {
     const server = await serve();
     const clients = Array.from({ length: 200 }, () => client(server.url));

@@ -161,3 +161,31 @@ test('a pushed reader stopped while Redis answers its resume does not stay regis
     await log.close();
   }
 });
+
+test('a reader whose new topic every other reader left while it was being set up still gets events', async () => {
+  const redis = client();
+  const log = createRedisEventLog({ redis, keyPrefix: `race${++prefixes}:`, blockMs: 1_000 });
+  // Setting a new topic up interrupts the blocking reader (CLIENT UNBLOCK); right then, another
+  // reader comes for the same topic and leaves again.
+  const call = redis.call.bind(redis) as (...args: unknown[]) => Promise<unknown>;
+  let raced = false;
+  (redis as { call: unknown }).call = async (...args: unknown[]) => {
+    if (!raced && args[0] === 'CLIENT' && args[1] === 'UNBLOCK') {
+      raced = true;
+      const passerBy = log.subscribe('race');
+      await passerBy.next();
+      await passerBy.return(undefined);
+    }
+    return call(...args);
+  };
+  const items: unknown[] = [];
+  pushSourceOf(log.subscribe('race'))![PUSH_SOURCE](
+    { value: (value) => items.push(value) > 0, drained: () => Promise.resolve(), complete: () => undefined, fail: () => undefined },
+    {},
+  );
+  await expect.poll(() => items.length).toBe(1); // its checkpoint
+  expect(raced).toBe(true);
+  const id = await log.publish('race', 'hello');
+  await expect.poll(() => items.filter(isTrackedEnvelope).map((envelope) => envelope[0])).toEqual([id]);
+  await log.close();
+});

@@ -503,10 +503,14 @@ export class MultiplexedTransport implements Transport {
     this.#handoverFrom = from;
     const next = this.#startSession(true);
     void next.done.then(() => {
-      // The new stream failed before it opened: stay on the old one.
+      // The new stream failed before it opened: stay on the old one, and send it what was
+      // subscribed meanwhile (it waited for the new connection).
       if (this.#handoverFrom === from && !next.connectionId) {
         this.#handoverFrom = null;
         this.#session = from;
+        for (const subscription of this.#subscriptions.values()) {
+          if (subscription.sentOn === null && !subscription.retryTimer) this.#sendSubscribe(subscription);
+        }
       }
     });
   }
