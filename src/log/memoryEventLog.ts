@@ -300,7 +300,7 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
       const seq = topic.lastSeq + 1;
       highestSeq = Math.max(highestSeq, seq);
       const id = formatEventId(epoch, seq);
-      const envelope = withSharedValue<TrackedEnvelope<unknown>>(tracked(id, data), new SharedValue(data));
+      const envelope = withSharedValue<TrackedEnvelope<unknown>>(tracked(id, data), new SharedValue(id, data));
       topic.append({ seq, envelope, at: Date.now() });
       topic.subscribers.announce();
       return id;

@@ -283,7 +283,8 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
             if (!sid || text === undefined || compareIds(sid, topic.readerAt.sid) <= 0) continue;
             const position = { sid, n: Number(field(fields, 'n') ?? 0) };
             const value = serializer.deserialize(text);
-            const envelope = withSharedValue<TrackedEnvelope<unknown>>(tracked(eventId(position), value), new SharedValue(value));
+            const id = eventId(position);
+            const envelope = withSharedValue<TrackedEnvelope<unknown>>(tracked(id, value), new SharedValue(id, value));
             topic.append({ ...position, envelope }, localWindow);
           }
           topic.subscribers.announce();

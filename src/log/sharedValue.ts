@@ -1,24 +1,32 @@
 /**
  * A published value that many readers send: the log hands every reader the same instance,
- * and the server serializes it once per serialization setting (transformer, tagged bytes),
- * not once per subscriber. Safe because published data is immutable by the log's contract.
+ * and the server serializes it (and builds what of its frames does not depend on the
+ * subscriber) once per serialization setting (transformer, tagged bytes), not once per
+ * subscriber. Safe because published data is immutable by the log's contract.
  */
 export class SharedValue {
+  /** The event's id, as its `tracked()` envelope carries it. */
+  readonly id: string;
   readonly value: unknown;
-  #json: Map<object, string> | undefined;
+  #texts: Map<object, string> | undefined;
 
-  constructor(value: unknown) {
+  constructor(id: string, value: unknown) {
+    this.id = id;
     this.value = value;
   }
 
   /** The JSON of `value` for the serialization setting `key`, computed on first use. */
   json(key: object, serialize: (value: unknown) => string): string {
-    this.#json ??= new Map();
-    let text = this.#json.get(key);
-    if (text === undefined) {
-      text = serialize(this.value);
-      this.#json.set(key, text);
-    }
+    return this.#texts?.get(key) ?? this.#keep(key, serialize(this.value));
+  }
+
+  /** Any other text made from this event for `key` (a frame), computed on first use. */
+  derived(key: object, derive: (shared: SharedValue) => string): string {
+    return this.#texts?.get(key) ?? this.#keep(key, derive(this));
+  }
+
+  #keep(key: object, text: string): string {
+    (this.#texts ??= new Map()).set(key, text);
     return text;
   }
 }

@@ -181,7 +181,7 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener 
     if (isReset(value)) return this.#write(resetFrame(value.reason, value.lastEventId));
     if (isCheckpoint(value)) return this.#write(checkpointFrame(value.lastEventId));
     if (isTrackedEnvelope(value)) {
-      return this.#write(encodeEvent({ id: String(value[0]), data: this.#serializer.trackedJSON(value) }));
+      return this.#write(this.#serializer.trackedEvent(value));
     }
     return this.#write(encodeEvent({ data: this.#serializer.toJSON(value) }));
   }

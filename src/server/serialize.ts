@@ -1,6 +1,8 @@
 import type { AnyTRPCRouter, TRPCError } from '@trpc/server';
 import { tagBinary } from '../codec/binary.js';
-import { sharedValueOf } from '../log/sharedValue.js';
+import { encodeEvent } from '../codec/encoder.js';
+import { sharedValueOf, type SharedValue } from '../log/sharedValue.js';
+import { valueBody } from './multiplexed/frames.js';
 import { toErrorShape, type ErrorScope } from './errorShape.js';
 import type { SSERequest } from './request.js';
 import type { ResolvedServerOptions } from './resolveOptions.js';
@@ -46,13 +48,26 @@ export class ValueSerializer {
   }
 
   /**
-   * The JSON of a tracked envelope's data. A value from the event log is sent to many
-   * readers: it is serialized once for all of them.
+   * A tracked value's multiplexed frame data after the subscription key (see `valueBody` in
+   * frames.ts). For an event-log value it is made once, for every subscriber of the event.
    */
-  trackedJSON(envelope: readonly unknown[]): string {
+  trackedBody(envelope: readonly unknown[]): string {
     const shared = sharedValueOf(envelope);
-    return shared ? shared.json(this, this.#serialize) : this.#serialize(envelope[1]);
+    return shared ? shared.derived(this.#bodyKey, this.#body) : valueBody(String(envelope[0]), this.#serialize(envelope[1]));
   }
+
+  /** A tracked value's distinct-mode event (`id:`, `data:`); for an event-log value, made once for every subscriber. */
+  trackedEvent(envelope: readonly unknown[]): string {
+    const shared = sharedValueOf(envelope);
+    return shared
+      ? shared.derived(this.#eventKey, this.#event)
+      : encodeEvent({ id: String(envelope[0]), data: this.#serialize(envelope[1]) });
+  }
+
+  readonly #bodyKey = {};
+  readonly #body = (shared: SharedValue): string => valueBody(shared.id, shared.json(this, this.#serialize));
+  readonly #eventKey = {};
+  readonly #event = (shared: SharedValue): string => encodeEvent({ id: shared.id, data: shared.json(this, this.#serialize) });
 }
 
 /** The error's shape through the router's formatter and transformer, as JSON. */

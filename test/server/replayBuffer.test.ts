@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { messageFrame, startedFrame } from '../../src/server/multiplexed/frames.js';
+import { messageFrame, startedFrame, subscriptionKey, valueBody } from '../../src/server/multiplexed/frames.js';
 import { ReplayBuffer } from '../../src/server/multiplexed/replayBuffer.js';
 
 /** Writes frames 1..n (every fourth a `started` frame, the rest value frames), as a connection does. */
@@ -13,8 +13,10 @@ function fill(buffer: ReplayBuffer, n: number, at: (seq: number) => number = () 
     } else {
       const trackedId = seq % 2 === 0 ? `e_${seq}` : undefined;
       const json = JSON.stringify({ n: seq, text: 'x'.repeat(seq % 7) });
-      buffer.pushMessage(seq, `sub${seq % 3}`, trackedId, json, at(seq));
-      written.push(messageFrame(seq, `sub${seq % 3}`, trackedId, json));
+      const key = subscriptionKey(`sub${seq % 3}`);
+      const body = valueBody(trackedId, json);
+      buffer.pushMessage(seq, key, body, at(seq));
+      written.push(messageFrame(seq, key, body));
     }
   }
   return written;

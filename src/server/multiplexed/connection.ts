@@ -138,14 +138,15 @@ export class MuxConnection implements HeartbeatTarget {
   }
 
   /**
-   * Writes a value frame (the hot path of a fan-out). `json` is the value already serialized,
-   * often shared by every subscriber; the replay buffer keeps it by reference.
+   * Writes a value frame (the hot path of a fan-out): `key` and `body` as in frames.ts, both
+   * made elsewhere once (per subscription, per log event); the replay buffer keeps them by
+   * reference.
    */
-  writeMessage(subId: string, trackedId: string | undefined, json: string): boolean {
+  writeMessage(key: string, body: string): boolean {
     if (this.#closed) return true;
     const seq = ++this.#seq;
-    this.#replay.pushMessage(seq, subId, trackedId, json, Date.now());
-    return this.#send(messageFrame(seq, subId, trackedId, json));
+    this.#replay.pushMessage(seq, key, body, Date.now());
+    return this.#send(messageFrame(seq, key, body));
   }
 
   #send(frame: string): boolean {

@@ -46,12 +46,23 @@ export function failedFrame(seq: number, subId: string, shapeJSON: string): stri
 }
 
 /**
- * A value frame. `json` is the value already serialized (one serialization can be shared by
- * every subscriber of a fan-out); only the small envelope around it is per subscription.
+ * `{"s":<subId>`: how every value frame of a subscription starts, made once per subscription.
  */
-export function messageFrame(seq: number, subId: string, trackedId: string | undefined, json: string): string {
-  const tracked = trackedId === undefined ? '' : `,"i":${quote(trackedId)}`;
-  return `id: ${seq}\ndata: {"s":${quote(subId)}${tracked},"d":${json}}\n\n`;
+export function subscriptionKey(subId: string): string {
+  return `{"s":${quote(subId)}`;
+}
+
+/**
+ * The rest of a value frame's data after the subscription key: `,"i":<trackedId>,"d":<json>}`.
+ * It does not depend on the subscriber, so a log event's is made once for all of them.
+ */
+export function valueBody(trackedId: string | undefined, json: string): string {
+  return trackedId === undefined ? `,"d":${json}}` : `,"i":${quote(trackedId)},"d":${json}}`;
+}
+
+/** A value frame: `key` from {@link subscriptionKey}, `body` from {@link valueBody}. */
+export function messageFrame(seq: number, key: string, body: string): string {
+  return `id: ${seq}\ndata: ${key}${body}\n\n`;
 }
 
 export function resetFrame(seq: number, subId: string, reason: string, lastEventId: string | null): string {

@@ -3,6 +3,11 @@ import { messageFrame } from './frames.js';
 /** How often a connection notes the time in its replay buffer (the age bound's resolution). */
 const MARK_EVERY_MS = 100;
 
+/** Characters a held frame takes on the wire, give or take the digits of its sequence number. */
+function frameSize(key: string | null, text: string): number {
+  return key === null ? text.length : key.length + text.length + 20;
+}
+
 /**
  * The last frames a connection wrote, so a client whose stream broke can come back and get
  * everything after its last frame — including frames that were written to a socket that
@@ -10,21 +15,16 @@ const MARK_EVERY_MS = 100;
  * arrived, and an idle connection should hold nothing.
  *
  * Every connection of a fan-out holds a few seconds of frames, so they are kept as what
- * rebuilds them, not as text: a value frame is its subscription id, its tracked id and its
- * value's JSON — strings that exist anyway, the JSON being shared by every subscriber of a
- * log event — so a frame costs three array slots instead of a copy of its text. Sequence
- * numbers are consecutive and not stored; the time is noted every {@link MARK_EVERY_MS}.
+ * rebuilds them, not as text: a value frame is its subscription's key and its body (see
+ * frames.ts) — strings that exist anyway, the body being shared by every subscriber of a log
+ * event — so a frame costs two array slots instead of a copy of its text. Sequence numbers
+ * are consecutive and not stored; the time is noted every {@link MARK_EVERY_MS}.
  */
-/** Characters a held frame takes on the wire, give or take the digits of its sequence number. */
-function frameSize(subId: string | null, trackedId: string | null | undefined, text: string): number {
-  return subId === null ? text.length : text.length + subId.length + (trackedId?.length ?? 0) + 40;
-}
-
 export class ReplayBuffer {
   readonly #maxBytes: number;
   readonly #maxAgeMs: number;
-  /** Three slots per frame: subscription id, tracked id, JSON (value frames), or null, null, text. */
-  #slots: Array<string | null | undefined> = [];
+  /** Two slots per frame: subscription key and body (value frames), or null and the frame's text. */
+  #slots: Array<string | null> = [];
   /** Slot index of the oldest frame held. */
   #head = 0;
   /** Sequence number of the frame at {@link #head}. */
@@ -46,13 +46,13 @@ export class ReplayBuffer {
   }
 
   /** Records value frame `seq` (see {@link messageFrame}). */
-  pushMessage(seq: number, subId: string, trackedId: string | undefined, json: string, now: number): void {
-    this.#push(seq, subId, trackedId, json, now);
+  pushMessage(seq: number, key: string, body: string, now: number): void {
+    this.#push(seq, key, body, now);
   }
 
   /** Records any other frame, as its text. */
   pushFrame(seq: number, frame: string, now: number): void {
-    this.#push(seq, null, null, frame, now);
+    this.#push(seq, null, frame, now);
   }
 
   /** Drops frames older than the age bound. */
@@ -84,10 +84,10 @@ export class ReplayBuffer {
     if (!this.holdsAfter(seq)) return null;
     const out: string[] = [];
     const slots = this.#slots;
-    for (let i = this.#head, frameSeq = this.#headSeq; i < slots.length; i += 3, frameSeq++) {
+    for (let i = this.#head, frameSeq = this.#headSeq; i < slots.length; i += 2, frameSeq++) {
       if (frameSeq <= seq) continue;
-      const subId = slots[i];
-      out.push(subId == null ? slots[i + 2]! : messageFrame(frameSeq, subId, slots[i + 1] ?? undefined, slots[i + 2]!));
+      const key = slots[i] ?? null;
+      out.push(key === null ? slots[i + 1]! : messageFrame(frameSeq, key, slots[i + 1]!));
     }
     return out;
   }
@@ -101,15 +101,15 @@ export class ReplayBuffer {
     this.#marks = [];
   }
 
-  #push(seq: number, subId: string | null, trackedId: string | null | undefined, text: string, now: number): void {
+  #push(seq: number, key: string | null, text: string, now: number): void {
     if (this.#maxBytes <= 0) {
       this.#trimmedThrough = seq;
       this.#headSeq = seq + 1;
       return;
     }
     if (this.#count() === 0) this.#headSeq = seq;
-    this.#slots.push(subId, trackedId, text);
-    this.#bytes += frameSize(subId, trackedId, text);
+    this.#slots.push(key, text);
+    this.#bytes += frameSize(key, text);
     const marks = this.#marks;
     if (marks.length === 0 || now - marks[marks.length - 1]! >= MARK_EVERY_MS) marks.push(seq, now);
     // A mark whose frames were all dropped for size tells nothing any more.
@@ -119,14 +119,14 @@ export class ReplayBuffer {
   }
 
   #count(): number {
-    return (this.#slots.length - this.#head) / 3;
+    return (this.#slots.length - this.#head) / 2;
   }
 
   #drop(): void {
     const slots = this.#slots;
-    this.#bytes -= frameSize(slots[this.#head]!, slots[this.#head + 1], slots[this.#head + 2]!);
-    slots[this.#head] = slots[this.#head + 1] = slots[this.#head + 2] = null;
-    this.#head += 3;
+    this.#bytes -= frameSize(slots[this.#head] ?? null, slots[this.#head + 1]!);
+    slots[this.#head] = slots[this.#head + 1] = null;
+    this.#head += 2;
     this.#trimmedThrough = this.#headSeq;
     this.#headSeq++;
   }
@@ -137,7 +137,7 @@ export class ReplayBuffer {
       if (this.#head > 0) this.#slots = [];
       this.#head = 0;
       this.#marks.length = 0;
-    } else if (this.#head > 192 && this.#head * 2 > this.#slots.length) {
+    } else if (this.#head > 128 && this.#head * 2 > this.#slots.length) {
       this.#slots = this.#slots.slice(this.#head);
       this.#head = 0;
     }

@@ -4,7 +4,7 @@ import { serializeErrorShape } from '../serialize.js';
 import { discardSource, pumpSource, type Pump, type PumpOutlet } from '../sourcePump.js';
 import { callSubscription, lookupSubscription } from '../subscriptionCall.js';
 import { isCheckpoint, isReset } from '../../log/reset.js';
-import { checkpointFrame, failedFrame, resetFrame, returnFrame, startedFrame } from './frames.js';
+import { checkpointFrame, failedFrame, resetFrame, returnFrame, startedFrame, subscriptionKey, valueBody } from './frames.js';
 import type { MuxConnection } from './connection.js';
 
 /**
@@ -17,6 +17,8 @@ export class MuxSubscription implements PumpOutlet {
   readonly #connection: MuxConnection;
   readonly #abort = new AbortController();
   readonly #scope: ErrorScope;
+  /** How each of its value frames starts (frames.ts `subscriptionKey`). */
+  readonly #key: string;
   #pump: Pump | undefined;
   #ended = false;
 
@@ -25,6 +27,7 @@ export class MuxSubscription implements PumpOutlet {
     this.id = id;
     this.path = path;
     this.#scope = { path, type: 'subscription', input: undefined, ctx: connection.ctx };
+    this.#key = subscriptionKey(id);
   }
 
   /** Starts the procedure; failures become a `failed` frame. */
@@ -106,9 +109,9 @@ export class MuxSubscription implements PumpOutlet {
     }
     const serializer = this.#connection.serializer;
     if (isTrackedEnvelope(value)) {
-      return this.#connection.writeMessage(this.id, String(value[0]), serializer.trackedJSON(value));
+      return this.#connection.writeMessage(this.#key, serializer.trackedBody(value));
     }
-    return this.#connection.writeMessage(this.id, undefined, serializer.toJSON(value));
+    return this.#connection.writeMessage(this.#key, valueBody(undefined, serializer.toJSON(value)));
   }
 
   #fail(cause: unknown): void {
