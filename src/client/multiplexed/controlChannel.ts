@@ -16,6 +16,13 @@ export interface ControlTarget {
 
 export type ControlOp = Record<string, unknown>;
 
+/** An op waiting to be sent, with its JSON (made once). */
+interface QueuedOp {
+  connectionId: string;
+  op: ControlOp;
+  json: string;
+}
+
 export interface ControlChannelEvents {
   /** The server no longer knows the connection (404/403), or control requests keep failing. */
   lost(connectionId: string): void;
@@ -46,7 +53,7 @@ export class ControlChannel {
   readonly #events: ControlChannelEvents;
   readonly #deserialize: () => (value: unknown) => unknown;
   readonly #abort = new AbortController();
-  #queue: Array<{ connectionId: string; op: ControlOp }> = [];
+  #queue: QueuedOp[] = [];
   #scheduled = false;
   #chain: Promise<void> = Promise.resolve();
 
@@ -62,8 +69,9 @@ export class ControlChannel {
     this.#deserialize = deserialize;
   }
 
-  send(connectionId: string, op: ControlOp): void {
-    this.#queue.push({ connectionId, op });
+  /** Queues `op` for `connectionId`; `json` is its JSON when the caller has it already. */
+  send(connectionId: string, op: ControlOp, json: string = JSON.stringify(op)): void {
+    this.#queue.push({ connectionId, op, json });
     if (this.#scheduled) return;
     this.#scheduled = true;
     queueMicrotask(() => {
@@ -78,7 +86,7 @@ export class ControlChannel {
   sendNow(target: ControlTarget, ops: ControlOp[]): void {
     // Not tied to the channel's abort: a client closing sends its `close` this way, and it
     // must go out after the channel has stopped.
-    void this.#post(target, ops, new AbortController().signal).catch(() => undefined);
+    void this.#post(target, ops.map((op) => JSON.stringify(op)), new AbortController().signal).catch(() => undefined);
   }
 
   /** Stops everything in flight (the client is closing). */
@@ -86,17 +94,17 @@ export class ControlChannel {
     this.#abort.abort();
   }
 
-  async #deliver(queued: Array<{ connectionId: string; op: ControlOp }>): Promise<void> {
+  async #deliver(queued: QueuedOp[]): Promise<void> {
     const target = this.#target();
-    const byConnection = new Map<string, ControlOp[]>();
-    for (const { connectionId, op } of queued) {
-      const ops = byConnection.get(connectionId) ?? [];
-      ops.push(op);
-      byConnection.set(connectionId, ops);
+    const byConnection = new Map<string, QueuedOp[]>();
+    for (const entry of queued) {
+      const ops = byConnection.get(entry.connectionId) ?? [];
+      ops.push(entry);
+      byConnection.set(entry.connectionId, ops);
     }
     for (const [connectionId, ops] of byConnection) {
       if (target?.connectionId !== connectionId) {
-        this.#events.dropped(ops, connectionId);
+        this.#events.dropped(ops.map((entry) => entry.op), connectionId);
         continue;
       }
       for (const batch of splitUnder(ops, target.maxBodyBytes)) {
@@ -107,11 +115,13 @@ export class ControlChannel {
   }
 
   /** One request with retries; false when the connection is gone (the rest is moot). */
-  async #deliverBatch(target: ControlTarget, ops: ControlOp[]): Promise<boolean> {
+  async #deliverBatch(target: ControlTarget, batch: QueuedOp[]): Promise<boolean> {
+    const ops = batch.map((entry) => entry.op);
+    const jsons = batch.map((entry) => entry.json);
     for (let attempt = 1; ; attempt++) {
       let error: AnyClientError;
       try {
-        const response = await this.#post(target, ops, this.#abort.signal);
+        const response = await this.#post(target, jsons, this.#abort.signal);
         if (response.ok) return true;
         error = await errorFromResponse(response, this.#deserialize());
       } catch (cause) {
@@ -145,7 +155,8 @@ export class ControlChannel {
     }
   }
 
-  async #post(target: ControlTarget, ops: ControlOp[], signal: AbortSignal) {
+  /** `ops`: the JSON of each op, joined into the body as they are. */
+  async #post(target: ControlTarget, ops: string[], signal: AbortSignal) {
     const headers = headersToRecord(await resolve(this.#runtime.options.headers));
     return this.#runtime.fetch(target.url, {
       method: 'POST',
@@ -155,21 +166,21 @@ export class ControlChannel {
         'trpc-sse-connection': target.connectionId,
         'trpc-sse-secret': target.secret,
       },
-      body: JSON.stringify({ ops }),
+      body: `{"ops":[${ops.join(',')}]}`,
       signal,
     });
   }
 }
 
 /** Splits ops into batches whose request body stays under `maxBytes` (one op per batch at least). */
-function splitUnder(ops: ControlOp[], maxBytes: number): ControlOp[][] {
+function splitUnder(ops: QueuedOp[], maxBytes: number): QueuedOp[][] {
   // Characters approximate bytes; the margin covers multi-byte text and the envelope.
   const budget = Math.max(256, Math.floor(maxBytes * 0.8));
-  const batches: ControlOp[][] = [];
-  let current: ControlOp[] = [];
+  const batches: QueuedOp[][] = [];
+  let current: QueuedOp[] = [];
   let size = 16;
   for (const op of ops) {
-    const opSize = JSON.stringify(op).length + 1;
+    const opSize = op.json.length + 1;
     if (current.length > 0 && size + opSize > budget) {
       batches.push(current);
       current = [];

@@ -162,7 +162,7 @@ export class MultiplexedTransport implements Transport {
     if (!op) return;
     subscription.sentOn = target.connectionId;
     subscription.started = false;
-    this.#control.send(target.connectionId, op.op);
+    this.#control.send(target.connectionId, op.op, op.json);
   }
 
   /**
