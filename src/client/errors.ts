@@ -1,6 +1,6 @@
 import { TRPCClientError } from '@trpc/client';
-import type { AnyTRPCRouter, TRPC_ERROR_CODE_KEY } from '@trpc/server';
-import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
+import type { AnyTRPCRouter } from '@trpc/server';
+import { TRPC_ERROR_CODES_BY_KEY, type TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 
 /** The tRPC code an HTTP status stands for, when a response carries no tRPC error body. */
 const CODE_BY_STATUS: Record<number, TRPC_ERROR_CODE_KEY> = {

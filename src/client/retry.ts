@@ -1,5 +1,5 @@
 import type { Operation } from '@trpc/client';
-import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
+import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import { errorCode, type AnyClientError } from './errors.js';
 
 /** What a retry policy is asked about. */
@@ -22,11 +22,13 @@ export interface RetryContext {
 export interface RetryOptions {
   /**
    * Whether to reconnect after `error`. Return `false` to fail the subscription with it.
+   * One subscription may override it through its operation's context: `context: { retry: false }`
+   * (never retry it: its procedure has side effects) or `context: { retry: (ctx) => boolean }`.
    * @default {@link defaultShouldRetry}: transport failures and retryable tRPC codes, forever
    */
   shouldRetry?: (ctx: RetryContext) => boolean;
   /**
-   * Smallest wait before a reconnect, in ms. A server's `retry:` field raises or lowers it.
+   * Smallest wait before a reconnect, in ms. When left out, a server's `retry:` field sets it.
    * @default 500
    */
   minDelayMs?: number;
