@@ -8,7 +8,7 @@ import type { SSECore } from '../server/core.js';
 import { createNodeDispatcher, type NodeAdapterOptions } from './nodeHandler.js';
 
 export type { TRPCHandlerOptions } from './nodeHandler.js';
-export { installGracefulShutdown, type GracefulShutdown, type GracefulShutdownOptions } from './gracefulShutdown.js';
+export * from './gracefulShutdown.js';
 
 /** Options of {@link createSSEMiddleware}. */
 export type CreateSSEMiddlewareOptions<TRouter extends AnyTRPCRouter> = NodeAdapterOptions<TRouter, Request, Response>;

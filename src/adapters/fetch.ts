@@ -7,9 +7,12 @@ import type { AnyTRPCRouter, inferRouterContext } from '@trpc/server';
 import { fetchRequestHandler, type FetchHandlerRequestOptions } from '@trpc/server/adapters/fetch';
 import type { TRPCRequestInfo } from '@trpc/server/http';
 import { createSSECore, type SSECore } from '../server/core.js';
+import { TRPCError } from '@trpc/server';
 import { bodyTooLarge, checkDeclaredLength } from '../server/bodyLimit.js';
 import type { RequestHooks, SSEServerOptions } from '../server/options.js';
 import type { ClientGoneListener, SSERequest, SSEResponseSink } from '../server/request.js';
+
+export * from './gracefulShutdown.js';
 
 /** Options of tRPC's fetch handler, used for queries and mutations. */
 export type FetchTRPCHandlerOptions<TRouter extends AnyTRPCRouter> = Pick<
@@ -122,6 +125,16 @@ class StreamingSink implements SSEResponseSink {
 /** Reads a fetch request body up to `maxBytes`, without buffering more. */
 async function readFetchBody(req: Request, maxBytes: number): Promise<string> {
   checkDeclaredLength(req.headers.get('content-length'), maxBytes);
+  // A middleware that read the body (Hono's `c.req.json()`, a logger) leaves nothing to read:
+  // say so rather than wait on, or throw from, a spent stream.
+  if (req.bodyUsed || req.body?.locked) {
+    throw new TRPCError({
+      code: 'BAD_REQUEST',
+      message:
+        `The request body was already read by another middleware (${req.bodyUsed ? 'bodyUsed' : 'its stream is locked'}): ` +
+        'mount trpc-sse before it, or have that middleware read a req.clone()',
+    });
+  }
   if (!req.body) return '';
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -224,6 +237,11 @@ class FetchRequestHooks<TRouter extends AnyTRPCRouter> implements RequestHooks {
 /** A reusable fetch handler with its core attached (create it once, at module scope). */
 export interface SSEFetchHandler {
   (req: Request): Promise<Response>;
+  /**
+   * The core every request of this handler shares: `core.openStreams` for metrics,
+   * `drainForShutdown(handler)` or `installGracefulShutdown({ cores: [handler] })` for a
+   * deploy, `core.drain({ withinMs })` to move clients without shutting down.
+   */
   readonly core: SSECore;
 }
 
@@ -239,10 +257,31 @@ export interface SSEFetchHandler {
  */
 export function createSSEFetchHandler<TRouter extends AnyTRPCRouter>(opts: SSEFetchHandlerOptions<TRouter>): SSEFetchHandler {
   const core = createSSECore(opts);
-  return Object.assign((req: Request) => handleFetchRequest(core, opts, req), { core });
+  const handler = (req: Request): Promise<Response> => handleFetchRequest(core, opts, req);
+  // Read-only at run time too: the core a shutdown drains is the one requests use.
+  return Object.defineProperty(handler, 'core', { value: core, enumerable: true }) as SSEFetchHandler;
 }
 
 async function handleFetchRequest<TRouter extends AnyTRPCRouter>(
+  core: SSECore,
+  opts: SSEFetchHandlerOptions<TRouter>,
+  req: Request,
+): Promise<Response> {
+  const response = await answerFetchRequest(core, opts, req);
+  // A process that is going away asks for a new connection, or a client's retry (of a stream
+  // refused here) would come back on the kept-alive one, be refused again and keep the
+  // listener from ever closing. Runtimes speaking HTTP/2 drop the header.
+  if (core.shuttingDown) {
+    try {
+      response.headers.set('connection', 'close');
+    } catch {
+      // Immutable headers (a `Response.redirect`): this answer keeps its connection.
+    }
+  }
+  return response;
+}
+
+async function answerFetchRequest<TRouter extends AnyTRPCRouter>(
   core: SSECore,
   opts: SSEFetchHandlerOptions<TRouter>,
   req: Request,
@@ -297,7 +336,9 @@ async function handleFetchRequest<TRouter extends AnyTRPCRouter>(
  * Handles one request: `sseFetchHandler({ req, endpoint, router, createContext })`, the
  * shape of tRPC's `fetchRequestHandler`. The core (heartbeat, open streams, limits) is
  * created on the first call for a router and shared by later calls; per-request options
- * (`createContext`, `onError`, `endpoint`) are taken from each call.
+ * (`createContext`, `onError`, `endpoint`) are taken from each call. That core is not
+ * reachable: for graceful shutdown or metrics, use {@link createSSEFetchHandler}, whose
+ * handler carries it as `.core`.
  */
 export function sseFetchHandler<TRouter extends AnyTRPCRouter>(
   opts: SSEFetchHandlerOptions<TRouter> & { req: Request },

@@ -9,12 +9,7 @@ import type { NodeRequest, NodeResponse } from './nodeStream.js';
 
 export type { NodeRequest, NodeResponse } from './nodeStream.js';
 export type { TRPCHandlerOptions } from './nodeHandler.js';
-export {
-  installGracefulShutdown,
-  type ClosableServer,
-  type GracefulShutdown,
-  type GracefulShutdownOptions,
-} from './gracefulShutdown.js';
+export * from './gracefulShutdown.js';
 
 /** Options of {@link createSSEHandler}. */
 export interface CreateSSEHandlerOptions<TRouter extends AnyTRPCRouter>

@@ -3,7 +3,7 @@ import type { TRPCRequestInfo } from '@trpc/server/http';
 import { nodeHTTPRequestHandler, type NodeHTTPHandlerOptions } from '@trpc/server/adapters/node-http';
 import { createSSECore, type RequestKind, type SSECore } from '../server/core.js';
 import type { RequestHooks, SSEServerOptions } from '../server/options.js';
-import { isHttp2, NodeResponseSink, NodeSSERequest, type NodeRequest, type NodeResponse } from './nodeStream.js';
+import { bodyStreamConsumed, isHttp2, NodeResponseSink, NodeSSERequest, type NodeRequest, type NodeResponse } from './nodeStream.js';
 
 /** Options of tRPC's own HTTP handler, used for queries and mutations. */
 export type TRPCHandlerOptions<TRouter extends AnyTRPCRouter> = Pick<
@@ -74,6 +74,33 @@ async function createNodeContext<TRouter extends AnyTRPCRouter, TRequest extends
   return opts.createContext ? await opts.createContext({ req, res, info }) : {};
 }
 
+/**
+ * Runs tRPC's handler with `req.body` as it must see it. tRPC takes any `body` property of the
+ * request in place of the stream (a string as it is, anything else through `JSON.stringify`),
+ * so a placeholder a body parser set without reading the stream (body-parser 1 leaves `{}`,
+ * body-parser 2 `undefined`) would hide the real body, and bytes from `express.raw()` would
+ * reach the procedure as `{"type":"Buffer",…}`. The request's own `body` is put back once
+ * tRPC has answered, for whatever runs after it (an Express error handler).
+ */
+async function withBodyForTRPC(req: NodeRequest, run: () => Promise<void>): Promise<void> {
+  const holder = req as { body?: unknown };
+  if (req.method === 'GET' || req.method === 'HEAD' || !Object.hasOwn(holder, 'body')) return run();
+  const body = holder.body;
+  if (!bodyStreamConsumed(req)) {
+    // The stream still holds the whole body: tRPC reads it.
+    delete holder.body;
+  } else if (body instanceof Uint8Array) {
+    holder.body = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  } else {
+    return run();
+  }
+  try {
+    await run();
+  } finally {
+    holder.body = body;
+  }
+}
+
 /** What an adapter does with a request that is not one of ours (404, or Express's `next()`). */
 export type Unhandled<TRequest extends NodeRequest, TResponse extends NodeResponse> = (req: TRequest, res: TResponse) => void;
 
@@ -119,19 +146,24 @@ export function createNodeDispatcher<TRouter extends AnyTRPCRouter, TRequest ext
     unhandled: Unhandled<TRequest, TResponse>,
   ): Promise<void> {
     if (opts.queriesAndMutations === false) return unhandled(req, res);
-    await nodeHTTPRequestHandler({
-      ...opts.queriesAndMutations,
-      router: opts.router,
-      req,
-      res,
-      path: sseReq.path,
-      createContext: ({ info }: { info: TRPCRequestInfo }) => createNodeContext(opts, req, res, info),
-      ...(opts.onError ? { onError: opts.onError } : {}),
-    } as unknown as Parameters<typeof nodeHTTPRequestHandler>[0]);
+    await withBodyForTRPC(req, () =>
+      nodeHTTPRequestHandler({
+        ...opts.queriesAndMutations,
+        router: opts.router,
+        req,
+        res,
+        path: sseReq.path,
+        createContext: ({ info }: { info: TRPCRequestInfo }) => createNodeContext(opts, req, res, info),
+        ...(opts.onError ? { onError: opts.onError } : {}),
+      } as unknown as Parameters<typeof nodeHTTPRequestHandler>[0]),
+    );
   }
 
   function dispatch(req: TRequest, res: TResponse, path: string, unhandled: Unhandled<TRequest, TResponse>): Promise<void> {
     try {
+      // Going away: every answer tells HTTP/1.1 clients to open a new connection next time,
+      // which the balancer sends to another process (the fetch adapter does the same).
+      if (core.shuttingDown && !isHttp2(req)) res.setHeader('Connection', 'close');
       const sseReq = new NodeSSERequest(req, res, path);
       const kind = core.classify(sseReq);
       if (kind instanceof Promise) return kind.then((resolved) => answer(resolved, sseReq, req, res, unhandled));

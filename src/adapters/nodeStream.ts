@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Writable } from 'node:stream';
+import { TRPCError } from '@trpc/server';
 import { bodyTooLarge, checkDeclaredLength } from '../server/bodyLimit.js';
 import type { ClientGoneListener, HeadersLike, SSERequest, SSEResponseSink } from '../server/request.js';
 
@@ -111,23 +112,31 @@ export class NodeSSERequest implements SSERequest {
 }
 
 /**
- * Reads a Node request body up to `maxBytes`. A body already parsed by a framework (Express's
- * `express.json()` sets `req.body`) is used as it is.
+ * Whether something already read from the request stream: a body parser, most likely. Both
+ * flags exist on `IncomingMessage` and on HTTP/2's compatibility request alike (Node ≥ 16.7).
+ * `complete` would not do: on HTTP/1 it turns true once the body has arrived, read or not.
+ */
+export function bodyStreamConsumed(req: NodeRequest): boolean {
+  return req.readableEnded || req.readableDidRead;
+}
+
+/**
+ * Reads a Node request body up to `maxBytes`. When a middleware consumed the stream first,
+ * the body is what its parser left in `req.body` (never the stream, which will not speak
+ * again); a body-parser skipping a request sets `req.body` without reading anything, so
+ * `req.body` counts only once the stream was read.
  */
 function readNodeBody(req: NodeRequest, maxBytes: number): Promise<string> {
-  // Trust `req.body` only when a parser really read this body (body-parser marks that with
-  // `_body`); some set `req.body = {}` for requests they skip, which would hide ours.
-  const { body: parsed, _body: wasParsed } = req as { body?: unknown; _body?: boolean };
-  if (wasParsed === true && parsed !== undefined) {
-    return Promise.resolve(typeof parsed === 'string' ? parsed : JSON.stringify(parsed));
+  try {
+    checkDeclaredLength(req.headers['content-length'], maxBytes);
+    // The client went away mid-body: no `end` will come (HTTP/1), or one came for a body cut
+    // short (HTTP/2 ends an aborted request's stream as if it were whole).
+    if (req.aborted || (req.destroyed && !req.readableEnded)) throw clientLeft();
+    if (bodyStreamConsumed(req)) return Promise.resolve(parsedBodyText((req as { body?: unknown }).body, maxBytes));
+  } catch (error) {
+    return Promise.reject(error);
   }
   return new Promise((resolve, reject) => {
-    try {
-      checkDeclaredLength(req.headers['content-length'], maxBytes);
-    } catch (error) {
-      reject(error);
-      return;
-    }
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer): void => {
@@ -144,18 +153,78 @@ function readNodeBody(req: NodeRequest, maxBytes: number): Promise<string> {
       cleanup();
       resolve(Buffer.concat(chunks).toString('utf8'));
     };
+    // HTTP/1 reports a client gone mid-body as an error (`aborted`, ECONNRESET)…
     const onError = (error: Error): void => {
       cleanup();
-      reject(error);
+      reject((error as NodeJS.ErrnoException).code === 'ECONNRESET' ? clientLeft() : error);
+    };
+    // …HTTP/2 by closing the request before its end (then ends it, as if the body were whole).
+    const onClose = (): void => {
+      cleanup();
+      reject(clientLeft());
     };
     const cleanup = (): void => {
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
+      req.off('close', onClose);
     };
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);
+    req.on('close', onClose);
+  });
+}
+
+/**
+ * The text of a body a parser left in `req.body`: a string (`express.text()`), bytes
+ * (`express.raw()`), or parsed JSON (`express.json()`, and `express.urlencoded()` given a
+ * `type` that matches), sized as the text it stands for. Anything else cannot be told apart
+ * from a body that is gone, and fails at once rather than as a puzzling parse error.
+ */
+function parsedBodyText(body: unknown, maxBytes: number): string {
+  let text: string | undefined;
+  if (typeof body === 'string') {
+    text = body;
+  } else if (body instanceof Uint8Array) {
+    if (body.byteLength > maxBytes) throw bodyTooLarge(maxBytes);
+    return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  } else if (body === undefined) {
+    throw bodyAlreadyRead('req.body is undefined');
+  } else if (isEmptyPlainObject(body)) {
+    // What body-parser 1 leaves on a request it skipped; never a control request's body.
+    throw bodyAlreadyRead('req.body is an empty object');
+  } else {
+    try {
+      text = JSON.stringify(body) as string | undefined;
+    } catch {
+      text = undefined;
+    }
+    if (text === undefined) throw bodyAlreadyRead('req.body cannot be turned into JSON');
+  }
+  // Its UTF-8 size lies between its length and three times that: only a text near the limit is measured.
+  if (text.length > maxBytes || (text.length * 3 > maxBytes && Buffer.byteLength(text, 'utf8') > maxBytes)) {
+    throw bodyTooLarge(maxBytes);
+  }
+  return text;
+}
+
+function clientLeft(): TRPCError {
+  return new TRPCError({ code: 'CLIENT_CLOSED_REQUEST', message: 'The client went away before the request body ended' });
+}
+
+function isEmptyPlainObject(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return (proto === Object.prototype || proto === null) && Object.keys(value).length === 0;
+}
+
+function bodyAlreadyRead(cause: string): TRPCError {
+  return new TRPCError({
+    code: 'BAD_REQUEST',
+    message:
+      `The request body was already read by another middleware (${cause}): ` +
+      'mount trpc-sse before body parsers, or use express.json()',
   });
 }
 

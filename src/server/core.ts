@@ -6,6 +6,7 @@ import { serveMultiplexedStream } from './multiplexed/streamRequest.js';
 import type { RequestHooks, SSECoreOptions } from './options.js';
 import { findProcedure } from './procedures.js';
 import type { SSERequest, SSEResponseSink } from './request.js';
+import { MUX_PATH } from '../protocol.js';
 import { resolveServerOptions, type ResolvedServerOptions } from './resolveOptions.js';
 
 export type { PlainResponse } from './multiplexed/controlRequest.js';
@@ -33,7 +34,7 @@ export interface DrainOptions {
 export interface SSECore {
   readonly options: ResolvedServerOptions;
   /**
-   * `'stream'`: an event stream (the multiplexed stream at the endpoint itself, or a
+   * `'stream'`: an event stream (the multiplexed stream at `{endpoint}/trpc-sse`, or a
    * distinct-mode subscription); `'control'`: a multiplexed control request; `null`:
    * everything else (queries, mutations, batches), which belongs to tRPC's own handler.
    */
@@ -46,6 +47,13 @@ export interface SSECore {
   readonly openStreams: number;
   /** Multiplexed connections held now, with or without a stream attached. */
   readonly connections: number;
+  /**
+   * `true` once `drain({ refuseNew: true })` was called: the process is going away. New
+   * streams are refused, and the fetch adapter answers every request with
+   * `Connection: close`, so a client's next request opens a new connection (through the
+   * balancer, to another process) instead of coming back here on a kept-alive one.
+   */
+  readonly shuttingDown: boolean;
   /**
    * Ends every open stream without `return`, so each client reconnects and resumes
    * (multiplexed connections stay for `graceMs`, so a client coming back here resumes them).
@@ -65,18 +73,38 @@ function acceptsEventStream(req: SSERequest): boolean {
   return req.headers.get('accept')?.includes('text/event-stream') ?? false;
 }
 
+/**
+ * The multiplexed protocol lives at `{endpoint}/trpc-sse` ({@link MUX_PATH}), which every
+ * router that forwards the endpoint's children reaches, and, for clients of 0.1, at the
+ * endpoint itself (an empty path, which tRPC never uses).
+ */
+function isMultiplexedPath(path: string): boolean {
+  return path === MUX_PATH || path === '';
+}
+
+/** A router whose own procedure sits where the multiplexed protocol does could never be reached. */
+function assertPathIsFree(router: SSECoreOptions['router']): void {
+  const procedures = (router._def as { procedures?: Record<string, unknown> }).procedures ?? {};
+  if (Object.prototype.hasOwnProperty.call(procedures, MUX_PATH)) {
+    throw new Error(
+      `trpc-sse: the router has a procedure at "${MUX_PATH}", the path of trpc-sse's multiplexed stream; rename it`,
+    );
+  }
+}
+
 /** Builds the core for one router. Adapters create one per handler. */
 export function createSSECore(opts: SSECoreOptions): SSECore {
+  assertPathIsFree(opts.router);
   const options = resolveServerOptions(opts);
   const env = new StreamEnvironment(options);
   const registry = new ConnectionRegistry(env, opts.connectionDirectory);
   opts.connectionDirectory?.serve((request) => handleForwardedControl(env, registry, request));
   const drainTimers = new Set<ReturnType<typeof setTimeout>>();
+  let shuttingDown = false;
   return {
     options,
     classify(req) {
-      // The endpoint itself (an empty path, which tRPC never uses) is the multiplexed protocol.
-      if (req.path === '') {
+      if (isMultiplexedPath(req.path)) {
         if (req.method === 'GET') return 'stream';
         if (req.method === 'POST') return 'control';
         return null;
@@ -92,7 +120,7 @@ export function createSSECore(opts: SSECoreOptions): SSECore {
     },
     serveStream(req, sink, hooks) {
       // Returned, not awaited: an open stream holds no suspended function here.
-      const served = req.path === '' ? serveMultiplexedStream(env, registry, req, sink, hooks) : serveDistinctStream(env, req, sink, hooks);
+      const served = isMultiplexedPath(req.path) ? serveMultiplexedStream(env, registry, req, sink, hooks) : serveDistinctStream(env, req, sink, hooks);
       // Both report failures in-band; this only guards the adapter.
       return served.catch(() => sink.end());
     },
@@ -105,11 +133,17 @@ export function createSSECore(opts: SSECoreOptions): SSECore {
     get connections() {
       return registry.size;
     },
+    get shuttingDown() {
+      return shuttingDown;
+    },
     closeAllStreams() {
       env.closeAll();
     },
     drain({ withinMs = 5_000, refuseNew = false } = {}) {
-      if (refuseNew) env.refuseNew();
+      if (refuseNew) {
+        env.refuseNew();
+        shuttingDown = true;
+      }
       for (const connection of registry.all()) connection.requestReconnect(Math.floor(Math.random() * withinMs));
       for (const stream of env.distinctStreams()) {
         const timer = setTimeout(() => {

@@ -27,23 +27,32 @@ export interface ConnectedEventData {
   reconnectAfterInactivityMs?: number;
 }
 
-/** Response headers of an event stream. `Connection` is hop-by-hop and forbidden on HTTP/2. */
-export function eventStreamHeaders(http2: boolean): Record<string, string> {
+/**
+ * Response headers of an event stream. `Connection` is hop-by-hop and forbidden on HTTP/2; on
+ * HTTP/1.1 it says `close` while the process is going away, so the client's next request opens
+ * a new connection (through the balancer, to another process) instead of reusing this one.
+ */
+export function eventStreamHeaders(http2: boolean, closing = false): Record<string, string> {
   const headers: Record<string, string> = {
     'Content-Type': 'text/event-stream',
     'Cache-Control': 'no-cache, no-transform',
     // Tells nginx not to buffer the response (it would hold events back).
     'X-Accel-Buffering': 'no',
   };
-  if (!http2) headers['Connection'] = 'keep-alive';
+  if (!http2) headers['Connection'] = closing ? 'close' : 'keep-alive';
   return headers;
 }
 
 export const PING_FRAME = encodeEvent({ event: TRPC_SSE_EVENT.ping, data: '' });
 export const RETURN_FRAME = encodeEvent({ event: TRPC_SSE_EVENT.return, data: '' });
 
-export function connectedFrame(data: ConnectedEventData): string {
-  return encodeEvent({ event: TRPC_SSE_EVENT.connected, data: JSON.stringify(data) });
+/**
+ * The first event. `retryMs` rides on it as the SSE `retry:` field: a browser `EventSource` (or
+ * the `eventsource` package) then waits that long before reconnecting, instead of its own
+ * default of about 3 s; trpc-sse's client takes it as the floor of its backoff.
+ */
+export function connectedFrame(data: ConnectedEventData, retryMs: number): string {
+  return encodeEvent({ event: TRPC_SSE_EVENT.connected, retry: retryMs, data: JSON.stringify(data) });
 }
 
 /** A reset; its `id:` moves the client's Last-Event-ID to where the subscription continues. */

@@ -165,9 +165,9 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener 
   }
 
   #open(): void {
-    const { reconnectAfterInactivityMs } = this.#env.options;
-    this.#sink.start(200, eventStreamHeaders(this.#hooks.http2));
-    this.#write(connectedFrame(reconnectAfterInactivityMs > 0 ? { reconnectAfterInactivityMs } : {}));
+    const { reconnectAfterInactivityMs, retryMs } = this.#env.options;
+    this.#sink.start(200, eventStreamHeaders(this.#hooks.http2, this.#env.refusing));
+    this.#write(connectedFrame(reconnectAfterInactivityMs > 0 ? { reconnectAfterInactivityMs } : {}, retryMs));
     if (!this.#closed) this.#env.heartbeat.add(this);
   }
 

@@ -27,6 +27,11 @@ export class StreamEnvironment {
   #refusing = false;
 
   /** From now on, refuse every new stream (the process is going away). */
+  /** `true` once new streams are refused: the process is going away. */
+  get refusing(): boolean {
+    return this.#refusing;
+  }
+
   refuseNew(): void {
     this.#refusing = true;
   }

@@ -19,3 +19,18 @@ export { createMemoryEventLog, type MemoryEventLogOptions } from '../log/memoryE
 export type { EventLog, EventLogSubscribeOptions } from '../log/types.js';
 export { createReset, isReset, type ResetReason, type ResetSignal } from '../log/reset.js';
 export { formatEventId, parseEventId, type EventId } from '../log/eventId.js';
+export { CORS_METHODS, CORS_REQUEST_HEADERS, MUX_PATH } from '../protocol.js';
+export {
+  drainForShutdown,
+  installGracefulShutdown,
+  type ClosableServer,
+  type DrainForShutdownOptions,
+  type DrainOutcome,
+  type GracefulShutdown,
+  type GracefulShutdownOptions,
+  type ShutdownServer,
+  type ShutdownSignal,
+  type ShutdownTarget,
+  type ShutdownableServer,
+  type StoppableServer,
+} from './shutdown.js';

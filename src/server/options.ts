@@ -31,6 +31,14 @@ export interface SSEServerOptions<TRouter extends AnyTRPCRouter, TRequest> {
    */
   reconnectAfterInactivityMs?: number;
   /**
+   * Distinct mode: the reconnection delay advised to clients, in ms, as the SSE `retry:` field
+   * of the first event. A browser `EventSource` or the `eventsource` package waits this long
+   * after a dropped stream (their own default is about 3 s); trpc-sse's client uses it as the
+   * floor of its jittered backoff.
+   * @default 500 (the floor of trpc-sse's client backoff)
+   */
+  retryMs?: number;
+  /**
    * Longest life of one stream, in ms; then it ends without `return`, so the client reconnects
    * and resumes (for serverless time limits and connection rebalancing). `0` = unlimited.
    * @default the router's `sse.maxDurationMs`, else 0
@@ -124,6 +132,7 @@ export interface RequestHooks {
 /** Defaults of {@link SSEServerOptions}, exported for documentation and tests. */
 export const SSE_SERVER_DEFAULTS = {
   heartbeatMs: 10_000,
+  retryMs: 500,
   maxStreams: 20_000,
   graceMs: 10_000,
   replayBufferBytes: 128 * 1024,

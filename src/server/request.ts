@@ -39,7 +39,10 @@ export interface SSERequest {
   onGone(listener: ClientGoneListener | null): boolean;
   /**
    * Reads the request body as text, at most `maxBytes`; rejects with a `PAYLOAD_TOO_LARGE`
-   * `TRPCError` past that (without buffering the rest).
+   * `TRPCError` past that (without buffering the rest). When middleware already consumed the
+   * body, the text is what its parser left (measured against `maxBytes` too); when it left
+   * nothing usable, rejects at once with a `BAD_REQUEST` `TRPCError` saying so, never waiting
+   * on a spent stream.
    */
   readBody(maxBytes: number): Promise<string>;
 }

@@ -1,3 +1,4 @@
+import { LAST_EVENT_ID_HEADER } from '../protocol.js';
 import { TRPCError, type AnyTRPCRouter } from '@trpc/server';
 import { parseConnectionParamsFromString } from '@trpc/server/http';
 import type { SSERequest } from './request.js';
@@ -9,7 +10,7 @@ import type { SSERequest } from './request.js';
  */
 export function readLastEventId(req: SSERequest, maxLength: number): string | null {
   const value =
-    req.headers.get('last-event-id') ?? req.searchParams.get('lastEventId') ?? req.searchParams.get('Last-Event-Id');
+    req.headers.get(LAST_EVENT_ID_HEADER) ?? req.searchParams.get('lastEventId') ?? req.searchParams.get('Last-Event-Id');
   if (value === null || value === '') return null;
   // eslint-disable-next-line no-control-regex
   if (value.length > maxLength || /[\u0000-\u001f\u007f]/.test(value)) {

@@ -6,6 +6,7 @@ export interface ResolvedServerOptions {
   router: AnyTRPCRouter;
   heartbeatMs: number;
   reconnectAfterInactivityMs: number;
+  retryMs: number;
   maxDurationMs: number;
   maxBufferedBytes: number;
   maxStreams: number;
@@ -27,6 +28,12 @@ interface RouterSSEConfig {
 
 function nonNegative(name: string, value: number): number {
   if (!(value >= 0)) throw new RangeError(`trpc-sse: ${name} must be a number ≥ 0, got ${value}`);
+  return value;
+}
+
+/** A non-negative whole number of ms that fits the SSE `retry:` field. */
+function wholeMilliseconds(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`trpc-sse: ${name} must be a whole number ≥ 0, got ${value}`);
   return value;
 }
 
@@ -56,6 +63,7 @@ export function resolveServerOptions(opts: SSECoreOptions): ResolvedServerOption
     router: opts.router,
     heartbeatMs,
     reconnectAfterInactivityMs,
+    retryMs: wholeMilliseconds('retryMs', opts.retryMs ?? SSE_SERVER_DEFAULTS.retryMs),
     maxDurationMs: nonNegative('maxDurationMs', opts.maxDurationMs ?? routerSSE.maxDurationMs ?? 0),
     maxBufferedBytes: nonNegative('maxBufferedBytes', opts.maxBufferedBytes ?? SSE_SERVER_DEFAULTS.maxBufferedBytes),
     maxStreams: nonNegative('maxStreams', opts.maxStreams ?? SSE_SERVER_DEFAULTS.maxStreams),

@@ -1,3 +1,4 @@
+import { BINARY_ACCEPT_PARAM } from '../protocol.js';
 import type { AnyTRPCRouter, TRPCError } from '@trpc/server';
 import { tagBinary } from '../codec/binary.js';
 import { encodeEvent } from '../codec/encoder.js';
@@ -12,7 +13,7 @@ import type { ResolvedServerOptions } from './resolveOptions.js';
  * EventSource) get exactly what tRPC's server would send them, transformer output included.
  */
 export function acceptsTaggedBinary(req: SSERequest): boolean {
-  return req.headers.get('accept')?.includes('trpc-sse-binary=base64') ?? false;
+  return req.headers.get('accept')?.includes(BINARY_ACCEPT_PARAM) ?? false;
 }
 
 const serializers = new WeakMap<object, { plain?: ValueSerializer; tagged?: ValueSerializer }>();

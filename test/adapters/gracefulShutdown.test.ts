@@ -58,3 +58,29 @@ test('SIGTERM drains every client to the new process; nothing lost, nothing repe
     expect(states.slice(states.indexOf('pending')), errors.join('; ')).not.toContain('connecting');
   }
 });
+
+test('once shutting down, every HTTP/1.1 answer of the Node handler says Connection: close', async () => {
+  const { request } = await import('node:http');
+  const { createTestRouter } = await import('../helpers/router.js');
+  const { startNodeServer } = await import('../helpers/servers.js');
+  const server = await startNodeServer(createTestRouter().router);
+  clients.push({ close: () => void server.close() });
+  /** The `connection` header of a GET to `path` (the body is not waited for). */
+  const connectionHeader = (path: string, headers: Record<string, string> = {}): Promise<string | undefined> =>
+    new Promise((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: server.port, path, headers }, (res) => {
+        resolve(res.headers['connection']);
+        res.destroy();
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  const stream = { accept: 'text/event-stream' };
+  expect(await connectionHeader('/trpc/idle', stream)).toBe('keep-alive');
+  expect(await connectionHeader('/trpc/hello')).toBe('keep-alive');
+  server.core.drain({ withinMs: 0, refuseNew: true });
+  // A refused stream (answered in-band, as stock clients need), a multiplexed one, a query.
+  expect(await connectionHeader('/trpc/idle', stream)).toBe('close');
+  expect(await connectionHeader('/trpc/trpc-sse', stream)).toBe('close');
+  expect(await connectionHeader('/trpc/hello')).toBe('close');
+});

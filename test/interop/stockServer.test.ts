@@ -16,6 +16,7 @@ import superjson from 'superjson';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { createSSEClient, sseLink } from '../../src/client/index.js';
 import type { CreateSSEClientOptions, SSEClient } from '../../src/client/index.js';
+import { MUX_PATH } from '../../src/protocol.js';
 import { Collector, expectTrackedCounterCompleted } from '../helpers/collector.js';
 import {
   createStockRouter,
@@ -49,12 +50,15 @@ const modes: Array<{ name: string; mode: 'distinct' | 'auto'; option: { mode?: M
   { name: "mode: 'auto' (default), falling back to distinct", mode: 'auto', option: {} },
 ];
 
+/** A client that connects (and so probes) at creation, without waiting for a subscription. */
+const EAGER = { lazy: { enabled: false } } as const;
+
 /** The request's URL without its query. */
 const pathOf = (request: WireRequest): string => request.url.split('?')[0]!;
 
 /**
  * Checks how the client reached distinct mode and returns its subscription requests: in auto
- * mode exactly one GET of the endpoint itself (the multiplexed stream), first of all and
+ * mode exactly one GET of `{endpoint}/trpc-sse` (the multiplexed stream), first of all and
  * answered 404 by the stock server; in distinct mode none. Every other request is a GET of
  * `{endpoint}/{path}` (when `path` is given), and the client reports `mode: 'distinct'`.
  */
@@ -65,8 +69,8 @@ function distinctStreams(
   requests: WireRequest[],
   path?: string,
 ): WireRequest[] {
-  const probes = requests.filter((r) => pathOf(r) === endpoint);
-  const streams = requests.filter((r) => pathOf(r) !== endpoint);
+  const probes = requests.filter((r) => pathOf(r) === `${endpoint}/${MUX_PATH}`);
+  const streams = requests.filter((r) => pathOf(r) !== `${endpoint}/${MUX_PATH}`);
   if (mode === 'auto') {
     expect(probes).toHaveLength(1);
     expect(requests[0]).toBe(probes[0]);
@@ -267,10 +271,10 @@ describe.each(serverKits)('our sseLink against stock $name ($version)', (kit) =>
       const ctx = useStockServer(kit, adapter.start);
 
       test("a new client reports 'auto' until the server answers, then 'distinct' after one probe, with no subscription needed", async () => {
-        const { client, requests, subscribe } = newClient(ctx.stock);
+        const { client, requests, subscribe } = newClient(ctx.stock, EAGER);
         expect(client.mode).toBe('auto');
         await vi.waitFor(() => expect(client.mode).toBe('distinct'), { timeout: WAIT_MS, interval: 5 });
-        expect(requests).toEqual([{ url: ctx.stock.url, method: 'GET', headers: expect.any(Object), status: 404 }]);
+        expect(requests).toEqual([{ url: `${ctx.stock.url}/${MUX_PATH}`, method: 'GET', headers: expect.any(Object), status: 404 }]);
         // A subscription made afterwards goes straight to its own stream.
         const c = subscribe('counter', { count: 1 });
         await c.until(() => c.completed, 'completion', WAIT_MS);
@@ -279,7 +283,7 @@ describe.each(serverKits)('our sseLink against stock $name ($version)', (kit) =>
       });
 
       test('after a fallback with no subscription, the client-wide connectionState is idle (as a distinct client’s)', async () => {
-        const { client } = newClient(ctx.stock);
+        const { client } = newClient(ctx.stock, EAGER);
         const states: unknown[] = [];
         const watch = client.connectionState.subscribe({ next: (state) => states.push(state) });
         try {
@@ -314,7 +318,7 @@ describe.each(serverKits)('our sseLink against stock $name ($version)', (kit) =>
       });
 
       test('a subscription unsubscribed while the probe is in flight never opens a stream', async () => {
-        const { client, requests, subscribe } = newClient(ctx.stock);
+        const { client, requests, subscribe } = newClient(ctx.stock, EAGER);
         subscribe('journal', undefined);
         subscriptions.pop()!.unsubscribe();
         await vi.waitFor(() => expect(client.mode).toBe('distinct'), { timeout: WAIT_MS, interval: 5 });
@@ -323,8 +327,8 @@ describe.each(serverKits)('our sseLink against stock $name ($version)', (kit) =>
         expect(distinctStreams(ctx.stock.url, 'auto', client, requests).map(pathOf)).toEqual([`${ctx.stock.url}/counter`]);
       });
 
-      test('with lazy, nothing is requested before the first subscription; then one probe and its stream', async () => {
-        const { client, requests, subscribe } = newClient(ctx.stock, { lazy: { enabled: true } });
+      test('by default (lazy), nothing is requested before the first subscription; then one probe and its stream', async () => {
+        const { client, requests, subscribe } = newClient(ctx.stock);
         await new Promise((resolve) => setTimeout(resolve, 30));
         expect(requests).toEqual([]);
         expect(client.mode).toBe('auto');
@@ -354,10 +358,10 @@ describe.each(serverKits)('our sseLink against stock $name ($version)', (kit) =>
         expect(client.mode).toBe('multiplexed');
         // The multiplexed stream was asked for, and got the stock server's 404 ...
         expect(requests[0]).toMatchObject({ method: 'GET', status: 404 });
-        expect(pathOf(requests[0]!)).toBe(ctx.stock.url);
+        expect(pathOf(requests[0]!)).toBe(`${ctx.stock.url}/${MUX_PATH}`);
         expect(requests[0]!.headers['accept']).toMatch(/^text\/event-stream/);
         // ... and the client never turned to the procedure's own stream.
-        expect(requests.filter((r) => pathOf(r) !== ctx.stock.url)).toEqual([]);
+        expect(requests.filter((r) => pathOf(r) !== `${ctx.stock.url}/${MUX_PATH}`)).toEqual([]);
       });
 
       test('after that failure the client does not keep re-requesting the stream', async () => {
@@ -367,7 +371,7 @@ describe.each(serverKits)('our sseLink against stock $name ($version)', (kit) =>
         // NOT_FOUND is not retried, and nothing is subscribed any more: no further request.
         await new Promise((resolve) => setTimeout(resolve, 200));
         expect(client.mode).toBe('multiplexed');
-        expect(requests.filter((r) => pathOf(r) !== ctx.stock.url)).toEqual([]);
+        expect(requests.filter((r) => pathOf(r) !== `${ctx.stock.url}/${MUX_PATH}`)).toEqual([]);
         expect(requests).toHaveLength(1);
       });
     });

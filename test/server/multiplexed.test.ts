@@ -7,6 +7,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import type { SSEMessage } from '../../src/codec/decoder.js';
 import { ADAPTERS, type RawStream, type RunningAdapter } from '../helpers/adapters.js';
 import { contextCalls, createTestRouter } from '../helpers/router.js';
+import { MUX_PATH } from '../../src/protocol.js';
 
 const SSE = { accept: 'text/event-stream' };
 const running: RunningAdapter[] = [];
@@ -21,8 +22,8 @@ interface Opened {
   hello: Record<string, unknown>;
 }
 
-async function open(server: RunningAdapter, headers: Record<string, string> = {}): Promise<Opened> {
-  const stream = await server.request('', { headers: { ...SSE, ...headers } });
+async function open(server: RunningAdapter, headers: Record<string, string> = {}, path: string = MUX_PATH): Promise<Opened> {
+  const stream = await server.request(path, { headers: { ...SSE, ...headers } });
   expect(stream.status).toBe(200);
   const first = await stream.next();
   expect(first?.event).toBe('connection');
@@ -30,10 +31,10 @@ async function open(server: RunningAdapter, headers: Record<string, string> = {}
   return { stream, connectionId: hello.connectionId, secret: hello.secret, hello };
 }
 
-async function control(server: RunningAdapter, conn: { connectionId: string; secret: string | null }, ops: unknown[]) {
+async function control(server: RunningAdapter, conn: { connectionId: string; secret: string | null }, ops: unknown[], path: string = MUX_PATH) {
   const headers: Record<string, string> = { 'content-type': 'application/json', 'trpc-sse-connection': conn.connectionId };
   if (conn.secret !== null) headers['trpc-sse-secret'] = conn.secret;
-  const response = await server.request('', { method: 'POST', headers, body: JSON.stringify({ ops }) });
+  const response = await server.request(path, { method: 'POST', headers, body: JSON.stringify({ ops }) });
   const text = await response.text();
   return { status: response.status, body: text ? (JSON.parse(text) as { error?: { data: { code: string } } }) : null };
 }
@@ -41,6 +42,25 @@ async function control(server: RunningAdapter, conn: { connectionId: string; sec
 const payload = (event: SSEMessage) => JSON.parse(event.data) as { s: string; i?: string; d?: unknown; e?: { data: { code: string } } };
 
 describe.each(ADAPTERS)('$name', (adapter) => {
+  test('the protocol lives at {endpoint}/trpc-sse, and still at the endpoint itself for clients of 0.1', async () => {
+    const fixture = createTestRouter();
+    const server = await adapter.start(fixture.router);
+    running.push(server);
+    for (const path of [MUX_PATH, '']) {
+      const conn = await open(server, {}, path);
+      const answer = await control(server, conn, [{ op: 'subscribe', id: 'a', path: 'counter', input: { count: 1 } }], path);
+      expect(answer.status).toBe(204);
+      const events: SSEMessage[] = [];
+      while (!events.some((e) => e.event === 'return')) events.push((await conn.stream.next())!);
+      expect(events.map((e) => [e.event, payload(e).i])).toEqual([
+        ['started', undefined],
+        ['message', '0'],
+        ['return', undefined],
+      ]);
+      conn.stream.cancel();
+    }
+  });
+
   test('one stream carries several subscriptions, each event naming its own', async () => {
     const fixture = createTestRouter();
     const server = await adapter.start(fixture.router);
@@ -82,7 +102,7 @@ describe.each(ADAPTERS)('$name', (adapter) => {
       { op: 'subscribe', id: 'a', path: 'counter', input: { count: 2 } },
       { op: 'subscribe', id: 'b', path: 'nope' },
     ];
-    const stream = await server.request(`?subscribe=${encodeURIComponent(JSON.stringify(ops))}`, { headers: SSE });
+    const stream = await server.request(`${MUX_PATH}?subscribe=${encodeURIComponent(JSON.stringify(ops))}`, { headers: SSE });
     expect(stream.status).toBe(200);
     const hello = JSON.parse((await stream.next())!.data) as { subscribed?: string[] };
     expect(hello.subscribed).toEqual(['a', 'b']);
@@ -112,7 +132,7 @@ describe.each(ADAPTERS)('$name', (adapter) => {
       [JSON.stringify([{ op: 'subscribe', id: 'a', path: 'counter', input: 'x'.repeat(2000) }]), 413, 'PAYLOAD_TOO_LARGE'],
     ];
     for (const [param, status, code] of cases) {
-      const response = await server.request(`?subscribe=${encodeURIComponent(param)}`, { headers: SSE });
+      const response = await server.request(`${MUX_PATH}?subscribe=${encodeURIComponent(param)}`, { headers: SSE });
       expect(response.status, param.slice(0, 40)).toBe(status);
       expect((JSON.parse(await response.text()) as { error: { data: { code: string } } }).error.data.code).toBe(code);
     }
@@ -246,7 +266,7 @@ describe('node:http', () => {
       expect(bad.status).toBe(400);
       expect(bad.body?.error?.data.code).toBe('BAD_REQUEST');
     }
-    const garbage = await server.request('', {
+    const garbage = await server.request(MUX_PATH, {
       method: 'POST',
       headers: { 'trpc-sse-connection': conn.connectionId, 'trpc-sse-secret': conn.secret },
       body: '{nope',
@@ -274,7 +294,7 @@ describe('node:http', () => {
       const req = request({
         host: '127.0.0.1',
         port: server.port!,
-        path: '/trpc',
+        path: `/trpc/${MUX_PATH}`,
         method: 'POST',
         headers: { 'content-type': 'application/json', 'trpc-sse-connection': conn.connectionId, 'trpc-sse-secret': conn.secret, 'content-length': '100' },
       });
@@ -319,7 +339,7 @@ describe('node:http', () => {
     fixture.feed.emit('tick', 'tick-2');
     fixture.feed.emit('item', { id: 'i2', text: 'two' });
     const started = fixture.probe.started;
-    const back = await server.request('', {
+    const back = await server.request(MUX_PATH, {
       headers: { ...SSE, 'last-event-id': String(lastSeq), 'trpc-sse-connection': conn.connectionId, 'trpc-sse-secret': conn.secret },
     });
     const hello = JSON.parse((await back.next())!.data) as { resumed: boolean; connectionId: string };
@@ -344,7 +364,7 @@ describe('node:http', () => {
     conn.stream.cancel();
     await finished;
     await expect.poll(() => server.core.connections).toBe(0);
-    const back = await server.request('', {
+    const back = await server.request(MUX_PATH, {
       headers: { ...SSE, 'last-event-id': '1', 'trpc-sse-connection': conn.connectionId, 'trpc-sse-secret': conn.secret },
     });
     const hello = JSON.parse((await back.next())!.data) as { resumed: boolean; connectionId: string };
@@ -358,7 +378,7 @@ describe('node:http', () => {
     const server = await adapter.start(fixture.router, { graceMs: 5_000 });
     running.push(server);
     const conn = await open(server);
-    const thief = await server.request('', {
+    const thief = await server.request(MUX_PATH, {
       headers: { ...SSE, 'last-event-id': '0', 'trpc-sse-connection': conn.connectionId, 'trpc-sse-secret': 'guess' },
     });
     const hello = JSON.parse((await thief.next())!.data) as { resumed: boolean; connectionId: string };
@@ -386,4 +406,12 @@ describe('node:http', () => {
       conn.stream.cancel();
     }
   });
+});
+
+test('a router with a procedure at the protocol’s path is refused when the server is made', async () => {
+  const { initTRPC } = await import('@trpc/server');
+  const t = initTRPC.create();
+  const router = t.router({ 'trpc-sse': t.procedure.query(() => 'shadowed') });
+  const { createSSECore } = await import('../../src/server/core.js');
+  expect(() => createSSECore({ router })).toThrow(/procedure at "trpc-sse"/);
 });

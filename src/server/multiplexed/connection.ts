@@ -1,3 +1,4 @@
+import type { SubscribeOp } from './ops.js';
 import { TRPCError } from '@trpc/server';
 import type { HeartbeatTarget } from '../heartbeat.js';
 import type { RequestHooks } from '../options.js';
@@ -18,14 +19,6 @@ export interface ConnectionOwner {
   /** A stream attached / detached (for the heartbeat and the stream budget). */
   attached(connection: MuxConnection): void;
   detached(connection: MuxConnection): void;
-}
-
-/** One subscribe operation of a control request. */
-export interface SubscribeOp {
-  id: string;
-  path: string;
-  input: unknown;
-  lastEventId: string | null;
 }
 
 /**

@@ -7,9 +7,9 @@ import type { SSERequest } from '../request.js';
 import { secretsMatch } from '../secret.js';
 import { serializeErrorShape } from '../serialize.js';
 import type { ConnectionDirectory, ForwardedControl } from './directory.js';
-import { parseOps, type ControlOp } from './ops.js';
+import { parseOps, type ValidControlOp } from './ops.js';
 import type { ConnectionRegistry } from './registry.js';
-import { MUX_HEADER } from './streamRequest.js';
+import { MUX_HEADER } from '../../protocol.js';
 
 /** A complete, non-streaming answer. */
 export interface PlainResponse {
@@ -53,7 +53,7 @@ async function applyControl(
       });
     }
     connection.pendingControlRequests++;
-    let ops: ControlOp[];
+    let ops: ValidControlOp[];
     try {
       ops = parseOps(await readBody(), options.maxLastEventIdLength);
     } finally {

@@ -1,32 +1,13 @@
 import { encodeEvent } from '../../codec/encoder.js';
+import { MUX_EVENT, type ConnectionHello, type ReconnectFrameData } from '../../protocol.js';
 
-/** Event names of the multiplexed stream (PROTOCOL.md §2.3). */
-export const MUX_EVENT = {
-  connection: 'connection',
-  started: 'started',
-  failed: 'failed',
-  return: 'return',
-  ping: 'ping',
-  reconnect: 'reconnect',
-  reset: 'reset',
-  checkpoint: 'checkpoint',
-} as const;
+/*
+ * The frames of the multiplexed stream (PROTOCOL.md §2.3), written as text: the hot ones
+ * (`message`, `started`, …) are templates around a few quoted strings, with the event names
+ * of {@link MUX_EVENT} and the data shapes of src/protocol.ts.
+ */
 
-/** The data of the `connection` event. */
-export interface ConnectionEventData {
-  protocol: 1;
-  connectionId: string;
-  secret: string;
-  resumed: boolean;
-  reconnectAfterInactivityMs: number;
-  maxSubscriptions: number;
-  /** The largest control request body the server takes: clients split batches under it. */
-  maxControlBytes: number;
-  /** Ids of the subscriptions the opening request carried, now started (PROTOCOL.md §2.1). */
-  subscribed?: string[];
-}
-
-export function connectionFrame(data: ConnectionEventData): string {
+export function connectionFrame(data: ConnectionHello): string {
   return encodeEvent({ event: MUX_EVENT.connection, data: JSON.stringify(data) });
 }
 
@@ -34,15 +15,15 @@ export function connectionFrame(data: ConnectionEventData): string {
 const quote = JSON.stringify;
 
 export function startedFrame(seq: number, subId: string): string {
-  return `event: started\nid: ${seq}\ndata: {"s":${quote(subId)}}\n\n`;
+  return `event: ${MUX_EVENT.started}\nid: ${seq}\ndata: {"s":${quote(subId)}}\n\n`;
 }
 
 export function returnFrame(seq: number, subId: string): string {
-  return `event: return\nid: ${seq}\ndata: {"s":${quote(subId)}}\n\n`;
+  return `event: ${MUX_EVENT.return}\nid: ${seq}\ndata: {"s":${quote(subId)}}\n\n`;
 }
 
 export function failedFrame(seq: number, subId: string, shapeJSON: string): string {
-  return `event: failed\nid: ${seq}\ndata: {"s":${quote(subId)},"e":${shapeJSON}}\n\n`;
+  return `event: ${MUX_EVENT.failed}\nid: ${seq}\ndata: {"s":${quote(subId)},"e":${shapeJSON}}\n\n`;
 }
 
 /**
@@ -66,13 +47,14 @@ export function messageFrame(seq: number, key: string, body: string): string {
 }
 
 export function resetFrame(seq: number, subId: string, reason: string, lastEventId: string | null): string {
-  return `event: reset\nid: ${seq}\ndata: {"s":${quote(subId)},"r":${quote(reason)},"i":${quote(lastEventId)}}\n\n`;
+  return `event: ${MUX_EVENT.reset}\nid: ${seq}\ndata: {"s":${quote(subId)},"r":${quote(reason)},"i":${quote(lastEventId)}}\n\n`;
 }
 
 export function checkpointFrame(seq: number, subId: string, lastEventId: string): string {
-  return `event: checkpoint\nid: ${seq}\ndata: {"s":${quote(subId)},"i":${quote(lastEventId)}}\n\n`;
+  return `event: ${MUX_EVENT.checkpoint}\nid: ${seq}\ndata: {"s":${quote(subId)},"i":${quote(lastEventId)}}\n\n`;
 }
 
 export function reconnectFrame(afterMs: number): string {
-  return encodeEvent({ event: MUX_EVENT.reconnect, data: JSON.stringify({ afterMs }) });
+  const data: ReconnectFrameData = { afterMs };
+  return encodeEvent({ event: MUX_EVENT.reconnect, data: JSON.stringify(data) });
 }

@@ -1,8 +1,16 @@
 import { TRPCError } from '@trpc/server';
-import type { SubscribeOp } from './connection.js';
+import type { ControlOp } from '../../protocol.js';
 
-/** One op of a control request (PROTOCOL.md §2.4). */
-export type ControlOp = ({ op: 'subscribe' } & SubscribeOp) | { op: 'unsubscribe'; id: string } | { op: 'close' };
+/** A `subscribe` op once validated: every field present, the resume id checked. */
+export interface SubscribeOp {
+  id: string;
+  path: string;
+  input: unknown;
+  lastEventId: string | null;
+}
+
+/** A control op (PROTOCOL.md §2.4) once validated. */
+export type ValidControlOp = ({ op: 'subscribe' } & SubscribeOp) | Exclude<ControlOp, { op: 'subscribe' }>;
 
 const MAX_ID_LENGTH = 128;
 const MAX_PATH_LENGTH = 1024;
@@ -16,7 +24,7 @@ function isShortString(value: unknown, max: number): value is string {
 }
 
 /** Validates every op before any is applied: a malformed request changes nothing. */
-export function parseOps(body: string, maxLastEventIdLength: number): ControlOp[] {
+export function parseOps(body: string, maxLastEventIdLength: number): ValidControlOp[] {
   let json: unknown;
   try {
     json = JSON.parse(body);
@@ -51,7 +59,7 @@ export function parseOpeningSubscribes(text: string, maxLength: number, maxLastE
   });
 }
 
-function parseOp(raw: unknown, index: number, maxLastEventIdLength: number): ControlOp {
+function parseOp(raw: unknown, index: number, maxLastEventIdLength: number): ValidControlOp {
   const op = raw as Record<string, unknown> | null;
   switch (op?.['op']) {
     case 'subscribe': {
@@ -61,7 +69,6 @@ function parseOp(raw: unknown, index: number, maxLastEventIdLength: number): Con
       if (
         lastEventId !== undefined &&
         lastEventId !== null &&
-        // eslint-disable-next-line no-control-regex
         (!isShortString(lastEventId, maxLastEventIdLength) || /[\u0000-\u001f\u007f]/.test(lastEventId))
       ) {
         throw badRequest(`ops[${index}].lastEventId must be at most ${maxLastEventIdLength} characters, no control characters`);

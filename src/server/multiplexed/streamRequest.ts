@@ -8,16 +8,10 @@ import type { RequestHooks } from '../options.js';
 import type { ClientGoneListener, SSERequest, SSEResponseSink } from '../request.js';
 import { secretsMatch } from '../secret.js';
 import { serializeErrorShape, ValueSerializer } from '../serialize.js';
-import type { MuxConnection, SubscribeOp } from './connection.js';
-import { parseOpeningSubscribes } from './ops.js';
+import type { MuxConnection } from './connection.js';
+import { parseOpeningSubscribes, type SubscribeOp } from './ops.js';
+import { LAST_EVENT_ID_HEADER, MUX_HEADER } from '../../protocol.js';
 import type { ConnectionRegistry } from './registry.js';
-
-/** Request headers of the multiplexed protocol (PROTOCOL.md §2). */
-export const MUX_HEADER = {
-  connection: 'trpc-sse-connection',
-  secret: 'trpc-sse-secret',
-  connectionParams: 'trpc-sse-connection-params',
-} as const;
 
 /** An error answered with its HTTP status and `{ error: shape }`, as tRPC's HTTP handler does. */
 export function writeJSONError(sink: SSEResponseSink, env: StreamEnvironment, error: TRPCError, scope: ErrorScope): void {
@@ -43,7 +37,7 @@ function readConnectionParams(req: SSERequest, maxLength: number): Record<string
 }
 
 function readResumeSeq(req: SSERequest): number | null {
-  const value = req.headers.get('last-event-id');
+  const value = req.headers.get(LAST_EVENT_ID_HEADER);
   return value !== null && /^\d{1,15}$/.test(value) ? Number(value) : null;
 }
 
@@ -143,7 +137,7 @@ export async function serveMultiplexedStream(
   const lastSeq = readResumeSeq(req);
   if (resumable && !resumable.closed && lastSeq !== null && secretsMatch(req.headers.get(MUX_HEADER.secret), resumable.secret)) {
     if (resumable.canResume(lastSeq)) {
-      stream.start(200, eventStreamHeaders(hooks.http2));
+      stream.start(200, eventStreamHeaders(hooks.http2, env.refusing));
       resumable.attach(stream, lastSeq);
       stream.connection = resumable;
       limitLifetime(env, resumable, stream, done);
@@ -188,7 +182,7 @@ export async function serveMultiplexedStream(
     if (!stream.ended) writeJSONError(stream, env, error, scope);
     return done;
   }
-  stream.start(200, eventStreamHeaders(hooks.http2));
+  stream.start(200, eventStreamHeaders(hooks.http2, env.refusing));
   connection.attach(stream, null, opening);
   for (const op of opening) connection.subscribe(op);
   limitLifetime(env, connection, stream, done);
