@@ -1,7 +1,7 @@
 import type { Operation } from '@trpc/client';
 import type { TRPCConnectionState } from '@trpc/client/unstable-internals';
 import type { TRPCCombinedDataTransformer } from '@trpc/server';
-import type { Observable, Unsubscribable } from '@trpc/server/observable';
+import type { BehaviorSubject, Unsubscribable } from '@trpc/server/observable';
 import type { EnvelopeObserver } from './distinctSubscription.js';
 import { createDistinctTransport } from './distinctTransport.js';
 import type { AnyClientError } from './errors.js';
@@ -22,11 +22,21 @@ export interface CreateSSEClientOptions extends SSEClientOptions {
    */
   mode?: 'auto' | 'multiplexed' | 'distinct';
   /**
-   * Multiplexed mode: connect on the first subscription and close `closeMs` after the last
-   * one ends, instead of staying connected from creation.
-   * @default { enabled: false, closeMs: 0 }
+   * Multiplexed mode: when the connection is held. By default the client connects on its
+   * first subscription and closes `closeMs` after the last one ends, so a client created
+   * during server rendering (tRPC's `useState(() => createTRPCClient(…))` pattern) or one
+   * with nothing to subscribe to opens nothing. `{ enabled: false }` connects at creation and
+   * stays connected, as `createWSClient` does by default.
+   * @default { enabled: true, closeMs: 0 }
    */
   lazy?: Partial<LazyOptions>;
+  /**
+   * `mode: 'auto'` only: the server did not answer the multiplexed stream (a stock tRPC
+   * server, or a route that does not forward `{endpoint}/trpc-sse`), so the client carries on
+   * in distinct mode, one stream per subscription. Without this callback the client warns on
+   * the console once; the reason stays readable as {@link SSEClient.fallbackReason}.
+   */
+  onFallback?: (reason: AnyClientError) => void;
 }
 
 /** The connection a set of `sseLink`s share, like `createWSClient`'s client. */
@@ -35,9 +45,15 @@ export interface SSEClient {
    * Multiplexed: the one connection's state. Distinct: `connecting` while any subscription is
    * (re)connecting, `pending` when all are open, `idle` with none.
    */
-  readonly connectionState: Observable<TRPCConnectionState<AnyClientError>, never>;
+  readonly connectionState: BehaviorSubject<TRPCConnectionState<AnyClientError>>;
   /** The mode in use: `'auto'` settles on one of the two once the server has answered. */
   readonly mode: 'auto' | 'multiplexed' | 'distinct';
+  /**
+   * Why `mode: 'auto'` settled on distinct mode: the server's answer to the multiplexed
+   * stream (e.g. `NOT_FOUND`: the route does not reach `{endpoint}/trpc-sse`). `null`
+   * otherwise.
+   */
+  readonly fallbackReason: AnyClientError | null;
   /**
    * Starts a subscription (what `sseLink` calls). The observer receives tRPC's envelopes.
    * @internal
@@ -70,6 +86,7 @@ export function createSSEClient(opts: CreateSSEClientOptions): SSEClient {
   const runtime = new ClientRuntime(opts);
   const entries = new Set<Entry>();
   let mode: SSEClient['mode'] = opts.mode ?? 'auto';
+  let fallbackReason: AnyClientError | null = null;
   let closed = false;
   let transport: Transport;
 
@@ -98,8 +115,10 @@ export function createSSEClient(opts: CreateSSEClientOptions): SSEClient {
         ? {
             // The server has no multiplexed endpoint (a stock tRPC server): carry on in
             // distinct mode, with the subscriptions made so far.
-            onUnsupported: () => {
+            onUnsupported: (_subscriptions, reason) => {
               mode = 'distinct';
+              fallbackReason = reason;
+              reportFallback(opts, reason);
               // The probe left the state at `connecting`; distinct mode reports per subscription.
               runtime.setConnectionState({ type: 'state', state: 'idle', error: null });
               transport = distinct();
@@ -114,6 +133,9 @@ export function createSSEClient(opts: CreateSSEClientOptions): SSEClient {
     connectionState: runtime.connectionState,
     get mode() {
       return mode;
+    },
+    get fallbackReason() {
+      return fallbackReason;
     },
     subscribe(op, transformer, observer) {
       if (closed) throw new Error('trpc-sse: this client is closed');
@@ -136,4 +158,21 @@ export function createSSEClient(opts: CreateSSEClientOptions): SSEClient {
       runtime.dispose();
     },
   };
+}
+
+/** Tells the app that `auto` settled on distinct mode: its callback, else one console warning. */
+function reportFallback(opts: CreateSSEClientOptions, reason: AnyClientError): void {
+  if (opts.onFallback) {
+    try {
+      opts.onFallback(reason);
+    } catch {
+      // The app's callback cannot stop the fallback.
+    }
+    return;
+  }
+  (globalThis as { console?: { warn(...args: unknown[]): void } }).console?.warn(
+    `trpc-sse: the server did not open a multiplexed stream (${reason.message}); using one stream per subscription (distinct mode). ` +
+      'If the server runs trpc-sse, make sure its route forwards {endpoint}/trpc-sse to the handler. ' +
+      "Pass mode: 'distinct' (a stock tRPC server) or onFallback to silence this; the reason is client.fallbackReason.",
+  );
 }

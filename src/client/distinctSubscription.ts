@@ -2,11 +2,12 @@ import { TRPCClientError, type Operation, type OperationResultEnvelope } from '@
 import type { AnyTRPCRouter, TRPCCombinedDataTransformer } from '@trpc/server';
 import type { SSEMessage } from '../codec/decoder.js';
 import type { ResetReason } from '../log/reset.js';
+import { EndpointError } from './endpoint.js';
+import { LAST_EVENT_ID_HEADER } from '../protocol.js';
+import { reportUserError } from './userCode.js';
 import type { AnyClientError } from './errors.js';
-import { headersToRecord, resolve } from './options.js';
 import { runEventStream, toClientError, type StreamControl, type StreamFailure } from './runEventStream.js';
 import { deserializeValue, EVENT_STREAM_ACCEPT } from './wire.js';
-import { backoffDelay, defaultShouldRetry, RETRY_DEFAULTS } from './retry.js';
 import type { ClientRuntime } from './runtime.js';
 
 /** The observer a link hands us: tRPC's envelopes, typed errors. */
@@ -50,7 +51,14 @@ export class DistinctSubscription {
 
   /** Starts the connect loop. */
   start(): void {
-    void this.#loop();
+    this.#loop().catch((cause: unknown) => {
+      // Not expected (application code is called through guards); a loop that dies anyway
+      // fails its subscription instead of leaving it `connecting` with a rejection unheard.
+      reportUserError('a subscription loop', cause);
+      if (this.stopped) return;
+      this.stop();
+      this.#observer.error(toClientError(cause));
+    });
   }
 
   /** Unsubscribes: aborts the stream (the server stops the procedure) and emits nothing more. */
@@ -73,15 +81,16 @@ export class DistinctSubscription {
   }
 
   async #loop(): Promise<void> {
-    const retry = this.#runtime.options.retry ?? {};
-    const shouldRetry = retry.shouldRetry ?? defaultShouldRetry;
     this.#state({ state: 'connecting', error: null });
     while (!this.stopped) {
       let outcome: AttemptOutcome;
       try {
         outcome = await this.#attempt();
       } catch (cause) {
-        outcome = { kind: 'error', error: toClientError(cause) };
+        outcome =
+          cause instanceof EndpointError
+            ? { kind: 'error', error: cause.clientError, fatal: true }
+            : { kind: 'error', error: toClientError(cause) };
       }
       if (this.stopped) return;
       if (outcome.kind === 'return') {
@@ -93,17 +102,15 @@ export class DistinctSubscription {
       }
       const { error } = outcome;
       this.#failures++;
-      this.#runtime.options.onError?.(error);
+      this.#runtime.notifyError(error);
       const source = outcome.fromProcedure ? 'procedure' : 'transport';
-      if (!shouldRetry({ error, attempt: this.#failures, op: this.#op, source })) {
+      if (outcome.fatal || !this.#runtime.shouldRetry({ error, attempt: this.#failures, op: this.#op, source })) {
         this.stop();
         this.#observer.error(error);
         return;
       }
       this.#state({ state: 'connecting', error });
-      const minDelayMs = this.#serverRetryMs ?? retry.minDelayMs ?? RETRY_DEFAULTS.minDelayMs;
-      const maxDelayMs = Math.max(minDelayMs, retry.maxDelayMs ?? RETRY_DEFAULTS.maxDelayMs);
-      await this.#runtime.sleep(backoffDelay(this.#failures, minDelayMs, maxDelayMs), this.#stop.signal);
+      await this.#runtime.sleep(this.#runtime.backoff(this.#failures, this.#serverRetryMs), this.#stop.signal);
     }
   }
 
@@ -121,16 +128,13 @@ export class DistinctSubscription {
 
   /** One connection: open the stream, read it until it ends; says how it ended. */
   async #attempt(): Promise<AttemptOutcome> {
-    const { options } = this.#runtime;
-    const [base, headers, params] = await Promise.all([
-      resolve(options.url),
-      resolve(options.headers),
-      resolve(options.connectionParams ?? null),
-    ]);
-    const requestHeaders: Record<string, string> = { ...headersToRecord(headers), accept: EVENT_STREAM_ACCEPT };
-    if (this.#lastEventId !== undefined) requestHeaders['last-event-id'] = this.#lastEventId;
+    const inputs = await this.#runtime.requestInputs(this.#stop.signal);
+    // Stopped meanwhile: the loop sees it and ends; this outcome is not looked at.
+    if (!inputs) return { kind: 'return' };
+    const requestHeaders: Record<string, string> = { ...inputs.headers, accept: EVENT_STREAM_ACCEPT };
+    if (this.#lastEventId !== undefined) requestHeaders[LAST_EVENT_ID_HEADER] = this.#lastEventId;
     return runEventStream<AttemptOutcome>(this.#runtime, {
-      url: this.#url(base, params),
+      url: this.#url(inputs.url, inputs.connectionParams),
       headers: requestHeaders,
       signal: this.#stop.signal,
       deserialize: (value) => this.#transformer.output.deserialize(value),
@@ -148,7 +152,7 @@ export class DistinctSubscription {
           control.watchInactivity(hints.reconnectAfterInactivityMs);
         }
         this.#failures = 0;
-        this.#runtime.options.onOpen?.();
+        this.#runtime.notifyOpen();
         this.#observer.next({ result: { type: 'started' } });
         this.#state({ state: 'pending' });
         return;

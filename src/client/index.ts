@@ -14,3 +14,4 @@ export {
   type RetryContext,
   type RetryOptions,
 } from './retry.js';
+export { CORS_METHODS, CORS_REQUEST_HEADERS } from '../protocol.js';

@@ -1,6 +1,7 @@
 import { TRPCClientError } from '@trpc/client';
 import type { AnyTRPCRouter } from '@trpc/server';
 import type { SSEMessage } from '../codec/decoder.js';
+import { fetchFailure } from './endpoint.js';
 import { clientErrorWithCode, type AnyClientError } from './errors.js';
 import { readEventStream } from './eventStream.js';
 import { errorFromResponse } from './responseError.js';
@@ -12,6 +13,8 @@ export interface StreamFailure {
   error: AnyClientError;
   /** The failure came from the procedure (in-band), not from the transport. */
   fromProcedure?: boolean;
+  /** No retry can mend it (the client's own configuration is wrong): fail without asking the policy. */
+  fatal?: boolean;
 }
 
 /** What a message handler may do with the stream it reads. */
@@ -50,12 +53,12 @@ export async function runEventStream<T>(
   else opts.signal.addEventListener('abort', onAbort, { once: true });
   let inactivityTimer: ReturnType<typeof setTimeout> | undefined;
   try {
-    const response = await runtime.fetch(opts.url, {
-      method: 'GET',
-      headers: opts.headers,
-      signal: attempt.signal,
-      cache: 'no-store',
-    });
+    let response: Awaited<ReturnType<ClientRuntime['fetch']>>;
+    try {
+      response = await runtime.fetch(opts.url, { method: 'GET', headers: opts.headers, signal: attempt.signal, cache: 'no-store' });
+    } catch (cause) {
+      return { kind: 'error', error: fetchFailure(cause, opts.url, 'GET', opts.headers) };
+    }
     if (!response.ok || !(response.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
       return { kind: 'error', error: await errorFromResponse(response, opts.deserialize) };
     }
@@ -105,7 +108,7 @@ export async function runEventStream<T>(
     } catch (cause) {
       outcome ??= { kind: 'error', error: toClientError(cause) };
     }
-    runtime.options.onClose?.(outcome && (outcome as StreamFailure).kind === 'error' ? (outcome as StreamFailure).error : undefined);
+    runtime.notifyClose(outcome && (outcome as StreamFailure).kind === 'error' ? (outcome as StreamFailure).error : undefined);
     return (
       outcome ?? {
         kind: 'error',

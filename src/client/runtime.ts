@@ -1,8 +1,19 @@
 import { behaviorSubject, type BehaviorSubject } from '@trpc/server/observable';
 import type { TRPCConnectionState } from '@trpc/client/unstable-internals';
 import type { AnyClientError } from './errors.js';
-import { CLIENT_DEFAULTS, type FetchLike, type ResetInfo, type SSEClientOptions } from './options.js';
+import { checkEndpoint } from './endpoint.js';
+import { CLIENT_DEFAULTS, headersToRecord, type FetchLike, type ResetInfo, type SSEClientOptions } from './options.js';
 import type { SubscriptionState } from './distinctSubscription.js';
+import { backoffDelay, defaultShouldRetry, RETRY_DEFAULTS, type RetryContext } from './retry.js';
+import { callUserCallback, reportUserError, settleUserValue } from './userCode.js';
+
+/** What one request is made with: `url`, `headers` and `connectionParams` as the app gave them now. */
+export interface RequestInputs {
+  /** The endpoint (checked: absolute, or relative in a browser). */
+  url: string;
+  headers: Record<string, string>;
+  connectionParams: Record<string, string> | null;
+}
 
 /** Options with defaults applied. */
 export type ResolvedClientOptions = SSEClientOptions & { maxLineLength: number };
@@ -57,9 +68,83 @@ export class ClientRuntime {
 
   /** A subscription was reset: tells the client's and the operation's `onReset`. */
   notifyReset(info: ResetInfo): void {
-    this.options.onReset?.(info);
+    callUserCallback('onReset', this.options.onReset, info);
     const perOperation = (info.op.context as { onReset?: unknown } | undefined)?.onReset;
-    if (typeof perOperation === 'function') (perOperation as (info: ResetInfo) => void)(info);
+    if (typeof perOperation === 'function') callUserCallback('context.onReset', perOperation as (info: ResetInfo) => void, info);
+  }
+
+  /** `onError`, guarded: the app's callback cannot break the loop that reports to it. */
+  notifyError(error: AnyClientError): void {
+    callUserCallback('onError', this.options.onError, error);
+  }
+
+  notifyOpen(): void {
+    callUserCallback('onOpen', this.options.onOpen);
+  }
+
+  notifyClose(cause?: AnyClientError): void {
+    callUserCallback('onClose', this.options.onClose, cause);
+  }
+
+  /**
+   * Whether to try again: the operation's own policy (`context.retry`: `false`, or a function),
+   * else the client's, else the default. A policy that throws is reported and the default decides.
+   */
+  shouldRetry(ctx: RetryContext): boolean {
+    const perOperation = (ctx.op?.context as { retry?: unknown } | undefined)?.retry;
+    if (perOperation === false) return false;
+    const policy = typeof perOperation === 'function' ? (perOperation as (ctx: RetryContext) => boolean) : this.options.retry?.shouldRetry;
+    if (!policy) return defaultShouldRetry(ctx);
+    try {
+      return policy(ctx) === true;
+    } catch (cause) {
+      reportUserError('retry.shouldRetry', cause);
+      return defaultShouldRetry(ctx);
+    }
+  }
+
+  /**
+   * Multiplexed mode, when the shared connection fails: whether this subscription's own policy
+   * (`context.retry`) says not to try it again. Without one, the connection's decision stands.
+   */
+  operationForbidsRetry(ctx: RetryContext): boolean {
+    const perOperation = (ctx.op?.context as { retry?: unknown } | undefined)?.retry;
+    return perOperation !== undefined && !this.shouldRetry(ctx);
+  }
+
+  /**
+   * The wait before reconnect attempt `attempt`: full-jitter backoff between the floor and
+   * `maxDelayMs`. The floor is the app's `minDelayMs` when it set one, else the server's
+   * `retry:` advice when given, else the default.
+   */
+  backoff(attempt: number, serverRetryMs?: number): number {
+    const retry = this.options.retry ?? {};
+    const minDelayMs = retry.minDelayMs ?? serverRetryMs ?? RETRY_DEFAULTS.minDelayMs;
+    const maxDelayMs = Math.max(minDelayMs, retry.maxDelayMs ?? RETRY_DEFAULTS.maxDelayMs);
+    return backoffDelay(attempt, minDelayMs, maxDelayMs);
+  }
+
+  /**
+   * Evaluates `url`, `headers` and `connectionParams` for one request (they may change between
+   * attempts: tokens expire). Rejects with a typed error when the app's code throws, rejects or
+   * does not settle in time ({@link settleUserValue}), or the URL cannot work here
+   * ({@link checkEndpoint}); `null` when `signal` aborted meanwhile.
+   */
+  async requestInputs(signal: AbortSignal): Promise<RequestInputs | null> {
+    const { options } = this;
+    const [url, headers, connectionParams] = await Promise.all([
+      settleUserValue('url', options.url, signal),
+      settleUserValue('headers', options.headers, signal),
+      settleUserValue('connectionParams', options.connectionParams ?? null, signal),
+    ]);
+    if (signal.aborted) return null;
+    return { url: checkEndpoint(url as string), headers: headersToRecord(headers ?? undefined), connectionParams: connectionParams ?? null };
+  }
+
+  /** Only the headers (a control request's), evaluated as for {@link requestInputs}. */
+  async requestHeaders(signal: AbortSignal): Promise<Record<string, string> | null> {
+    const headers = await settleUserValue('headers', this.options.headers, signal);
+    return signal.aborted ? null : headersToRecord(headers ?? undefined);
   }
 
   /** Sets the client-wide state directly (multiplexed mode: the one connection's state). */

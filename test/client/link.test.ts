@@ -1,7 +1,7 @@
 /** sseLink against our server and against scripted responses: retry, resume, errors, data. */
 import { createTRPCClient, TRPCClientError } from '@trpc/client';
 import superjson from 'superjson';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { createSSEClient, sseLink } from '../../src/client/index.js';
 import { Collector } from '../helpers/collector.js';
 import { jsonResponse, scriptedFetch, sseResponse } from '../helpers/fakeFetch.js';
@@ -211,17 +211,46 @@ describe('reconnect', () => {
     expect(calls.every((call) => call.headers['accept']?.startsWith('text/event-stream'))).toBe(true);
   });
 
-  test('the server’s retry: field replaces the backoff floor', async () => {
+  /** The delays the client waits before reconnecting, with the backoff's jitter pinned to its floor. */
+  function recordBackoffs(): number[] {
+    const delays: number[] = [];
+    const realSetTimeout = globalThis.setTimeout;
+    vi.spyOn(Math, 'random').mockReturnValue(0);
+    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+      delays.push(ms ?? 0);
+      return realSetTimeout(fn, ms);
+    }) as typeof setTimeout);
+    cleanup.push(() => vi.restoreAllMocks());
+    return delays;
+  }
+
+  test('the server’s retry: field replaces the default backoff floor', async () => {
     const { fetch, calls } = scriptedFetch((_call, signal) =>
-      calls.length === 1 ? sseResponse(['retry: 1\n\n', 'event: connected\ndata: {}\n\n']) : sseResponse(['event: connected\ndata: {}\n\n'], { hold: true, signal }),
+      calls.length === 1 ? sseResponse(['retry: 777\n\n', 'event: connected\ndata: {}\n\n']) : sseResponse(['event: connected\ndata: {}\n\n'], { hold: true, signal }),
     );
+    const delays = recordBackoffs();
     const c = new Collector();
-    // A client floor of 10 minutes: only the server's `retry: 1` lets the second attempt happen.
     createTRPCClient<TestRouter>({
-      links: [sseLink({ url: 'http://x/trpc', fetch, retry: { minDelayMs: 600_000, maxDelayMs: 600_000 }, mode: 'distinct' })],
+      links: [sseLink({ url: 'http://x/trpc', fetch, retry: { maxDelayMs: 600_000 }, mode: 'distinct' })],
     }).idle.subscribe(undefined, c.handlers());
     await c.until(() => calls.length === 2, 'a second attempt');
-    expect(calls).toHaveLength(2);
+    // The default floor (500) would have been the wait; the server's 777 was.
+    expect(delays).toContain(777);
+    expect(delays).not.toContain(500);
+  });
+
+  test('an explicit minDelayMs is the app’s word: the server’s retry: does not override it', async () => {
+    const { fetch, calls } = scriptedFetch((_call, signal) =>
+      calls.length === 1 ? sseResponse(['retry: 600000\n\n', 'event: connected\ndata: {}\n\n']) : sseResponse(['event: connected\ndata: {}\n\n'], { hold: true, signal }),
+    );
+    const delays = recordBackoffs();
+    const c = new Collector();
+    createTRPCClient<TestRouter>({
+      links: [sseLink({ url: 'http://x/trpc', fetch, retry: { minDelayMs: 3, maxDelayMs: 600_000 }, mode: 'distinct' })],
+    }).idle.subscribe(undefined, c.handlers());
+    await c.until(() => calls.length === 2, 'a second attempt');
+    expect(delays).toContain(3);
+    expect(delays).not.toContain(600_000);
   });
 
   test('the browser coming back online reconnects at once', async () => {

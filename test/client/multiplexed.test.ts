@@ -3,6 +3,7 @@
  * control requests, lazy connections, resume within the grace window, fresh resubscription
  * past it, and a drain of many clients with nothing lost or repeated.
  */
+import { MUX_PATH } from '../../src/protocol.js';
 import { createTRPCClient } from '@trpc/client';
 import { createServer, type IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, test, vi } from 'vitest';
@@ -33,7 +34,7 @@ async function serve(extra: Record<string, unknown> = {}) {
   const counts = { streams: 0, controls: 0 };
   const count = (req: IncomingMessage): void => {
     const path = (req.url ?? '').split('?')[0];
-    if (path !== '/trpc' && path !== '/trpc/') return;
+    if (path !== `/trpc/${MUX_PATH}`) return;
     if (req.method === 'GET') counts.streams++;
     if (req.method === 'POST') counts.controls++;
   };
@@ -146,9 +147,9 @@ describe('one stream per client', () => {
     expect(contextCalls.count - before).toBe(1);
   });
 
-  test('not lazy: connected from creation; lazy: only while there are subscriptions', async () => {
+  test('eager (lazy: false): connected from creation; lazy: only while there are subscriptions', async () => {
     const server = await serve();
-    const eager = client(server.url);
+    const eager = client(server.url, { lazy: { enabled: false } });
     const eagerStates: string[] = [];
     eager.sse.connectionState.subscribe({ next: (s) => eagerStates.push(s.state) });
     await expect.poll(() => eagerStates.at(-1)).toBe('pending');
@@ -167,6 +168,31 @@ describe('one stream per client', () => {
     await expect.poll(() => server.core.connections).toBe(1);
     await expect.poll(() => lazyStates.at(-1)).toBe('idle');
     expect(lazyStates).toEqual(['idle', 'connecting', 'pending', 'idle']);
+  });
+});
+
+describe('when the connection is held', () => {
+  test('by default a client opens nothing until its first subscription, and lets go after its last', async () => {
+    const server = await serve();
+    const { sse, trpc } = client(server.url);
+    const states: string[] = [];
+    sse.connectionState.subscribe({ next: (s) => states.push(s.state) });
+    // A subscription elsewhere opens and finishes a stream: by then this client would have connected too.
+    const other = client(server.url);
+    const warmup = new Collector();
+    const warm = other.trpc.idle.subscribe(undefined, warmup.handlers());
+    await warmup.untilData(1);
+    warm.unsubscribe();
+    await expect.poll(() => server.counts.streams).toBe(1);
+    expect(states).toEqual(['idle']);
+    expect(sse.connectionState.get().state).toBe('idle');
+    const c = new Collector();
+    const sub = trpc.idle.subscribe(undefined, c.handlers());
+    await c.untilData(1);
+    expect(server.counts.streams).toBe(2);
+    sub.unsubscribe();
+    await expect.poll(() => server.core.connections).toBe(0);
+    await expect.poll(() => states.at(-1)).toBe('idle');
   });
 });
 
@@ -296,7 +322,12 @@ describe('drain', () => {
     server.core.drain({ withinMs: 0 });
     await late.until(() => late.completed, 'completion');
     expect(late.data.map((d) => d.data.n)).toEqual([0, 1]);
-    expect(streamRequests).toBe(2);
+    // The server still asked it to move: the handover is tried again (a third stream request),
+    // this time successfully, and the old connection is let go.
+    await expect.poll(() => streamRequests).toBe(3);
+    await expect.poll(() => server.core.connections).toBe(1);
+    // `idle` is untracked: on the new connection it starts again (and says 'ready' again).
+    await expect.poll(() => first.data).toEqual(['ready', 'ready']);
     expect(first.errors).toEqual([]);
   });
 

@@ -272,6 +272,8 @@ const sseArm: Arm = {
     const client = createSSEClient({
       url: server.subscriptionUrl,
       retry: { minDelayMs: 5, maxDelayMs: 20 },
+      // createWSClient connects at creation; createSSEClient waits for a subscription unless told.
+      lazy: { enabled: false },
       ...(connectionParams ? { connectionParams } : {}),
     });
     return { client, link: sseLink<AppRouter>({ client }) };

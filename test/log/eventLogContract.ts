@@ -246,11 +246,16 @@ export function eventLogContract(backend: EventLogBackend, consume: 'pull' | 'pu
     });
 
     test('a topic dropped while empty and published to again never reuses an id', async () => {
-      const log = await create({ maxEvents: 1_000, maxAgeMs: 1 });
+      // The age limit is far above what publishing and reading a few events takes, even on a
+      // loaded machine, so the new events below never age out before they are read.
+      const maxAgeMs = 1_000;
+      const log = await create({ maxEvents: 1_000, maxAgeMs });
       const ids: string[] = [];
       for (let i = 0; i < 3; i++) ids.push(await log.publish('t', `old ${i}`));
-      // The old events age out; a reader comes and goes, so the topic can be dropped.
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      // The old events age out (expiry by age has no signal to await: the wait is a lower
+      // bound, longer on a slow machine, never shorter); a reader comes and goes, so the topic
+      // can be dropped.
+      await new Promise((resolve) => setTimeout(resolve, maxAgeMs + 100));
       const { iterator, abort } = subscribe(log, 't');
       await take(iterator, 1, 5_000, true);
       abort.abort();

@@ -95,15 +95,28 @@ export async function createHarness(opts: HarnessOptions): Promise<Harness> {
     requests.push({ method: init.method, url, headers, ops });
     return nodeFetch.call(globalThis, url, init);
   };
+  const cleanupOpened: Array<() => void> = [];
   const sse = createSSEClient({
     url: server.url,
     mode: opts.mode,
     fetch: recordingFetch,
     retry: FAST_RETRY,
+    // Connected at creation (by default the client waits for its first subscription, which
+    // then rides on the stream's request).
+    lazy: { enabled: false },
     ...(opts.headers ? { headers: opts.headers } : {}),
   });
   let connectionState = 'idle';
   const stateSubscription = sse.connectionState.subscribe({ next: (s) => (connectionState = s.state) });
+  if (opts.mode !== 'distinct') {
+    // The stream is open before anything mounts, so every subscription travels as a control
+    // request, which these tests count.
+    await new Promise<void>((resolve) => {
+      const opened = sse.connectionState.subscribe({ next: (state) => state.state === 'pending' && resolve() });
+      cleanupOpened.push(() => opened.unsubscribe());
+    });
+    for (const fn of cleanupOpened.splice(0)) fn();
+  }
   const client = createTRPCClient<TestRouter>({ links: [sseLink({ client: sse })] });
   const queryClient = new QueryClient({ defaultOptions: { queries: { retry: false } } });
   return {

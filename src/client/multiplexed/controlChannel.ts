@@ -1,7 +1,6 @@
+import { MUX_HEADER, type ControlOp } from '../../protocol.js';
 import { errorCode, type AnyClientError } from '../errors.js';
-import { headersToRecord, resolve } from '../options.js';
 import { errorFromResponse } from '../responseError.js';
-import { backoffDelay, RETRY_DEFAULTS } from '../retry.js';
 import { toClientError } from '../runEventStream.js';
 import type { ClientRuntime } from '../runtime.js';
 
@@ -14,7 +13,6 @@ export interface ControlTarget {
   maxBodyBytes: number;
 }
 
-export type ControlOp = Record<string, unknown>;
 
 /** An op waiting to be sent, with its JSON (made once). */
 interface QueuedOp {
@@ -143,11 +141,7 @@ export class ControlChannel {
         this.#events.lost(target.connectionId);
         return false;
       }
-      const retry = this.#runtime.options.retry ?? {};
-      await this.#runtime.sleep(
-        backoffDelay(attempt, retry.minDelayMs ?? RETRY_DEFAULTS.minDelayMs, retry.maxDelayMs ?? RETRY_DEFAULTS.maxDelayMs),
-        this.#abort.signal,
-      );
+      await this.#runtime.sleep(this.#runtime.backoff(attempt), this.#abort.signal);
       if (this.#target()?.connectionId !== target.connectionId) {
         this.#events.dropped(ops, target.connectionId);
         return false;
@@ -157,14 +151,15 @@ export class ControlChannel {
 
   /** `ops`: the JSON of each op, joined into the body as they are. */
   async #post(target: ControlTarget, ops: string[], signal: AbortSignal) {
-    const headers = headersToRecord(await resolve(this.#runtime.options.headers));
+    // `null` when aborted meanwhile: the fetch below then rejects as aborted.
+    const headers = (await this.#runtime.requestHeaders(signal)) ?? {};
     return this.#runtime.fetch(target.url, {
       method: 'POST',
       headers: {
         ...headers,
         'content-type': 'application/json',
-        'trpc-sse-connection': target.connectionId,
-        'trpc-sse-secret': target.secret,
+        [MUX_HEADER.connection]: target.connectionId,
+        [MUX_HEADER.secret]: target.secret,
       },
       body: `{"ops":[${ops.join(',')}]}`,
       signal,

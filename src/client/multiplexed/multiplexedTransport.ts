@@ -2,21 +2,43 @@ import type { Operation } from '@trpc/client';
 import type { TRPCCombinedDataTransformer } from '@trpc/server';
 import type { Unsubscribable } from '@trpc/server/observable';
 import type { SSEMessage } from '../../codec/decoder.js';
-import type { ResetReason } from '../../log/reset.js';
 import type { EnvelopeObserver } from '../distinctSubscription.js';
+import { EndpointError, multiplexedUrl } from '../endpoint.js';
 import { clientErrorWithCode, errorCode, type AnyClientError } from '../errors.js';
-import { headersToRecord, resolve } from '../options.js';
-import { backoffDelay, defaultShouldRetry, RETRY_DEFAULTS } from '../retry.js';
-import { runEventStream, type StreamControl, type StreamFailure } from '../runEventStream.js';
-import type { ClientRuntime } from '../runtime.js';
+import {
+  LAST_EVENT_ID_HEADER,
+  MUX_EVENT,
+  MUX_HEADER,
+  type CheckpointFrameData,
+  type ConnectionHello,
+  type ControlOp,
+  type FailedFrameData,
+  type ReconnectFrameData,
+  type ResetFrameData,
+  type SubscribeOpWire,
+  type SubscriptionFrameData,
+  type ValueFrameData,
+} from '../../protocol.js';
+import { runEventStream, toClientError, type StreamControl, type StreamFailure } from '../runEventStream.js';
+import type { ClientRuntime, RequestInputs } from '../runtime.js';
+import { reportUserError } from '../userCode.js';
 import type { Transport } from '../transport.js';
 import { EVENT_STREAM_ACCEPT } from '../wire.js';
 import { ControlChannel, type ControlTarget } from './controlChannel.js';
 import { MuxClientSubscription } from './muxSubscription.js';
 
-/** Connect on the first subscription, close after the last one (like `createWSClient`'s `lazy`). */
+/**
+ * When the connection is held (`createWSClient`'s `lazy`, with the other default): by default
+ * the client connects on its first subscription and lets the connection go `closeMs` after
+ * the last one ends, so a client created during server rendering, or one nothing subscribes
+ * to yet, opens nothing.
+ */
 export interface LazyOptions {
-  /** @default false: connect when the client is created and stay connected */
+  /**
+   * `false`: connect as soon as the client is created and stay connected (eager, as
+   * `createWSClient` does by default).
+   * @default true
+   */
   enabled: boolean;
   /** How long to keep an unused connection, in ms. @default 0 */
   closeMs: number;
@@ -35,16 +57,6 @@ interface Session {
   /** Subscriptions whose `subscribe` rode on the opening request (§2.1 of PROTOCOL.md). */
   opening: ReadonlySet<string>;
   done: Promise<StreamFailure | { kind: 'closed' }>;
-}
-
-interface ConnectionHello {
-  connectionId: string;
-  secret: string;
-  resumed: boolean;
-  reconnectAfterInactivityMs?: number;
-  maxControlBytes?: number;
-  /** The opening request's subscriptions the server started. */
-  subscribed?: string[];
 }
 
 /**
@@ -68,7 +80,7 @@ const identity = (value: unknown): unknown => value;
 export class MultiplexedTransport implements Transport {
   readonly #runtime: ClientRuntime;
   readonly #lazy: LazyOptions;
-  readonly #onUnsupported: ((subscriptions: MuxClientSubscription[]) => void) | undefined;
+  readonly #onUnsupported: ((subscriptions: MuxClientSubscription[], reason: AnyClientError) => void) | undefined;
   readonly #onOpened: (() => void) | undefined;
   readonly #subscriptions = new Map<string, MuxClientSubscription>();
   readonly #control: ControlChannel;
@@ -95,13 +107,13 @@ export class MultiplexedTransport implements Transport {
     opts: {
       lazy?: Partial<LazyOptions>;
       /** The server has no multiplexed endpoint; the transport has stopped and hands these over. */
-      onUnsupported?: (subscriptions: MuxClientSubscription[]) => void;
+      onUnsupported?: (subscriptions: MuxClientSubscription[], reason: AnyClientError) => void;
       /** The first connection opened. */
       onOpened?: () => void;
     },
   ) {
     this.#runtime = runtime;
-    this.#lazy = { enabled: opts.lazy?.enabled ?? false, closeMs: opts.lazy?.closeMs ?? 0 };
+    this.#lazy = { enabled: opts.lazy?.enabled ?? true, closeMs: opts.lazy?.closeMs ?? 0 };
     this.#onUnsupported = opts.onUnsupported;
     this.#onOpened = opts.onOpened;
     this.#control = new ControlChannel(
@@ -170,14 +182,14 @@ export class MultiplexedTransport implements Transport {
    * serialized (a cycle, a BigInt without a transformer, a throwing transformer): then that
    * subscription fails alone, with a typed error, instead of breaking the requests it rides on.
    */
-  #subscribeOp(subscription: MuxClientSubscription): { op: Record<string, unknown>; json: string } | null {
+  #subscribeOp(subscription: MuxClientSubscription): { op: SubscribeOpWire; json: string } | null {
     try {
       const op = subscription.subscribeOp();
       return { op, json: JSON.stringify(op) };
     } catch (cause) {
       const error = clientErrorWithCode('BAD_REQUEST', 'The subscription input could not be serialized', 400, cause);
       this.#subscriptions.delete(subscription.id);
-      this.#runtime.options.onError?.(error);
+      this.#runtime.notifyError(error);
       subscription.fail(error);
       this.#closeIfUnused();
       return null;
@@ -203,17 +215,18 @@ export class MultiplexedTransport implements Transport {
       this.#lazyTimer = undefined;
       if (this.#subscriptions.size === 0) this.#leaveConnection();
     }, this.#lazy.closeMs);
+    // An unused connection's countdown must not keep a Node process alive.
+    (this.#lazyTimer as { unref?: () => void }).unref?.();
   }
 
   /** Ops that never reached the server: resend subscribes, and unsubscribe orphans, when a connection opens. */
-  #dropped(ops: readonly Record<string, unknown>[], connectionId: string): void {
+  #dropped(ops: readonly ControlOp[], connectionId: string): void {
     for (const op of ops) {
-      const id = String(op['id']);
-      if (op['op'] === 'subscribe') {
-        const subscription = this.#subscriptions.get(id);
+      if (op.op === 'subscribe') {
+        const subscription = this.#subscriptions.get(op.id);
         if (subscription?.sentOn === connectionId) subscription.sentOn = null;
-      } else if (op['op'] === 'unsubscribe') {
-        this.#orphans.push({ id, connectionId });
+      } else if (op.op === 'unsubscribe') {
+        this.#orphans.push({ id: op.id, connectionId });
       }
     }
   }
@@ -234,17 +247,26 @@ export class MultiplexedTransport implements Transport {
   #ensureLoop(): void {
     if (this.#looping || !this.#wanted()) return;
     this.#looping = true;
-    void this.#loop().finally(() => {
-      this.#looping = false;
-      // Subscribed again while the loop was winding down. (Not merely "wanted": after a
-      // failure the policy does not retry, only a new subscription may try again.)
-      if (this.#wanted() && !this.#session && this.#subscriptions.size > 0) this.#ensureLoop();
-    });
+    let crashed = false;
+    void this.#loop()
+      .catch((cause: unknown) => {
+        // Not expected (application code is called through guards), but a loop that dies must
+        // neither leave a rejection unheard nor come straight back without its backoff.
+        crashed = true;
+        reportUserError('the connection loop', cause);
+      })
+      .finally(() => {
+        this.#looping = false;
+        // Subscribed again while the loop was winding down. (Not merely "wanted": after a
+        // failure the policy does not retry, only a new subscription may try again.)
+        if (!this.#wanted() || this.#session || this.#subscriptions.size === 0) return;
+        if (!crashed) return this.#ensureLoop();
+        this.#failures++;
+        void this.#runtime.sleep(this.#runtime.backoff(this.#failures), NEVER).then(() => this.#ensureLoop());
+      });
   }
 
   async #loop(): Promise<void> {
-    const retry = this.#runtime.options.retry ?? {};
-    const shouldRetry = retry.shouldRetry ?? defaultShouldRetry;
     while (this.#wanted()) {
       const session = this.#session ?? this.#startSession(false);
       const outcome = await session.done;
@@ -255,12 +277,12 @@ export class MultiplexedTransport implements Transport {
       if (outcome.kind === 'closed') continue;
       const { error } = outcome;
       if (!this.#everOpened && this.#onUnsupported && isUnsupported(error)) {
-        this.#fallBack();
+        this.#fallBack(error);
         return;
       }
       this.#failures++;
-      this.#runtime.options.onError?.(error);
-      if (!shouldRetry({ error, attempt: this.#failures, op: undefined, source: 'transport' })) {
+      this.#runtime.notifyError(error);
+      if (outcome.fatal || !this.#runtime.shouldRetry({ error, attempt: this.#failures, op: undefined, source: 'transport' })) {
         for (const subscription of this.#subscriptions.values()) subscription.fail(error);
         this.#subscriptions.clear();
         this.#resumable = null;
@@ -268,10 +290,16 @@ export class MultiplexedTransport implements Transport {
         return;
       }
       this.#runtime.setConnectionState({ type: 'state', state: 'connecting', error });
-      for (const subscription of this.#subscriptions.values()) subscription.connecting(error);
-      const minDelayMs = retry.minDelayMs ?? RETRY_DEFAULTS.minDelayMs;
-      const maxDelayMs = Math.max(minDelayMs, retry.maxDelayMs ?? RETRY_DEFAULTS.maxDelayMs);
-      await this.#runtime.sleep(backoffDelay(this.#failures, minDelayMs, maxDelayMs), NEVER);
+      for (const subscription of [...this.#subscriptions.values()]) {
+        // A subscription with its own policy (`context.retry`) is asked too: one that must
+        // not be retried fails now rather than be started again on the next connection.
+        if (this.#runtime.operationForbidsRetry({ error, attempt: this.#failures, op: subscription.op, source: 'transport' })) {
+          this.#giveUp(subscription, error);
+        } else {
+          subscription.connecting(error);
+        }
+      }
+      await this.#runtime.sleep(this.#runtime.backoff(this.#failures), NEVER);
     }
   }
 
@@ -292,21 +320,25 @@ export class MultiplexedTransport implements Transport {
     this.#session = session;
     if (!this.#handoverFrom) this.#runtime.setConnectionState({ ...this.#runtime.connectionState.get(), state: 'connecting' });
     session.done = (async () => {
-      const { options } = this.#runtime;
-      const [url, headers, params] = await Promise.all([
-        resolve(options.url),
-        resolve(options.headers),
-        resolve(options.connectionParams ?? null),
-      ]);
+      let inputs: RequestInputs | null;
+      try {
+        inputs = await this.#runtime.requestInputs(session.abort.signal);
+      } catch (cause) {
+        return cause instanceof EndpointError
+          ? { kind: 'error' as const, error: cause.clientError, fatal: true }
+          : { kind: 'error' as const, error: toClientError(cause) };
+      }
+      if (!inputs) return { kind: 'closed' as const };
+      const url = multiplexedUrl(inputs.url);
       session.url = url;
-      const requestHeaders: Record<string, string> = { ...headersToRecord(headers), accept: EVENT_STREAM_ACCEPT };
-      if (params) requestHeaders['trpc-sse-connection-params'] = encodeURIComponent(JSON.stringify(params));
+      const requestHeaders: Record<string, string> = { ...inputs.headers, accept: EVENT_STREAM_ACCEPT };
+      if (inputs.connectionParams) requestHeaders[MUX_HEADER.connectionParams] = encodeURIComponent(JSON.stringify(inputs.connectionParams));
       session.identity = JSON.stringify([url, requestHeaders]);
       // Resume only as the same party: new credentials must reach createContext.
       if (resume?.connectionId && resume.secret && resume.identity === session.identity) {
-        requestHeaders['last-event-id'] = String(resume.lastSeq);
-        requestHeaders['trpc-sse-connection'] = resume.connectionId;
-        requestHeaders['trpc-sse-secret'] = resume.secret;
+        requestHeaders[LAST_EVENT_ID_HEADER] = String(resume.lastSeq);
+        requestHeaders[MUX_HEADER.connection] = resume.connectionId;
+        requestHeaders[MUX_HEADER.secret] = resume.secret;
       }
       const streamUrl = this.#withOpeningSubscribes(session, url);
       if (session.abort.signal.aborted) return { kind: 'closed' as const };
@@ -330,7 +362,7 @@ export class MultiplexedTransport implements Transport {
    * connection is there, each from the last id the old one delivered.
    */
   #withOpeningSubscribes(session: Session, url: string): string {
-    const ops: Record<string, unknown>[] = [];
+    const ops: SubscribeOpWire[] = [];
     const ids = new Set<string>();
     const onlyWaiting = this.#handoverFrom !== null;
     let size = 2;
@@ -350,7 +382,7 @@ export class MultiplexedTransport implements Transport {
   }
 
   #onMessage(session: Session, resume: Session | null, message: SSEMessage, control: StreamControl<{ kind: 'closed' }>): void {
-    if (message.event === 'connection') {
+    if (message.event === MUX_EVENT.connection) {
       this.#onConnection(session, resume, JSON.parse(message.data) as ConnectionHello, control);
       return;
     }
@@ -364,39 +396,39 @@ export class MultiplexedTransport implements Transport {
     }
     if (message.id !== undefined) session.lastSeq = Number(message.id);
     switch (message.event) {
-      case 'ping':
+      case MUX_EVENT.ping:
         return;
-      case 'reconnect': {
-        const { afterMs } = JSON.parse(message.data) as { afterMs: number };
+      case MUX_EVENT.reconnect: {
+        const { afterMs } = JSON.parse(message.data) as ReconnectFrameData;
         setTimeout(() => this.#handover(session), Math.max(0, Math.min(afterMs, 60_000)));
         return;
       }
       case 'message': {
-        const frame = JSON.parse(message.data) as { s: string; i?: string; d: unknown };
+        const frame = JSON.parse(message.data) as ValueFrameData;
         this.#subscriptions.get(frame.s)?.onData(frame.i, frame.d, message.data);
         return;
       }
-      case 'started': {
-        const { s } = JSON.parse(message.data) as { s: string };
+      case MUX_EVENT.started: {
+        const { s } = JSON.parse(message.data) as SubscriptionFrameData;
         this.#subscriptions.get(s)?.onStarted();
         return;
       }
-      case 'checkpoint': {
-        const { s, i } = JSON.parse(message.data) as { s: string; i: string };
+      case MUX_EVENT.checkpoint: {
+        const { s, i } = JSON.parse(message.data) as CheckpointFrameData;
         const subscription = this.#subscriptions.get(s);
         if (subscription) subscription.lastEventId = i;
         return;
       }
-      case 'reset': {
-        const { s, r, i } = JSON.parse(message.data) as { s: string; r: ResetReason; i: string | null };
+      case MUX_EVENT.reset: {
+        const { s, r, i } = JSON.parse(message.data) as ResetFrameData;
         const subscription = this.#subscriptions.get(s);
         if (!subscription) return;
         subscription.lastEventId = i ?? undefined;
         this.#runtime.notifyReset({ op: subscription.op, reason: r, lastEventId: i });
         return;
       }
-      case 'return': {
-        const { s } = JSON.parse(message.data) as { s: string };
+      case MUX_EVENT.return: {
+        const { s } = JSON.parse(message.data) as SubscriptionFrameData;
         const subscription = this.#subscriptions.get(s);
         if (!subscription) return;
         this.#subscriptions.delete(s);
@@ -404,8 +436,8 @@ export class MultiplexedTransport implements Transport {
         this.#closeIfUnused();
         return;
       }
-      case 'failed': {
-        const { s, e } = JSON.parse(message.data) as { s: string; e: unknown };
+      case MUX_EVENT.failed: {
+        const { s, e } = JSON.parse(message.data) as FailedFrameData;
         const subscription = this.#subscriptions.get(s);
         if (subscription && subscription.sentOn === session.connectionId) this.#subscriptionFailed(subscription, subscription.errorFrom(e), 'procedure');
         return;
@@ -442,7 +474,7 @@ export class MultiplexedTransport implements Transport {
       }
     }
     this.#runtime.setConnectionState({ type: 'state', state: 'pending', error: null });
-    this.#runtime.options.onOpen?.();
+    this.#runtime.notifyOpen();
     const orphans = this.#orphans;
     this.#orphans = [];
     if (resumed) {
@@ -474,35 +506,39 @@ export class MultiplexedTransport implements Transport {
     }
   }
 
+  /** Fails a subscription for good while its connection is down; a resumed connection stops it there. */
+  #giveUp(subscription: MuxClientSubscription, error: AnyClientError): void {
+    this.#subscriptions.delete(subscription.id);
+    if (subscription.sentOn !== null) this.#orphans.push({ id: subscription.id, connectionId: subscription.sentOn });
+    subscription.fail(error);
+    this.#closeIfUnused();
+  }
+
   #subscriptionFailed(subscription: MuxClientSubscription, error: AnyClientError, source: 'procedure' | 'transport'): void {
     subscription.sentOn = null;
     subscription.started = false;
     subscription.failures++;
-    this.#runtime.options.onError?.(error);
-    const retry = this.#runtime.options.retry ?? {};
-    const shouldRetry = retry.shouldRetry ?? defaultShouldRetry;
-    if (!shouldRetry({ error, attempt: subscription.failures, op: subscription.op, source })) {
+    this.#runtime.notifyError(error);
+    if (!this.#runtime.shouldRetry({ error, attempt: subscription.failures, op: subscription.op, source })) {
       this.#subscriptions.delete(subscription.id);
       subscription.fail(error);
       this.#closeIfUnused();
       return;
     }
     subscription.connecting(error);
-    const minDelayMs = retry.minDelayMs ?? RETRY_DEFAULTS.minDelayMs;
-    const maxDelayMs = Math.max(minDelayMs, retry.maxDelayMs ?? RETRY_DEFAULTS.maxDelayMs);
     subscription.retryTimer = setTimeout(() => {
       subscription.retryTimer = undefined;
       // Not yet resent by a new connection in the meantime.
       if (subscription.sentOn === null) this.#sendSubscribe(subscription);
-    }, backoffDelay(subscription.failures, minDelayMs, maxDelayMs));
+    }, this.#runtime.backoff(subscription.failures));
   }
 
   /** A drain asked us to move: open a new connection while the old one keeps delivering. */
-  #handover(from: Session): void {
+  #handover(from: Session, attempt = 1): void {
     if (this.#session !== from || this.#handoverFrom || !this.#wanted()) return;
     this.#handoverFrom = from;
     const next = this.#startSession(true);
-    void next.done.then(() => {
+    void next.done.then((outcome) => {
       // The new stream failed before it opened: stay on the old one, and send it what was
       // subscribed meanwhile (it waited for the new connection).
       if (this.#handoverFrom === from && !next.connectionId) {
@@ -511,6 +547,11 @@ export class MultiplexedTransport implements Transport {
         for (const subscription of this.#subscriptions.values()) {
           if (subscription.sentOn === null && !subscription.retryTimer) this.#sendSubscribe(subscription);
         }
+        if (outcome.kind === 'error') this.#runtime.notifyError(outcome.error);
+        // The server still wants us gone (it is draining): try again after the backoff, while
+        // the old stream keeps delivering. (A request that reused a kept-alive connection to
+        // the draining process is refused; the next one may reach another.)
+        void this.#runtime.sleep(this.#runtime.backoff(attempt), NEVER).then(() => this.#handover(from, attempt + 1));
       }
     });
   }
@@ -523,20 +564,20 @@ export class MultiplexedTransport implements Transport {
     session.abort.abort();
   }
 
-  #rejected(ops: ReadonlyArray<Record<string, unknown>>, error: AnyClientError): void {
+  #rejected(ops: readonly ControlOp[], error: AnyClientError): void {
     for (const op of ops) {
-      if (op['op'] !== 'subscribe') continue;
-      const subscription = this.#subscriptions.get(String(op['id']));
+      if (op.op !== 'subscribe') continue;
+      const subscription = this.#subscriptions.get(op.id);
       if (subscription) this.#subscriptionFailed(subscription, error, 'transport');
     }
   }
 
-  #fallBack(): void {
+  #fallBack(reason: AnyClientError): void {
     const subscriptions = [...this.#subscriptions.values()];
     this.#subscriptions.clear();
     this.#closed = true;
     for (const subscription of subscriptions) subscription.end();
-    this.#onUnsupported?.(subscriptions);
+    this.#onUnsupported?.(subscriptions, reason);
   }
 }
 

@@ -3,6 +3,7 @@ import type { AnyTRPCRouter, TRPCCombinedDataTransformer } from '@trpc/server';
 import type { EnvelopeObserver } from '../distinctSubscription.js';
 import type { AnyClientError } from '../errors.js';
 import { deserializeValue } from '../wire.js';
+import type { SubscribeOpWire } from '../../protocol.js';
 
 /** The client side of one subscription on a multiplexed connection. */
 export class MuxClientSubscription {
@@ -35,10 +36,10 @@ export class MuxClientSubscription {
   }
 
   /** The `subscribe` op that (re)starts it where it left off. */
-  subscribeOp(): Record<string, unknown> {
-    const op: Record<string, unknown> = { op: 'subscribe', id: this.id, path: this.op.path };
-    if (this.op.input !== undefined) op['input'] = this.transformer.input.serialize(this.op.input);
-    if (this.lastEventId !== undefined) op['lastEventId'] = this.lastEventId;
+  subscribeOp(): SubscribeOpWire {
+    const op: SubscribeOpWire = { op: 'subscribe', id: this.id, path: this.op.path };
+    if (this.op.input !== undefined) op.input = this.transformer.input.serialize(this.op.input);
+    if (this.lastEventId !== undefined) op.lastEventId = this.lastEventId;
     return op;
   }
 
