@@ -11,16 +11,15 @@
  * Both pages are served by one Express app (plain HTTP/1.1 on 127.0.0.1, port 0) with
  * `createSSEMiddleware({ router })` at /trpc, which speaks both our dialect and tRPC's.
  */
-import { build } from 'esbuild';
+import { MUX_PATH } from '../../src/protocol.js';
 import express from 'express';
 import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createSSEMiddleware, type SSEMiddleware } from '../../src/adapters/express.js';
-import { launchChromium } from '../helpers/browser.js';
+import { bundlePage, launchChromium, untilChange } from '../helpers/browser.js';
 import { createTestRouter } from '../helpers/router.js';
 import type { Harness } from './fixtures/connectionLimitPage.js';
 
@@ -58,33 +57,11 @@ feed.on('removeListener', () => changes.emit('change'));
 
 /** Resolves once `predicate` holds (checked on every change); fails after `timeoutMs`. */
 function until(what: string, predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const check = (): void => {
-      if (!predicate()) return;
-      clearTimeout(timer);
-      changes.off('change', check);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      changes.off('change', check);
-      reject(new Error(`timed out waiting for ${what}; server saw ${JSON.stringify(stats)}, live=${liveSubscriptions()}`));
-    }, timeoutMs);
-    changes.on('change', check);
-    check();
-  });
+  return untilChange(changes, what, predicate, timeoutMs, () => `server saw ${JSON.stringify(stats)}, live=${liveSubscriptions()}`);
 }
 
 beforeAll(async () => {
-  const bundle = await build({
-    entryPoints: [fileURLToPath(new URL('./fixtures/connectionLimitPage.ts', import.meta.url))],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    logLevel: 'silent',
-  });
-  const script = bundle.outputFiles[0]!.text;
+  const script = await bundlePage(new URL('./fixtures/connectionLimitPage.ts', import.meta.url));
 
   trpc = createSSEMiddleware({ router });
   const app = express();
@@ -166,8 +143,8 @@ test('sseLink (multiplexed): 12 live subscriptions on one stream, and fetch("/pi
     expect(state.mode).toBe('multiplexed');
     expect(state.errors).toEqual([]);
     expect(state.received.every((count) => count >= 1)).toBe(true);
-    // ONE stream GET carried all 12, at the endpoint itself (PROTOCOL.md §2.1).
-    expect(stats.streamPaths).toEqual(['/']);
+    // ONE stream GET carried all 12, at {endpoint}/trpc-sse (PROTOCOL.md §2.1).
+    expect(stats.streamPaths).toEqual([`/${MUX_PATH}`]);
     expect(stats.maxOpen).toBe(1);
     // /ping was served while the stream and all 12 subscriptions were live.
     expect(stats.pings).toEqual([{ openStreams: 1, liveSubscriptions: SUBSCRIPTIONS }]);

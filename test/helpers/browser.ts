@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url';
+import type { EventEmitter } from 'node:events';
 import { chromium, type Browser } from 'playwright-core';
 
 /**
@@ -16,5 +18,48 @@ export function launchChromium(): Promise<Browser> {
       '--disable-component-update',
       '--disable-sync',
     ],
+  });
+}
+
+/** Bundles a page script (a test fixture importing the client from src/) for the browser, in memory. */
+export async function bundlePage(entry: URL): Promise<string> {
+  const { build } = await import('esbuild');
+  const bundle = await build({
+    entryPoints: [fileURLToPath(entry)],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    logLevel: 'silent',
+  });
+  return bundle.outputFiles[0]!.text;
+}
+
+/**
+ * Resolves once `predicate` holds, checked now and on every `change` event of `changes`; fails
+ * after `timeoutMs` with `what` (and `describe()`, the state worth seeing in a failure).
+ */
+export function untilChange(
+  changes: EventEmitter,
+  what: string,
+  predicate: () => boolean,
+  timeoutMs: number,
+  describe: () => string = () => '',
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (!predicate()) return;
+      clearTimeout(timer);
+      changes.off('change', check);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      changes.off('change', check);
+      const detail = describe();
+      reject(new Error(`timed out waiting for ${what}${detail ? `; ${detail}` : ''}`));
+    }, timeoutMs);
+    changes.on('change', check);
+    check();
   });
 }
