@@ -120,6 +120,14 @@ class StreamingSink implements SSEResponseSink {
     this.#resume();
     this.#controller.close();
   }
+
+  /** Errors the body: the queue is dropped, and the runtime aborts the response. */
+  destroy(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#resume();
+    this.#controller.error(new Error('trpc-sse: the stream was cut off (its reader fell too far behind)'));
+  }
 }
 
 /** Reads a fetch request body up to `maxBytes`, without buffering more. */

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { constants as http2Constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Writable } from 'node:stream';
 import { TRPCError } from '@trpc/server';
 import { bodyTooLarge, checkDeclaredLength } from '../server/bodyLimit.js';
@@ -289,5 +289,15 @@ export class NodeResponseSink implements SSEResponseSink {
 
   end(): void {
     if (!this.#res.writableEnded) this.#res.end();
+  }
+
+  destroy(): void {
+    const res = this.#res;
+    if ('stream' in res) {
+      // HTTP/2: reset this stream only (its queued data goes with it), not the session.
+      if (!res.stream.closed) res.stream.close(http2Constants.NGHTTP2_CANCEL);
+    } else if (!res.destroyed) {
+      res.destroy();
+    }
   }
 }

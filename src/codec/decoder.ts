@@ -18,9 +18,11 @@ export interface SSEMessage {
   /** The value of this event's own (valid) `id` field, or `undefined` if it had none. */
   id: string | undefined;
   /**
-   * The last event ID after this event, as `EventSource` exposes it: set by the latest
-   * valid `id` field of the stream (or of an earlier stream, see
-   * {@link SSEDecoderOptions.lastEventId}), even one in an event that was not dispatched.
+   * The last event ID after this event, as `EventSource` exposes it: the latest valid `id`
+   * field of a block the stream ended with a blank line (or of an earlier stream, see
+   * {@link SSEDecoderOptions.lastEventId}). A block without data still sets it; an `id` in
+   * a block cut off by `end()` or `reset()` does not (the spec sets the last event ID only
+   * when it dispatches).
    */
   lastEventId: string;
 }
@@ -71,8 +73,9 @@ export interface SSEDecoder {
    */
   end(): void;
   /**
-   * Starts a fresh stream: buffered input, partial event and error state are dropped, and a
-   * leading BOM is skipped again. The last event ID is kept, as it is across reconnections.
+   * Starts a fresh stream: buffered input, partial event (with its `id`) and error state are
+   * dropped, and a leading BOM is skipped again. The last event ID of dispatched events is
+   * kept, as it is across reconnections.
    */
   reset(): void;
 }
@@ -99,7 +102,11 @@ export function createSSEDecoder(opts: SSEDecoderOptions): SSEDecoder {
   if (!(maxEventLength >= 0)) {
     throw new RangeError(`maxEventLength must be a non-negative number, got ${String(maxEventLength)}`);
   }
+  // The spec's "last event ID string" (committed when a blank line dispatches) and its
+  // "last event ID buffer" (set by `id` fields). A new stream's buffer starts from the
+  // committed value, as a reconnecting EventSource's does.
   let lastEventId = opts.lastEventId ?? '';
+  let lastEventIdBuffer = lastEventId;
 
   // ignoreBOM keeps U+FEFF in the text so that bytes and strings go through the same
   // BOM rule below; the default would strip it only for bytes.
@@ -226,7 +233,7 @@ export function createSSEDecoder(opts: SSEDecoderOptions): SSEDecoder {
       case 'id':
         // An id with NUL is ignored entirely: it could not be sent back in a header.
         if (value.indexOf('\0') === -1) {
-          lastEventId = value;
+          lastEventIdBuffer = value;
           eventId = value;
         }
         break;
@@ -237,6 +244,9 @@ export function createSSEDecoder(opts: SSEDecoderOptions): SSEDecoder {
   }
 
   function dispatch(): void {
+    // "Set the last event ID string of the event source to the value of the last event ID
+    // buffer", before the check for an empty data buffer: a block with only an `id` counts.
+    lastEventId = lastEventIdBuffer;
     if (!hasData) {
       eventType = '';
       eventId = undefined;
@@ -279,6 +289,8 @@ export function createSSEDecoder(opts: SSEDecoderOptions): SSEDecoder {
     hasData = false;
     eventType = '';
     eventId = undefined;
+    // An `id` whose block never reached its blank line was never dispatched.
+    lastEventIdBuffer = lastEventId;
   }
 
   return { push, end: clear, reset: clear };

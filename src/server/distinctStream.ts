@@ -11,6 +11,7 @@ import { readConnectionParams, readInput, readLastEventId } from './requestParam
 import { callSubscription, lookupSubscription, type SubscriptionSource } from './subscriptionCall.js';
 import { discardSource, pumpSource, type Pump, type PumpOutlet } from './sourcePump.js';
 import { serializeErrorShape, ValueSerializer } from './serialize.js';
+import { checkTrackedId } from './trackedId.js';
 import type { StreamEnvironment } from './environment.js';
 
 /**
@@ -119,9 +120,14 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener 
     this.#pump = pumpSource(source, this, this.#abort.signal);
   }
 
-  /** Ends the stream without `return`: the client reconnects and resumes. */
+  /**
+   * Ends the stream without `return`: the client reconnects and resumes. A stream with more
+   * than `maxBufferedBytes` still queued is cut off rather than ended behind its queue: once
+   * it is no longer counted against `maxStreams`, a peer that does not read would otherwise
+   * keep that memory for as long as it stays connected.
+   */
   close(): void {
-    this.#finish();
+    this.#finish(this.overBudget());
   }
 
   /** The client left. */
@@ -157,7 +163,7 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener 
 
   /** An observable that outran its reader: disconnect resumably instead of buffering. */
   overflow(): void {
-    this.close();
+    this.#finish(true);
   }
 
   ping(): void {
@@ -178,9 +184,15 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener 
 
   /** Writes one value; returns false when the reader is behind. */
   #writeValue(value: unknown): boolean {
-    if (isReset(value)) return this.#write(resetFrame(value.reason, value.lastEventId));
-    if (isCheckpoint(value)) return this.#write(checkpointFrame(value.lastEventId));
+    // Every id written must be one the server accepts back on a resume (trackedId.ts).
+    const { maxLastEventIdLength } = this.#env.options;
+    if (isReset(value)) {
+      if (value.lastEventId !== null) checkTrackedId(value.lastEventId, maxLastEventIdLength);
+      return this.#write(resetFrame(value.reason, value.lastEventId));
+    }
+    if (isCheckpoint(value)) return this.#write(checkpointFrame(checkTrackedId(value.lastEventId, maxLastEventIdLength)));
     if (isTrackedEnvelope(value)) {
+      checkTrackedId(String(value[0]), maxLastEventIdLength);
       return this.#write(this.#serializer.trackedEvent(value));
     }
     return this.#write(encodeEvent({ data: this.#serializer.toJSON(value) }));
@@ -194,7 +206,8 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener 
     this.#finish();
   }
 
-  #finish(): void {
+  /** `cut`: drop what is still queued (see {@link close}). */
+  #finish(cut = false): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#req.onGone(null);
@@ -204,7 +217,8 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener 
     // Tell the procedure first (its `opts.signal`), then stop the pump.
     this.#abort.abort();
     this.#pump?.stop();
-    this.#sink.end();
+    if (cut && this.#sink.destroy) this.#sink.destroy();
+    else this.#sink.end();
     this.#resolveDone();
   }
 }

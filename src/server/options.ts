@@ -21,7 +21,8 @@ export interface SSEServerOptions<TRouter extends AnyTRPCRouter, TRequest> {
   /**
    * Longest silence on an idle stream, in ms: a `ping` event is sent when nothing else was.
    * Keeps proxies and load balancers from cutting idle connections.
-   * @default 10_000 (or the router's `sse.ping.intervalMs` when `sse.ping.enabled`)
+   * @default 10_000 (or the router's `sse.ping.intervalMs` when `sse.ping.enabled`); when that
+   * is not below `reconnectAfterInactivityMs`, a third of it (given explicitly, it must be)
    */
   heartbeatMs?: number;
   /**
@@ -46,8 +47,9 @@ export interface SSEServerOptions<TRouter extends AnyTRPCRouter, TRequest> {
   maxDurationMs?: number;
   /**
    * Bytes a stream may have queued for a slow reader. Async generators wait for the socket to
-   * drain and never reach it; observables cannot wait, so past it the stream is closed without
-   * `return` and the client reconnects and resumes from its last tracked id.
+   * drain and never reach it; observables cannot wait, so past it the stream is cut off
+   * without `return` (what is still queued is dropped, so a peer that does not read keeps
+   * nothing) and the client reconnects and resumes from its last tracked id.
    * @default 4_194_304 (4 MiB)
    */
   maxBufferedBytes?: number;
@@ -65,8 +67,10 @@ export interface SSEServerOptions<TRouter extends AnyTRPCRouter, TRequest> {
    */
   maxInputLength?: number;
   /**
-   * Longest accepted `Last-Event-ID`; longer ones, or ones with control characters, fail
-   * with `BAD_REQUEST`.
+   * Longest accepted `Last-Event-ID`; longer ones, or ones with control characters (below
+   * U+0020, or U+007F), fail with `BAD_REQUEST`. Tracked ids the server writes obey the same
+   * rule: a procedure emitting one that breaks it fails with `INTERNAL_SERVER_ERROR` at once,
+   * as no client could resume from it.
    * @default 1_024
    */
   maxLastEventIdLength?: number;

@@ -65,4 +65,10 @@ export interface SSEResponseSink {
   readonly bufferedBytes: number;
   /** Ends the response. Idempotent. */
   end(): void;
+  /**
+   * Ends the response at once, dropping whatever is still queued: for a peer that stopped
+   * reading, whose queue `end()` would keep (with the socket) for as long as the peer stays.
+   * Idempotent. When a sink lacks it, `end()` is used.
+   */
+  destroy?(): void;
 }

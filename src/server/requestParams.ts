@@ -2,24 +2,51 @@ import { LAST_EVENT_ID_HEADER } from '../protocol.js';
 import { TRPCError, type AnyTRPCRouter } from '@trpc/server';
 import { parseConnectionParamsFromString } from '@trpc/server/http';
 import type { SSERequest } from './request.js';
+import { trackedIdProblem } from './trackedId.js';
 
 /**
  * The resume id a reconnecting client sends: the `Last-Event-ID` header (what EventSource
  * and our client send), else the `lastEventId` query parameter (for clients that cannot
- * set headers), as tRPC reads it. `null` when absent.
+ * set headers, and our client for ids a header cannot carry), as tRPC reads it. `null`
+ * when absent.
  */
 export function readLastEventId(req: SSERequest, maxLength: number): string | null {
+  const header = req.headers.get(LAST_EVENT_ID_HEADER);
   const value =
-    req.headers.get(LAST_EVENT_ID_HEADER) ?? req.searchParams.get('lastEventId') ?? req.searchParams.get('Last-Event-Id');
+    (header === null ? null : headerAsUtf8(header)) ?? req.searchParams.get('lastEventId') ?? req.searchParams.get('Last-Event-Id');
   if (value === null || value === '') return null;
-  // eslint-disable-next-line no-control-regex
-  if (value.length > maxLength || /[\u0000-\u001f\u007f]/.test(value)) {
-    throw new TRPCError({
-      code: 'BAD_REQUEST',
-      message: `Invalid Last-Event-ID: at most ${maxLength} characters, no control characters`,
-    });
+  const problem = trackedIdProblem(value, maxLength);
+  if (problem !== undefined) {
+    throw new TRPCError({ code: 'BAD_REQUEST', message: `Invalid Last-Event-ID: ${problem}` });
   }
   return value;
+}
+
+// ignoreBOM: a leading U+FEFF is part of the id, not a byte-order mark to drop.
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * A header value read back as the UTF-8 it was sent as. EventSource sends the last event ID
+ * UTF-8 encoded; Node (and `Headers`) hand header bytes over one character per byte
+ * (Latin-1), so `évt` arrives as `Ã©vt`. A value of such characters that forms valid UTF-8
+ * is decoded as UTF-8; anything else (plain ASCII, bytes that are not UTF-8, a value a
+ * runtime already decoded) is kept as it is.
+ */
+export function headerAsUtf8(value: string): string {
+  let high = false;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code > 0xff) return value;
+    if (code > 0x7f) high = true;
+  }
+  if (!high) return value;
+  const bytes = new Uint8Array(value.length);
+  for (let i = 0; i < value.length; i++) bytes[i] = value.charCodeAt(i);
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    return value;
+  }
 }
 
 /** The subscription's input from `?input=` (JSON, then the router's transformer). */

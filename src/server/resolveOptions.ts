@@ -38,27 +38,51 @@ function wholeMilliseconds(name: string, value: number): number {
 }
 
 /**
+ * The heartbeat and the inactivity timeout told to clients. A client that hears nothing for
+ * `reconnectAfterInactivityMs` drops the stream, so an idle stream must be pinged more often
+ * than that. Only our own two options, both given and contradicting each other (or our
+ * `heartbeatMs` contradicting the router's client timeout), are an error: otherwise, when the
+ * heartbeat comes from a default or from the router's `sse.ping` (off, or too slow), a
+ * heartbeat that fits is derived, a third of the timeout, so a lost ping or two is survived.
+ */
+function resolveKeepAlive(opts: SSECoreOptions, routerSSE: RouterSSEConfig): { heartbeatMs: number; reconnectAfterInactivityMs: number } {
+  const ownHeartbeat = opts.heartbeatMs !== undefined;
+  let heartbeatMs = nonNegative(
+    'heartbeatMs',
+    opts.heartbeatMs ?? (routerSSE.ping?.enabled ? routerSSE.ping.intervalMs : undefined) ?? SSE_SERVER_DEFAULTS.heartbeatMs,
+  );
+  const timeoutSource =
+    opts.reconnectAfterInactivityMs !== undefined
+      ? 'reconnectAfterInactivityMs'
+      : routerSSE.client?.reconnectAfterInactivityMs !== undefined
+        ? "the router's sse.client.reconnectAfterInactivityMs"
+        : undefined;
+  const reconnectAfterInactivityMs = nonNegative(
+    'reconnectAfterInactivityMs',
+    opts.reconnectAfterInactivityMs ?? routerSSE.client?.reconnectAfterInactivityMs ?? heartbeatMs * 3,
+  );
+  const fits = reconnectAfterInactivityMs === 0 || (heartbeatMs > 0 && heartbeatMs < reconnectAfterInactivityMs);
+  if (!fits) {
+    if (ownHeartbeat) {
+      // A client would give up on a healthy idle stream before the next ping arrives.
+      throw new RangeError(
+        `trpc-sse: heartbeatMs (${heartbeatMs}) must be > 0 and below ${timeoutSource ?? 'reconnectAfterInactivityMs'} ` +
+          `(${reconnectAfterInactivityMs}), or clients drop healthy idle streams; ` +
+          'lower heartbeatMs, or pass reconnectAfterInactivityMs (0 tells clients no timeout)',
+      );
+    }
+    heartbeatMs = Math.max(1, Math.floor(reconnectAfterInactivityMs / 3));
+  }
+  return { heartbeatMs, reconnectAfterInactivityMs };
+}
+
+/**
  * Applies defaults. The router's own `sse` config (`initTRPC.create({ sse })`) is honoured
  * where our options are not given, so an app moving from tRPC's handler keeps its settings.
  */
 export function resolveServerOptions(opts: SSECoreOptions): ResolvedServerOptions {
   const routerSSE = ((opts.router._def._config as { sse?: RouterSSEConfig }).sse ?? {}) as RouterSSEConfig;
-  const heartbeatMs = nonNegative(
-    'heartbeatMs',
-    opts.heartbeatMs ??
-      (routerSSE.ping?.enabled ? routerSSE.ping.intervalMs : undefined) ??
-      SSE_SERVER_DEFAULTS.heartbeatMs,
-  );
-  const reconnectAfterInactivityMs = nonNegative(
-    'reconnectAfterInactivityMs',
-    opts.reconnectAfterInactivityMs ?? routerSSE.client?.reconnectAfterInactivityMs ?? heartbeatMs * 3,
-  );
-  if (reconnectAfterInactivityMs > 0 && (heartbeatMs === 0 || heartbeatMs >= reconnectAfterInactivityMs)) {
-    // A client would give up on a healthy idle stream before the next ping arrives.
-    throw new RangeError(
-      `trpc-sse: heartbeatMs (${heartbeatMs}) must be > 0 and below reconnectAfterInactivityMs (${reconnectAfterInactivityMs})`,
-    );
-  }
+  const { heartbeatMs, reconnectAfterInactivityMs } = resolveKeepAlive(opts, routerSSE);
   return {
     router: opts.router,
     heartbeatMs,

@@ -87,40 +87,92 @@ export function pumpSource(source: SubscriptionSource, outlet: PumpOutlet, signa
     return { stop };
   }
 
-  const iterator = source.value[Symbol.asyncIterator]();
-  void (async () => {
-    try {
-      while (!stopped) {
-        const result = await iterator.next();
-        if (stopped) return;
-        if (result.done) {
-          stopped = true;
-          outlet.complete();
-          return;
-        }
-        if (!outlet.value(result.value)) await outlet.drained();
-      }
-    } catch (cause) {
-      if (stopped) return;
-      stopped = true;
-      // The failure may be the outlet's (a value that cannot be serialized) while the
-      // generator waits at its `yield`: end it so its `finally` runs.
-      void iterator.return?.()?.catch(() => undefined);
-      outlet.fail(cause);
-    }
-  })();
-  return {
-    stop() {
-      if (stopped) return;
-      stopped = true;
-      void iterator.return?.()?.catch(() => undefined);
-    },
-  };
+  return new IteratorPump(source.value[Symbol.asyncIterator](), outlet).start();
 }
 
 /** Lets a source that will never be pumped clean up (the client left while it started). */
 export function discardSource(source: SubscriptionSource): void {
   if (source.kind === 'iterable') void source.value[Symbol.asyncIterator]().return?.()?.catch(() => undefined);
+}
+
+/**
+ * The async-iterable branch: one step at a time, as promise reactions rather than an async
+ * function. An async function would keep its last `iterator.next()` result in its suspended
+ * frame while it awaits the next one, so an idle subscription would pin the last value it
+ * sent (however large) until its next value or its end; here nothing refers to a value once
+ * the outlet has written it.
+ */
+class IteratorPump implements Pump {
+  readonly #iterator: AsyncIterator<unknown>;
+  readonly #outlet: PumpOutlet;
+  #stopped = false;
+
+  constructor(iterator: AsyncIterator<unknown>, outlet: PumpOutlet) {
+    this.#iterator = iterator;
+    this.#outlet = outlet;
+  }
+
+  start(): this {
+    this.#pull();
+    return this;
+  }
+
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#return();
+  }
+
+  #pull(): void {
+    if (this.#stopped) return;
+    let step: Promise<IteratorResult<unknown>>;
+    try {
+      step = Promise.resolve(this.#iterator.next());
+    } catch (cause) {
+      this.#failed(cause);
+      return;
+    }
+    void step.then(this.#onStep, this.#onError);
+  }
+
+  readonly #onStep = (result: IteratorResult<unknown>): void => {
+    if (this.#stopped) return;
+    if (result.done) {
+      this.#stopped = true;
+      this.#outlet.complete();
+      return;
+    }
+    let ready: boolean;
+    try {
+      ready = this.#outlet.value(result.value);
+    } catch (cause) {
+      this.#failed(cause);
+      return;
+    }
+    if (ready) this.#pull();
+    else void this.#outlet.drained().then(this.#onDrained, this.#onError);
+  };
+
+  readonly #onDrained = (): void => this.#pull();
+
+  readonly #onError = (cause: unknown): void => this.#failed(cause);
+
+  #failed(cause: unknown): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    // The failure may be the outlet's (a value that cannot be serialized) while the
+    // generator waits at its `yield`: end it so its `finally` runs.
+    this.#return();
+    this.#outlet.fail(cause);
+  }
+
+  #return(): void {
+    try {
+      void this.#iterator.return?.()?.catch(() => undefined);
+    } catch {
+      // An iterator whose `return` throws has nothing more for us to end.
+    }
+  }
 }
 
 /**

@@ -79,3 +79,56 @@ test('a tracked id that would inject fields is refused with a typed error, not w
     await injected.close();
   }
 });
+
+/**
+ * One rule for ids at both ends: an id a procedure emits is written only if the server accepts
+ * it back on a resume; otherwise the subscription fails in-band where the id is made (not on
+ * the client's first reconnect, which could never succeed).
+ */
+test.each([
+  ['a plain id', 'evt-41', true],
+  ['non-Latin-1 characters', 'évt-日本', true],
+  ['C1 and other non-ASCII characters', 'a\u0085b\u00a0c', true],
+  ['exactly maxLastEventIdLength characters', 'x'.repeat(64), true],
+  ['a TAB', 'a\tb', false],
+  ['another control character', 'a\u0001b', false],
+  ['DEL', 'a\u007fb', false],
+  ['more than maxLastEventIdLength characters', 'x'.repeat(65), false],
+])('a tracked id with %s: written and accepted back, or refused at emit (%s)', async (_name, id, valid) => {
+  const { initTRPC, tracked } = await import('@trpc/server');
+  const t = initTRPC.create();
+  const router = t.router({
+    echo: t.procedure
+      .input((raw) => raw as { id: string; lastEventId?: string })
+      .subscription(async function* ({ input }) {
+        yield tracked(input.id, input.lastEventId ?? null);
+      }),
+  });
+  const ids = await nodeAdapter.start(router, { maxLastEventIdLength: 64 });
+  try {
+    const input = encodeURIComponent(JSON.stringify({ id }));
+    const emitted: SSEMessage[] = [];
+    const first = await ids.request(`echo?input=${input}`, { headers: SSE });
+    for (let e = await first.next(); e; e = await first.next()) emitted.push(e);
+    const resumed: SSEMessage[] = [];
+    const again = await ids.request(`echo?input=${input}&lastEventId=${encodeURIComponent(id)}`, { headers: SSE });
+    for (let e = await again.next(); e; e = await again.next()) resumed.push(e);
+    if (valid) {
+      expect(emitted.map((e) => e.event)).toEqual(['connected', 'message', 'return']);
+      expect(emitted[1]!.id).toBe(id);
+      // Back on a resume, the procedure gets the very id it wrote.
+      expect(resumed.map((e) => e.event)).toEqual(['connected', 'message', 'return']);
+      expect(JSON.parse(resumed[1]!.data)).toBe(id);
+    } else {
+      expect(emitted.map((e) => e.event)).toEqual(['connected', 'serialized-error']);
+      const shape = JSON.parse(emitted[1]!.data) as { message: string; data: { code: string } };
+      expect(shape.data.code).toBe('INTERNAL_SERVER_ERROR');
+      expect(shape.message).toMatch(/^Invalid tracked id: it (contains the control character U\+00[0-7][0-9A-F]|is 65 characters long)/);
+      // …and the server would indeed have refused it back.
+      expect(resumed.map((e) => e.event)).toEqual(['connected', 'serialized-error']);
+      expect(JSON.parse(resumed[1]!.data).data.code).toBe('BAD_REQUEST');
+    }
+  } finally {
+    await ids.close();
+  }
+});

@@ -261,7 +261,8 @@ describe('node:http', () => {
     const big = await control(server, conn, [{ op: 'subscribe', id: '9', path: 'counter', input: { count: 1, pad: 'x'.repeat(2000) } }]);
     expect(big.status).toBe(413);
     expect(big.body?.error?.data.code).toBe('PAYLOAD_TOO_LARGE');
-    for (const ops of [[{ op: 'launch' }], [{ op: 'subscribe', id: '', path: 'idle' }], [{ op: 'subscribe', id: 'z', path: 'idle', lastEventId: 'a\nb' }]]) {
+    // Malformed beyond a subscription of its own (no usable id, no such op): the whole request is refused.
+    for (const ops of [[{ op: 'launch' }], [{ op: 'subscribe', id: '', path: 'idle' }]]) {
       const bad = await control(server, conn, ops);
       expect(bad.status).toBe(400);
       expect(bad.body?.error?.data.code).toBe('BAD_REQUEST');
@@ -280,6 +281,81 @@ describe('node:http', () => {
       if (payload(event).s === 'p') ofP.push(event.event === 'message' ? payload(event).d : event.event);
     }
     expect(ofP).toEqual(['started', 0, 'return']);
+    conn.stream.cancel();
+  });
+
+  test('a subscribe op that is bad only in itself fails its own subscription in-band, in a control batch and in the opening parameter', async () => {
+    const fixture = createTestRouter();
+    const server = await adapter.start(fixture.router, { maxLastEventIdLength: 16 });
+    running.push(server);
+    const bad = [
+      { op: 'subscribe', id: 'tab', path: 'idle', lastEventId: 'a\tb' },
+      { op: 'subscribe', id: 'newline', path: 'idle', lastEventId: 'a\nb' },
+      { op: 'subscribe', id: 'long', path: 'idle', lastEventId: 'x'.repeat(17) },
+      { op: 'subscribe', id: 'notString', path: 'idle', lastEventId: 41 },
+      { op: 'subscribe', id: 'noPath', path: '' },
+    ];
+    const good = { op: 'subscribe', id: 'ok', path: 'counter', input: { count: 2 }, lastEventId: '日本-é' };
+    const outcomes = async (stream: RawStream): Promise<Record<string, string>> => {
+      const seen: Record<string, string> = {};
+      while (Object.keys(seen).length < bad.length + 1) {
+        const event = (await stream.next())!;
+        if (event.event === 'started' || event.event === 'failed') {
+          seen[payload(event).s] = event.event === 'failed' ? payload(event).e!.data.code : 'started';
+        }
+      }
+      return seen;
+    };
+    const expected = { tab: 'BAD_REQUEST', newline: 'BAD_REQUEST', long: 'BAD_REQUEST', notString: 'BAD_REQUEST', noPath: 'BAD_REQUEST', ok: 'started' };
+
+    // In a control batch: applied (204), the good op runs, each bad one fails alone.
+    const conn = await open(server);
+    const answer = await control(server, conn, [...bad, good]);
+    expect(answer.status).toBe(204);
+    expect(await outcomes(conn.stream)).toEqual(expected);
+    conn.stream.cancel();
+
+    // In the `subscribe` parameter of a new stream: the stream opens, and the same happens on it.
+    const opened = await open(server, {}, `${MUX_PATH}?subscribe=${encodeURIComponent(JSON.stringify([...bad, good]))}`);
+    expect(opened.hello['subscribed']).toEqual([...bad, good].map((op) => op.id));
+    expect(await outcomes(opened.stream)).toEqual(expected);
+    opened.stream.cancel();
+  });
+
+  test('a tracked id the server could not accept back fails its own subscription where it is made', async () => {
+    const fixture = createTestRouter();
+    const server = await adapter.start(fixture.router);
+    running.push(server);
+    const conn = await open(server);
+    await control(server, conn, [
+      { op: 'subscribe', id: 'live', path: 'live' },
+      { op: 'subscribe', id: 'ticks', path: 'ticks' },
+    ]);
+    const started = new Set<string>();
+    while (started.size < 2) {
+      const event = (await conn.stream.next())!;
+      if (event.event === 'started') started.add(payload(event).s);
+    }
+    fixture.feed.emit('item', { id: 'a\tb', text: 'unresumable' });
+    let failed: SSEMessage | undefined;
+    while (!failed) {
+      const event = (await conn.stream.next())!;
+      // Nothing of the item is written before the failure.
+      expect(event.event).not.toBe('message');
+      if (event.event === 'failed') failed = event;
+    }
+    const error = payload(failed).e as unknown as { message: string; data: { code: string } };
+    expect(payload(failed).s).toBe('live');
+    expect(error.data.code).toBe('INTERNAL_SERVER_ERROR');
+    expect(error.message).toMatch(/^Invalid tracked id: it contains the control character U\+0009/);
+    // The other subscription on the connection carries on.
+    fixture.feed.emit('tick', 7);
+    let tick: SSEMessage | undefined;
+    while (!tick) {
+      const event = (await conn.stream.next())!;
+      if (event.event === 'message') tick = event;
+    }
+    expect(payload(tick)).toEqual({ s: 'ticks', d: 7 });
     conn.stream.cancel();
   });
 

@@ -1,11 +1,12 @@
 /** Heartbeats, stream lifetime, and the bounds that keep a slow reader from costing memory. */
 import { initTRPC, tracked } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { afterEach, expect, test } from 'vitest';
 import { createMemoryEventLog } from '../../src/log/memoryEventLog.js';
 import { createSSECore } from '../../src/server/core.js';
 import { ADAPTERS, type RunningAdapter } from '../helpers/adapters.js';
+import { startNodeServer } from '../helpers/servers.js';
 
 const nodeAdapter = ADAPTERS.find((a) => a.name === 'node:http')!;
 const SSE = { accept: 'text/event-stream' };
@@ -73,6 +74,47 @@ test('the heartbeat must come before the client would give up', () => {
   expect(core.options.reconnectAfterInactivityMs).toBe(7000);
 });
 
+test("the router's client timeout with pings off gets a heartbeat that fits, not a startup error", async () => {
+  // tRPC's own settings: no pings, and clients told to drop a stream silent for 1 s.
+  const t = initTRPC.create({ sse: { client: { reconnectAfterInactivityMs: 1000 } } });
+  const router = t.router({
+    silent: t.procedure.subscription(async function* ({ signal }) {
+      yield 'hi';
+      await new Promise<void>((resolve) => signal?.addEventListener('abort', () => resolve(), { once: true }));
+    }),
+  });
+  const core = createSSECore({ router });
+  expect(core.options.reconnectAfterInactivityMs).toBe(1000);
+  expect(core.options.heartbeatMs).toBeGreaterThan(0);
+  expect(core.options.heartbeatMs).toBeLessThan(1000);
+  // The same when the router's pings are on but slower than its client timeout.
+  const slow = initTRPC.create({ sse: { ping: { enabled: true, intervalMs: 5000 }, client: { reconnectAfterInactivityMs: 900 } } });
+  expect(createSSECore({ router: slow.router({}) }).options.heartbeatMs).toBeLessThan(900);
+  // …and when only our timeout is given: the default heartbeat (10 s) would not fit it.
+  expect(createSSECore({ router, reconnectAfterInactivityMs: 600 }).options.heartbeatMs).toBeLessThan(600);
+  // An idle stream served with these settings is pinged, as its client needs.
+  const server = await nodeAdapter.start(router, { reconnectAfterInactivityMs: 150 });
+  running.push(server);
+  const stream = await server.request('silent', { headers: SSE });
+  expect(JSON.parse((await stream.next())!.data)).toEqual({ reconnectAfterInactivityMs: 150 });
+  expect((await stream.next())?.data).toBe('"hi"');
+  expect(await stream.next()).toMatchObject({ event: 'ping' });
+  stream.cancel();
+});
+
+test('our own heartbeatMs contradicting a client timeout is refused with a message that says how to fix it', () => {
+  const { router } = boundsRouter();
+  expect(() => createSSECore({ router, heartbeatMs: 0, reconnectAfterInactivityMs: 1000 })).toThrow(
+    /heartbeatMs \(0\) must be > 0 and below reconnectAfterInactivityMs \(1000\)/,
+  );
+  const t = initTRPC.create({ sse: { client: { reconnectAfterInactivityMs: 1000 } } });
+  expect(() => createSSECore({ router: t.router({}), heartbeatMs: 2000 })).toThrow(
+    /below the router's sse\.client\.reconnectAfterInactivityMs \(1000\)/,
+  );
+  // Saying no timeout to clients makes any heartbeat fit.
+  expect(createSSECore({ router: t.router({}), heartbeatMs: 0, reconnectAfterInactivityMs: 0 }).options.heartbeatMs).toBe(0);
+});
+
 test('maxDurationMs ends the stream without return, so the client reconnects', async () => {
   const { router } = boundsRouter();
   const server = await nodeAdapter.start(router, { maxDurationMs: 50 });
@@ -128,17 +170,63 @@ test('an observable that outruns its reader is cut off at maxBufferedBytes, resu
   const server = await nodeAdapter.start(router, { maxBufferedBytes: 256 * 1024 });
   running.push(server);
   const stream = await server.request('flood', { headers: SSE });
-  let messages = 0;
-  let last = '';
-  for (let e = await stream.next(); e; e = await stream.next()) {
-    last = e.event;
-    if (e.event === 'message') messages++;
-  }
-  // Closed without `return` (the client will reconnect), long before all 20,000 were queued.
-  expect(last).toBe('message');
-  expect(messages).toBeLessThan(20_000);
+  const events: string[] = [];
+  // Cut off rather than ended (what was still queued is dropped): the body ends in a network
+  // error, which clients treat as any broken stream, by resuming from their last id.
+  await expect(
+    (async () => {
+      for (let e = await stream.next(); e; e = await stream.next()) events.push(e.event);
+    })(),
+  ).rejects.toThrow();
+  // No `return` (the client will reconnect), long before all 20,000 were queued.
+  expect(events).not.toContain('return');
+  expect(events.length).toBeLessThan(20_000);
   expect(stats.finished).toBe(1);
   expect(server.core.openStreams).toBe(0);
+});
+
+test('a stream cut off for a reader that does not read is destroyed, not ended behind its queue', async () => {
+  const { router, stats } = boundsRouter();
+  const node = await startNodeServer(router, { maxBufferedBytes: 64 * 1024, maxStreams: 10 });
+  // A response ended gracefully leaves its socket open (kept alive) well past this test: only
+  // a destroyed one is gone by the time the poll below gives up.
+  node.server.keepAliveTimeout = 600_000;
+  const connections = (): Promise<number> =>
+    new Promise((resolve, reject) => node.server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+  const clients: Socket[] = [];
+  try {
+    // Raw clients that send the request and never read a byte of the answer.
+    for (let i = 0; i < 5; i++) {
+      const socket = connect(node.port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.pause();
+      socket.write('GET /trpc/flood HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n');
+      clients.push(socket);
+    }
+    // Each flood outran its reader and was stopped…
+    await expect.poll(() => stats.finished, { timeout: 10_000 }).toBe(5);
+    expect(node.core.openStreams).toBe(0);
+    // …and its socket went with it: nothing queued for a peer that may never read is kept.
+    await expect.poll(connections, { timeout: 10_000 }).toBe(0);
+    // The clients, once they read, find their stream gone (and resume, in real life).
+    await Promise.all(
+      clients.map((socket) => {
+        const closed = new Promise((resolve) => socket.once('close', resolve));
+        socket.resume();
+        return closed;
+      }),
+    );
+    // A client that reads is served as before.
+    const res = await fetch(`${node.url}/silent`, { headers: SSE });
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!text.includes('"hi"')) text += new TextDecoder().decode((await reader.read()).value);
+    expect(node.core.openStreams).toBe(1);
+    await reader.cancel();
+  } finally {
+    for (const socket of clients) socket.destroy();
+    await node.close();
+  }
 });
 
 test('closeAllStreams ends every stream without return and stops the procedures', async () => {

@@ -11,6 +11,16 @@ import { ReplayBuffer } from './replayBuffer.js';
 import { MuxSubscription, writeFailure } from './subscription.js';
 import { PING_FRAME } from '../dialect.js';
 
+/**
+ * Ends a stream the server is done with. One with more than `maxBufferedBytes` still queued
+ * (its peer stopped reading) is cut off instead: ended behind its queue, it would keep that
+ * memory, no longer counted against `maxStreams`, for as long as the peer stays connected.
+ */
+export function endStream(sink: SSEResponseSink, maxBufferedBytes: number): void {
+  if (sink.bufferedBytes > maxBufferedBytes && sink.destroy) sink.destroy();
+  else sink.end();
+}
+
 /** What a connection needs from the server that owns it. */
 export interface ConnectionOwner {
   readonly options: ResolvedServerOptions;
@@ -80,7 +90,7 @@ export class MuxConnection implements HeartbeatTarget {
     // A client reconnecting before the server saw its old stream die: the new one wins.
     const previous = this.#sink;
     this.#sink = null;
-    previous?.end();
+    if (previous) endStream(previous, this.options.maxBufferedBytes);
     sink.write(
       connectionFrame({
         protocol: 1,
@@ -118,7 +128,7 @@ export class MuxConnection implements HeartbeatTarget {
     const sink = this.#sink;
     if (!sink) return;
     this.detach(sink);
-    sink.end();
+    endStream(sink, this.options.maxBufferedBytes);
   }
 
   /** Writes one frame with the next sequence number; false when the reader is behind. */
@@ -179,6 +189,13 @@ export class MuxConnection implements HeartbeatTarget {
 
   subscribe(op: SubscribeOp): void {
     const existing = this.#subscriptions.get(op.id);
+    if (op.refusal) {
+      // This op alone fails. A subscription already under its id ends too: the client will
+      // take the `failed` frame as that subscription's.
+      existing?.stop();
+      this.#rejectSubscribe(op, op.refusal);
+      return;
+    }
     if (existing) {
       // The same subscribe again (a retried control request) is harmless.
       if (existing.path === op.path) return;
@@ -218,7 +235,7 @@ export class MuxConnection implements HeartbeatTarget {
     const sink = this.#sink;
     this.#sink = null;
     if (sink) this.#owner.detached(this);
-    sink?.end();
+    if (sink) endStream(sink, this.options.maxBufferedBytes);
     this.#replay.clear();
     this.#wake();
     this.#owner.closed(this);

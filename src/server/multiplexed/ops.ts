@@ -1,12 +1,18 @@
 import { TRPCError } from '@trpc/server';
 import type { ControlOp } from '../../protocol.js';
+import { trackedIdProblem } from '../trackedId.js';
 
-/** A `subscribe` op once validated: every field present, the resume id checked. */
+/**
+ * A `subscribe` op once validated: every field present, the resume id checked. An op whose
+ * subscription id is usable but whose other fields are not carries `refusal`: that
+ * subscription alone fails (a `failed` frame), and the ops beside it are applied.
+ */
 export interface SubscribeOp {
   id: string;
   path: string;
   input: unknown;
   lastEventId: string | null;
+  refusal?: TRPCError;
 }
 
 /** A control op (PROTOCOL.md §2.4) once validated. */
@@ -23,7 +29,11 @@ function isShortString(value: unknown, max: number): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= max;
 }
 
-/** Validates every op before any is applied: a malformed request changes nothing. */
+/**
+ * Validates every op before any is applied: a malformed request (not JSON, an unknown op, an
+ * op without a usable subscription id) changes nothing. A `subscribe` op that names its
+ * subscription but is wrong otherwise is not malformed: it comes back with its `refusal`.
+ */
 export function parseOps(body: string, maxLastEventIdLength: number): ValidControlOp[] {
   let json: unknown;
   try {
@@ -65,15 +75,23 @@ function parseOp(raw: unknown, index: number, maxLastEventIdLength: number): Val
     case 'subscribe': {
       const { id, path, lastEventId } = op;
       if (!isShortString(id, MAX_ID_LENGTH)) throw badRequest(`ops[${index}].id must be a string of 1–${MAX_ID_LENGTH} characters`);
-      if (!isShortString(path, MAX_PATH_LENGTH)) throw badRequest(`ops[${index}].path must be a string of 1–${MAX_PATH_LENGTH} characters`);
-      if (
-        lastEventId !== undefined &&
-        lastEventId !== null &&
-        (!isShortString(lastEventId, maxLastEventIdLength) || /[\u0000-\u001f\u007f]/.test(lastEventId))
-      ) {
-        throw badRequest(`ops[${index}].lastEventId must be at most ${maxLastEventIdLength} characters, no control characters`);
+      const subscribe = {
+        op: 'subscribe' as const,
+        id,
+        path: typeof path === 'string' ? path : '',
+        input: op['input'],
+        lastEventId: typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : null,
+      };
+      if (!isShortString(path, MAX_PATH_LENGTH)) {
+        return { ...subscribe, refusal: badRequest(`ops[${index}].path must be a string of 1–${MAX_PATH_LENGTH} characters`) };
       }
-      return { op: 'subscribe', id, path, input: op['input'], lastEventId: typeof lastEventId === 'string' ? lastEventId : null };
+      if (lastEventId !== undefined && lastEventId !== null) {
+        // The rule the server's own ids obey when written (trackedId.ts).
+        const problem =
+          typeof lastEventId === 'string' ? trackedIdProblem(lastEventId, maxLastEventIdLength) : 'it is not a string';
+        if (problem !== undefined) return { ...subscribe, refusal: badRequest(`ops[${index}].lastEventId is invalid: ${problem}`) };
+      }
+      return subscribe;
     }
     case 'unsubscribe':
       if (!isShortString(op['id'], MAX_ID_LENGTH)) throw badRequest(`ops[${index}].id must be a string of 1–${MAX_ID_LENGTH} characters`);

@@ -8,7 +8,7 @@ import type { RequestHooks } from '../options.js';
 import type { ClientGoneListener, SSERequest, SSEResponseSink } from '../request.js';
 import { secretsMatch } from '../secret.js';
 import { serializeErrorShape, ValueSerializer } from '../serialize.js';
-import type { MuxConnection } from './connection.js';
+import { endStream, type MuxConnection } from './connection.js';
 import { parseOpeningSubscribes, type SubscribeOp } from './ops.js';
 import { LAST_EVENT_ID_HEADER, MUX_HEADER } from '../../protocol.js';
 import type { ConnectionRegistry } from './registry.js';
@@ -90,6 +90,15 @@ class MuxStream implements SSEResponseSink, Closable, ClientGoneListener {
     if (this.#ended) return;
     this.#ended = true;
     this.#sink.end();
+    this.#finish();
+  }
+
+  /** The server cuts the stream off, dropping what is queued (see SSEResponseSink). */
+  destroy(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (this.#sink.destroy) this.#sink.destroy();
+    else this.#sink.end();
     this.#finish();
   }
 
@@ -195,7 +204,7 @@ function limitLifetime(env: StreamEnvironment, connection: MuxConnection, stream
   if (maxDurationMs <= 0) return;
   const timer = setTimeout(() => {
     connection.detach(stream);
-    stream.end();
+    endStream(stream, env.options.maxBufferedBytes);
   }, maxDurationMs);
   void done.then(() => clearTimeout(timer));
 }

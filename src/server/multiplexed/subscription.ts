@@ -1,6 +1,7 @@
 import { isTrackedEnvelope, TRPCError } from '@trpc/server';
 import { reportFailure, type ErrorScope } from '../errorShape.js';
 import { serializeErrorShape } from '../serialize.js';
+import { checkTrackedId } from '../trackedId.js';
 import { discardSource, pumpSource, type Pump, type PumpOutlet } from '../sourcePump.js';
 import { callSubscription, lookupSubscription } from '../subscriptionCall.js';
 import { isCheckpoint, isReset } from '../../log/reset.js';
@@ -101,14 +102,19 @@ export class MuxSubscription implements PumpOutlet {
   }
 
   #writeValue(value: unknown): boolean {
+    // Every id written must be one the server accepts back in a `subscribe` op (trackedId.ts).
+    const { maxLastEventIdLength } = this.#connection.options;
     if (isReset(value)) {
+      if (value.lastEventId !== null) checkTrackedId(value.lastEventId, maxLastEventIdLength);
       return this.#connection.writeFrame((seq) => resetFrame(seq, this.id, value.reason, value.lastEventId));
     }
     if (isCheckpoint(value)) {
+      checkTrackedId(value.lastEventId, maxLastEventIdLength);
       return this.#connection.writeFrame((seq) => checkpointFrame(seq, this.id, value.lastEventId));
     }
     const serializer = this.#connection.serializer;
     if (isTrackedEnvelope(value)) {
+      checkTrackedId(String(value[0]), maxLastEventIdLength);
       return this.#connection.writeMessage(this.#key, serializer.trackedBody(value));
     }
     return this.#connection.writeMessage(this.#key, valueBody(undefined, serializer.toJSON(value)));

@@ -1,0 +1,41 @@
+import { TRPCError } from '@trpc/server';
+
+/*
+ * What a tracked id may be: the one rule for the ids the server writes (a `tracked()` value, a
+ * log's checkpoint or reset) and the ids it accepts back on a resume (`Last-Event-ID`, a
+ * multiplexed `subscribe` op). An id the server wrote is therefore always accepted back, and
+ * an id it would refuse back is never written: it fails its subscription where it is made.
+ *
+ * At most `maxLastEventIdLength` UTF-16 code units, and no C0 control character (below
+ * U+0020) nor DEL (U+007F). Any other character is allowed, non-Latin-1 ones included.
+ */
+
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
+/** What is wrong with `id` as a tracked id, or `undefined` when nothing is. */
+export function trackedIdProblem(id: string, maxLength: number): string | undefined {
+  if (id.length > maxLength) return `it is ${id.length} characters long, more than maxLastEventIdLength (${maxLength})`;
+  const control = CONTROL_CHARACTER.exec(id);
+  if (control) {
+    const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+    return `it contains the control character U+${code} at index ${control.index}`;
+  }
+  return undefined;
+}
+
+/**
+ * Checks an id the server is about to write. A procedure whose id could not come back on a
+ * resume fails now, with the reason, rather than on the client's first reconnect.
+ * @throws TRPCError `INTERNAL_SERVER_ERROR` naming the problem.
+ */
+export function checkTrackedId(id: string, maxLength: number): string {
+  const problem = trackedIdProblem(id, maxLength);
+  if (problem !== undefined) {
+    throw new TRPCError({
+      code: 'INTERNAL_SERVER_ERROR',
+      message: `Invalid tracked id: ${problem}; a client could not resume from it (ids: at most maxLastEventIdLength characters, no control characters)`,
+    });
+  }
+  return id;
+}
