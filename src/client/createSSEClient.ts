@@ -55,7 +55,8 @@ export interface SSEClient {
    */
   readonly fallbackReason: AnyClientError | null;
   /**
-   * Starts a subscription (what `sseLink` calls). The observer receives tRPC's envelopes.
+   * Starts a subscription (what `sseLink` calls). The observer receives tRPC's envelopes;
+   * `unsubscribe()` completes it, as tRPC's own links do.
    * @internal
    */
   subscribe(op: Operation, transformer: TRPCCombinedDataTransformer, observer: EnvelopeObserver): Unsubscribable;
@@ -144,8 +145,12 @@ export function createSSEClient(opts: CreateSSEClientOptions): SSEClient {
       entry.inner = transport.subscribe(op, transformer, track(entry));
       return {
         unsubscribe() {
-          entries.delete(entry);
+          // Already ended (completed, failed, or the client closed): nothing more to say.
+          if (!entries.delete(entry)) return;
           entry.inner?.unsubscribe();
+          // As wsLink and httpSubscriptionLink do on teardown: `complete` (so `onComplete`
+          // fires), without `stopped` or an `idle` state, which mean the server ended it.
+          entry.observer.complete();
         },
       };
     },

@@ -17,6 +17,19 @@ export interface EnvelopeObserver {
   complete(): void;
 }
 
+/** The query parameter servers read the resume id from when no `Last-Event-ID` header came (tRPC's too). */
+const LAST_EVENT_ID_QUERY_PARAM = 'lastEventId';
+
+/**
+ * Whether a resume id travels unchanged in a request header: printable ASCII without leading
+ * or trailing spaces. `fetch` refuses characters above U+00FF ("Cannot convert argument to a
+ * ByteString"), sends U+0080–U+00FF as single bytes that servers read back as UTF-8 (what
+ * EventSource sends), and strips whitespace at either end.
+ */
+export function fitsInHeader(id: string): boolean {
+  return /^(?:[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?)?$/.test(id);
+}
+
 /** How one connection attempt ended. */
 type AttemptOutcome = { kind: 'return' } | StreamFailure;
 
@@ -27,7 +40,8 @@ export type SubscriptionState = { state: 'connecting'; error: AnyClientError | n
 /**
  * One subscription on its own event stream, in tRPC's dialect (distinct mode). It owns its
  * reconnect loop: every attempt re-reads `url`, headers and `connectionParams`, sends the last
- * tracked id as `Last-Event-ID`, and waits a jittered, growing delay after each failure.
+ * tracked id (as `Last-Event-ID`, or the `lastEventId` query parameter when a header cannot
+ * carry it), and waits a jittered, growing delay after each failure.
  */
 export class DistinctSubscription {
   readonly #runtime: ClientRuntime;
@@ -114,7 +128,7 @@ export class DistinctSubscription {
     }
   }
 
-  #url(base: string, params: Record<string, string> | null): string {
+  #url(base: string, params: Record<string, string> | null, lastEventIdParam: string | undefined): string {
     const { path, input } = this.#op;
     let url = `${base.replace(/\/+$/, '')}/${path}`;
     const query: string[] = [];
@@ -122,6 +136,7 @@ export class DistinctSubscription {
       query.push('input=' + encodeURIComponent(JSON.stringify(this.#transformer.input.serialize(input))));
     }
     if (params) query.push('connectionParams=' + encodeURIComponent(JSON.stringify(params)));
+    if (lastEventIdParam !== undefined) query.push(`${LAST_EVENT_ID_QUERY_PARAM}=${encodeURIComponent(lastEventIdParam)}`);
     if (query.length) url += (url.includes('?') ? '&' : '?') + query.join('&');
     return url;
   }
@@ -132,9 +147,13 @@ export class DistinctSubscription {
     // Stopped meanwhile: the loop sees it and ends; this outcome is not looked at.
     if (!inputs) return { kind: 'return' };
     const requestHeaders: Record<string, string> = { ...inputs.headers, accept: EVENT_STREAM_ACCEPT };
-    if (this.#lastEventId !== undefined) requestHeaders[LAST_EVENT_ID_HEADER] = this.#lastEventId;
+    const resumeId = this.#lastEventId;
+    // The id as `Last-Event-ID` when a header carries it unchanged, else (non-ASCII, edge
+    // whitespace) as the `lastEventId` query parameter, which every server reads next.
+    const inHeader = resumeId !== undefined && fitsInHeader(resumeId);
+    if (inHeader) requestHeaders[LAST_EVENT_ID_HEADER] = resumeId;
     return runEventStream<AttemptOutcome>(this.#runtime, {
-      url: this.#url(inputs.url, inputs.connectionParams),
+      url: this.#url(inputs.url, inputs.connectionParams, inHeader ? undefined : resumeId),
       headers: requestHeaders,
       signal: this.#stop.signal,
       deserialize: (value) => this.#transformer.output.deserialize(value),

@@ -25,6 +25,18 @@ export interface StreamControl<T> {
   watchInactivity(ms: number): void;
 }
 
+/**
+ * Whether a `Content-Type` names an event stream: its media type (before any `;`
+ * parameters, whitespace trimmed) is `text/event-stream`, compared case-insensitively as
+ * RFC 9110 §8.3.1 says type and subtype are. `text/event-streamx` is another type.
+ */
+export function isEventStreamType(contentType: string | null): boolean {
+  if (contentType === null) return false;
+  const semicolon = contentType.indexOf(';');
+  const essence = (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim();
+  return essence.toLowerCase() === 'text/event-stream';
+}
+
 export function toClientError(cause: unknown): AnyClientError {
   return cause instanceof TRPCClientError ? (cause as AnyClientError) : TRPCClientError.from<AnyTRPCRouter>(cause as Error);
 }
@@ -59,7 +71,7 @@ export async function runEventStream<T>(
     } catch (cause) {
       return { kind: 'error', error: fetchFailure(cause, opts.url, 'GET', opts.headers) };
     }
-    if (!response.ok || !(response.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
+    if (!response.ok || !isEventStreamType(response.headers.get('content-type'))) {
       return { kind: 'error', error: await errorFromResponse(response, opts.deserialize) };
     }
     let outcome: T | StreamFailure | undefined;

@@ -176,6 +176,39 @@ describe('errors (scripted responses)', () => {
   });
 });
 
+describe('the response Content-Type', () => {
+  const body = ['event: connected\ndata: {}\n\n', 'data: "one"\n\n', 'event: return\ndata:\n\n'];
+  const withType = (type: string) => ({ ...sseResponse(body), headers: new Headers({ 'content-type': type }) });
+
+  // RFC 9110 §8.3.1: type and subtype are case-insensitive; parameters follow a `;`.
+  test.each(['Text/Event-Stream', 'TEXT/EVENT-STREAM; charset=utf-8', 'text/event-stream;charset=UTF-8', ' text/event-stream '])(
+    '%j is an event stream',
+    async (type) => {
+      const { fetch } = scriptedFetch(() => withType(type));
+      const c = new Collector<string>();
+      createTRPCClient<TestRouter>({ links: [sseLink({ url: 'http://x/trpc', fetch, retry: FAST, mode: 'distinct' })] }).idle.subscribe(
+        undefined,
+        c.handlers(),
+      );
+      await c.until(() => c.completed, 'completion');
+      expect(c.data).toEqual(['one']);
+      expect(c.errors).toEqual([]);
+    },
+  );
+
+  test.each(['text/event-streamx', 'text/event-stream-v2', 'text/plain', 'event-stream'])('%j is not: UNSUPPORTED_MEDIA_TYPE', async (type) => {
+    const { fetch } = scriptedFetch(() => withType(type));
+    const c = new Collector<string>();
+    createTRPCClient<TestRouter>({
+      links: [sseLink({ url: 'http://x/trpc', fetch, retry: { ...FAST, shouldRetry: () => false }, mode: 'distinct' })],
+    }).idle.subscribe(undefined, c.handlers());
+    const error = await c.untilError();
+    expect(error.data?.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(error.message).toBe(`Expected text/event-stream, got ${type}`);
+    expect(c.data).toEqual([]);
+  });
+});
+
 describe('reconnect', () => {
   test('url, headers and connectionParams are evaluated again on every attempt', async () => {
     let n = 0;

@@ -273,12 +273,17 @@ describe('id', () => {
     expect(run(['id: 5\n\ndata: x\n\n']).events).toEqual([msg('x', { lastEventId: '5' })]);
   });
 
-  it('sets the last event ID even when the event is never completed', () => {
+  // WHATWG HTML, event stream interpretation: "If the field name is "id" … set the last event
+  // ID buffer to the field value", and only when the blank line dispatches: "Set the last
+  // event ID string of the event source to the value of the last event ID buffer". An event
+  // cut off by the end of the stream is never dispatched, so its id never becomes the last
+  // event ID (Chromium's EventSource behaves so too).
+  it('does not set the last event ID from an event that is never completed', () => {
     const h = harness();
     h.decoder.push('id: 9\ndata: lost');
     h.decoder.end();
     h.decoder.push('data: next\n\n');
-    expect(h.events).toEqual([msg('next', { lastEventId: '9' })]);
+    expect(h.events).toEqual([msg('next', { lastEventId: '' })]);
   });
 
   it('starts from the lastEventId option', () => {
@@ -365,20 +370,32 @@ describe('end()', () => {
 });
 
 describe('reset()', () => {
-  it('drops the partial event and line, and keeps the last event ID', () => {
+  // The last event ID is set only when an event is dispatched (WHATWG HTML: "set the last
+  // event ID string of the event source to the value of the last event ID buffer" is the
+  // first step of dispatching): the `id` of the dropped partial event is dropped with it.
+  it('drops the partial event (its id too) and line, and keeps the last dispatched event ID', () => {
     const h = harness({ lastEventId: 'x' });
     h.decoder.push('id: 3\nevent: e\ndata: a\ndata: par');
     h.decoder.reset();
     h.decoder.push('tial\n\ndata: b\n\n');
-    expect(h.events).toEqual([msg('b', { lastEventId: '3' })]);
+    expect(h.events).toEqual([msg('b', { lastEventId: 'x' })]);
   });
 
-  it('drops the per-event id', () => {
+  // Same rule: an `id` line whose block never reached its blank line was never dispatched.
+  it('drops the per-event id, and does not make it the last event ID', () => {
     const h = harness();
     h.decoder.push('id: 3\n');
     h.decoder.reset();
     h.decoder.push('data: b\n\n');
-    expect(h.events).toEqual([msg('b', { lastEventId: '3' })]);
+    expect(h.events).toEqual([msg('b', { lastEventId: '' })]);
+  });
+
+  it('keeps the last event ID of a dispatched event, with or without data', () => {
+    const h = harness();
+    h.decoder.push('id: 1\ndata: a\n\nid: 2\n\nid: 3\ndata: cut');
+    h.decoder.reset();
+    h.decoder.push('data: b\n\n');
+    expect(h.events).toEqual([msg('a', { id: '1', lastEventId: '1' }), msg('b', { lastEventId: '2' })]);
   });
 
   it('allows a BOM again', () => {

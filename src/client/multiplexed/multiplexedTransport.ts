@@ -134,7 +134,10 @@ export class MultiplexedTransport implements Transport {
     this.#transformer = transformer;
     const subscription = new MuxClientSubscription(String(this.#nextId++), op, transformer, observer);
     this.#subscriptions.set(subscription.id, subscription);
-    subscription.connecting(null);
+    // Its state is the connection's (as wsLink reports it): an open connection needs no
+    // connecting, only the `subscribe` below.
+    if (this.#target() && this.#runtime.connectionState.get().state === 'pending') subscription.pending();
+    else subscription.connecting(null);
     if (this.#lazyTimer) clearTimeout(this.#lazyTimer);
     this.#lazyTimer = undefined;
     this.#sendSubscribe(subscription);
@@ -463,8 +466,10 @@ export class MultiplexedTransport implements Transport {
     const previous = this.#handoverFrom;
     if (previous) {
       // Drain handover: from here on the old stream is ignored, so every subscription
-      // continues from the last id it delivered, once, on the new connection.
+      // continues from the last id it delivered, once, on the new connection. One that was
+      // running does not report `started` again: for the app nothing stopped.
       this.#handoverFrom = null;
+      for (const subscription of this.#subscriptions.values()) subscription.move();
       previous.abort.abort();
       if (previous.connectionId && previous.secret) {
         this.#control.sendNow(

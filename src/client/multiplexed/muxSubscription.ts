@@ -21,6 +21,13 @@ export class MuxClientSubscription {
   failures = 0;
   retryTimer: ReturnType<typeof setTimeout> | undefined;
   #ended = false;
+  /**
+   * Moved by a drain handover while running: the new connection's `started` is not news to
+   * the app (wsLink keeps a server-asked move from the subscriber too).
+   */
+  #moving = false;
+  /** The last state reported to the observer: `pending` is not reported twice in a row. */
+  #reported: 'connecting' | 'pending' | null = null;
 
   constructor(id: string, op: Operation, transformer: TRPCCombinedDataTransformer, observer: EnvelopeObserver) {
     this.id = id;
@@ -45,7 +52,21 @@ export class MuxClientSubscription {
 
   connecting(error: AnyClientError | null): void {
     if (this.#ended) return;
+    // Its move failed: when it starts again the app hears of it.
+    this.#moving = false;
+    this.#reported = 'connecting';
     this.#observer.next({ result: { type: 'state', state: 'connecting', error } as never });
+  }
+
+  /**
+   * The connection is open (a subscription made on it starts here: as wsLink reports the
+   * connection's state, a new subscription on an open connection is `pending` at once, and
+   * React Query's `useSubscription` does not flash `connecting`).
+   */
+  pending(): void {
+    if (this.#ended || this.#reported === 'pending') return;
+    this.#reported = 'pending';
+    this.#observer.next({ result: { type: 'state', state: 'pending', error: null } as never });
   }
 
   /**
@@ -56,15 +77,21 @@ export class MuxClientSubscription {
   resumed(): void {
     if (this.#ended || !this.started) return;
     this.#observer.next({ result: { type: 'started' } });
-    this.#observer.next({ result: { type: 'state', state: 'pending', error: null } as never });
+    this.pending();
+  }
+
+  /** A drain handover sends it again on a new connection, while the old one still delivers. */
+  move(): void {
+    if (this.started) this.#moving = true;
   }
 
   onStarted(): void {
     if (this.#ended) return;
     this.started = true;
     this.failures = 0;
-    this.#observer.next({ result: { type: 'started' } });
-    this.#observer.next({ result: { type: 'state', state: 'pending', error: null } as never });
+    if (this.#moving) this.#moving = false;
+    else this.#observer.next({ result: { type: 'started' } });
+    this.pending();
   }
 
   onData(trackedId: string | undefined, json: unknown, text: string): void {
