@@ -25,7 +25,3 @@ export async function findProcedure(router: AnyTRPCRouter, path: string): Promis
   return procedure ?? null;
 }
 
-/** The procedure's type, as tRPC stores it. */
-export function procedureType(procedure: AnyTRPCProcedure): 'query' | 'mutation' | 'subscription' {
-  return procedure._def.type;
-}

@@ -6,12 +6,14 @@ import { TRPCError } from '@trpc/server';
  * multiplexed `subscribe` op). An id the server wrote is therefore always accepted back, and
  * an id it would refuse back is never written: it fails its subscription where it is made.
  *
- * At most `maxLastEventIdLength` UTF-16 code units, and no C0 control character (below
- * U+0020) nor DEL (U+007F). Any other character is allowed, non-Latin-1 ones included.
+ * At most `maxLastEventIdLength` UTF-16 code units, no C0 control character (below U+0020)
+ * nor DEL (U+007F), and no unpaired surrogate. Any other character is allowed, non-Latin-1
+ * ones included.
  */
 
-// eslint-disable-next-line no-control-regex
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+/** A UTF-16 surrogate without its pair: it has no UTF-8 form, so the id could not travel back intact. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** What is wrong with `id` as a tracked id, or `undefined` when nothing is. */
 export function trackedIdProblem(id: string, maxLength: number): string | undefined {
@@ -21,6 +23,8 @@ export function trackedIdProblem(id: string, maxLength: number): string | undefi
     const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
     return `it contains the control character U+${code} at index ${control.index}`;
   }
+  const lone = LONE_SURROGATE.exec(id);
+  if (lone) return `it contains an unpaired surrogate at index ${lone.index} (no UTF-8 form)`;
   return undefined;
 }
 

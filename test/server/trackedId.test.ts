@@ -17,6 +17,9 @@ test.each([
   ['NUL', '\u0000', 'it contains the control character U+0000 at index 0'],
   ['U+001F', 'ok\u001f', 'it contains the control character U+001F at index 2'],
   ['DEL', 'ok\u007f', 'it contains the control character U+007F at index 2'],
+  ['a surrogate pair (an emoji)', 'a\ud83c\udf89', undefined],
+  ['a lone high surrogate', 'ab\ud83c', 'it contains an unpaired surrogate at index 2 (no UTF-8 form)'],
+  ['a lone low surrogate', '\udf89z', 'it contains an unpaired surrogate at index 0 (no UTF-8 form)'],
 ])('%s', (_name, id, problem) => {
   expect(trackedIdProblem(id, MAX)).toBe(problem);
   if (problem === undefined) expect(checkTrackedId(id, MAX)).toBe(id);
