@@ -23,6 +23,12 @@ export const MUX_HEADER = {
   connectionParams: 'trpc-sse-connection-params',
 } as const;
 
+/** Query parameters of the wire: the resume id for clients that cannot send it as a header (distinct mode), and the subscriptions a new multiplexed stream carries (PROTOCOL.md §2.1). */
+export const QUERY_PARAM = {
+  lastEventId: 'lastEventId',
+  subscribe: 'subscribe',
+} as const;
+
 /** The resume header of both modes (a frame sequence number in multiplexed mode, a tracked id in distinct mode). */
 export const LAST_EVENT_ID_HEADER = 'last-event-id';
 
@@ -97,11 +103,6 @@ export interface SubscribeOpWire {
 
 /** One op of a control request. */
 export type ControlOp = SubscribeOpWire | { op: 'unsubscribe'; id: string } | { op: 'close' };
-
-/** The body of a control request. */
-export interface ControlRequestBody {
-  ops: ControlOp[];
-}
 
 /** The data of a value frame: `s` the subscription, `i` the tracked id if any, `d` the value. */
 export interface ValueFrameData {

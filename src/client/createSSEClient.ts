@@ -116,7 +116,7 @@ export function createSSEClient(opts: CreateSSEClientOptions): SSEClient {
         ? {
             // The server has no multiplexed endpoint (a stock tRPC server): carry on in
             // distinct mode, with the subscriptions made so far.
-            onUnsupported: (_subscriptions, reason) => {
+            onUnsupported: (reason) => {
               mode = 'distinct';
               fallbackReason = reason;
               reportFallback(opts, reason);

@@ -2,11 +2,11 @@ import { TRPCClientError, type Operation, type OperationResultEnvelope } from '@
 import type { AnyTRPCRouter, TRPCCombinedDataTransformer } from '@trpc/server';
 import type { SSEMessage } from '../codec/decoder.js';
 import type { ResetReason } from '../log/reset.js';
-import { EndpointError } from './endpoint.js';
-import { LAST_EVENT_ID_HEADER } from '../protocol.js';
+import { endpointUrl, setupFailure } from './endpoint.js';
+import { LAST_EVENT_ID_HEADER, QUERY_PARAM } from '../protocol.js';
 import { reportUserError } from './userCode.js';
-import type { AnyClientError } from './errors.js';
-import { runEventStream, toClientError, type StreamControl, type StreamFailure } from './runEventStream.js';
+import { toClientError, type AnyClientError } from './errors.js';
+import { runEventStream, type StreamControl, type StreamFailure } from './runEventStream.js';
 import { deserializeValue, EVENT_STREAM_ACCEPT } from './wire.js';
 import type { ClientRuntime } from './runtime.js';
 
@@ -17,8 +17,6 @@ export interface EnvelopeObserver {
   complete(): void;
 }
 
-/** The query parameter servers read the resume id from when no `Last-Event-ID` header came (tRPC's too). */
-const LAST_EVENT_ID_QUERY_PARAM = 'lastEventId';
 
 /**
  * Whether a resume id travels unchanged in a request header: printable ASCII without leading
@@ -101,10 +99,7 @@ export class DistinctSubscription {
       try {
         outcome = await this.#attempt();
       } catch (cause) {
-        outcome =
-          cause instanceof EndpointError
-            ? { kind: 'error', error: cause.clientError, fatal: true }
-            : { kind: 'error', error: toClientError(cause) };
+        outcome = setupFailure(cause);
       }
       if (this.stopped) return;
       if (outcome.kind === 'return') {
@@ -130,15 +125,13 @@ export class DistinctSubscription {
 
   #url(base: string, params: Record<string, string> | null, lastEventIdParam: string | undefined): string {
     const { path, input } = this.#op;
-    let url = `${base.replace(/\/+$/, '')}/${path}`;
     const query: string[] = [];
     if (input !== undefined) {
       query.push('input=' + encodeURIComponent(JSON.stringify(this.#transformer.input.serialize(input))));
     }
     if (params) query.push('connectionParams=' + encodeURIComponent(JSON.stringify(params)));
-    if (lastEventIdParam !== undefined) query.push(`${LAST_EVENT_ID_QUERY_PARAM}=${encodeURIComponent(lastEventIdParam)}`);
-    if (query.length) url += (url.includes('?') ? '&' : '?') + query.join('&');
-    return url;
+    if (lastEventIdParam !== undefined) query.push(`${QUERY_PARAM.lastEventId}=${encodeURIComponent(lastEventIdParam)}`);
+    return endpointUrl(base, path, query);
   }
 
   /** One connection: open the stream, read it until it ends; says how it ended. */
@@ -162,8 +155,12 @@ export class DistinctSubscription {
     });
   }
 
+  /** A value from the wire (JSON, the transformer, tagged bytes). */
+  #deserialize(text: string): unknown {
+    return deserializeValue(this.#transformer, JSON.parse(text), text);
+  }
+
   #onMessage(message: SSEMessage, control: StreamControl<AttemptOutcome>): void {
-    const deserialize = (text: string): unknown => deserializeValue(this.#transformer, JSON.parse(text), text);
     switch (message.event) {
       case 'connected': {
         const hints = JSON.parse(message.data) as { reconnectAfterInactivityMs?: unknown };
@@ -179,7 +176,7 @@ export class DistinctSubscription {
       case 'ping':
         return;
       case 'serialized-error': {
-        const shape = deserialize(message.data);
+        const shape = this.#deserialize(message.data);
         control.finish({ kind: 'error', error: TRPCClientError.from<AnyTRPCRouter>({ error: shape } as never), fromProcedure: true });
         return;
       }
@@ -196,7 +193,7 @@ export class DistinctSubscription {
         return;
       }
       case 'message': {
-        const data = deserialize(message.data);
+        const data = this.#deserialize(message.data);
         if (message.id !== undefined && message.id !== '') {
           this.#lastEventId = message.id;
           // The shape tRPC's own links emit for `tracked()` values: `retryLink` reads `result.id`.

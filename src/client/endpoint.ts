@@ -1,7 +1,8 @@
 import { TRPCClientError } from '@trpc/client';
 import type { AnyTRPCRouter } from '@trpc/server';
-import { CORS_REQUEST_HEADERS, MUX_PATH } from '../protocol.js';
-import { clientErrorWithCode, type AnyClientError } from './errors.js';
+import { MUX_PATH } from '../protocol.js';
+import { clientErrorWithCode, toClientError, type AnyClientError } from './errors.js';
+import type { StreamFailure } from './runEventStream.js';
 
 /** The page's address, in a browser (or a worker); `undefined` in Node and during server rendering. */
 function pageHref(): string | undefined {
@@ -39,14 +40,27 @@ export function checkEndpoint(url: string): string {
 }
 
 /**
- * The multiplexed protocol's URL under the endpoint (PROTOCOL.md §2.1): `{endpoint}/trpc-sse`,
- * keeping the endpoint's query string, if it has one.
+ * A URL under the endpoint: `{endpoint}/{segment}` (a procedure path, or {@link MUX_PATH}), with
+ * the endpoint's own query and then `query`'s parameters (already encoded); a fragment, which
+ * never reaches a server, is dropped.
  */
-export function multiplexedUrl(endpoint: string): string {
-  const queryAt = endpoint.search(/[?#]/);
-  const path = queryAt === -1 ? endpoint : endpoint.slice(0, queryAt);
-  const rest = queryAt === -1 ? '' : endpoint.slice(queryAt);
-  return `${path.replace(/\/+$/, '')}/${MUX_PATH}${rest}`;
+export function endpointUrl(endpoint: string, segment: string, query: readonly string[] = []): string {
+  const hashAt = endpoint.indexOf('#');
+  const bare = hashAt === -1 ? endpoint : endpoint.slice(0, hashAt);
+  const queryAt = bare.indexOf('?');
+  const path = queryAt === -1 ? bare : bare.slice(0, queryAt);
+  const params = [...(queryAt === -1 || queryAt === bare.length - 1 ? [] : [bare.slice(queryAt + 1)]), ...query];
+  return `${path.replace(/\/+$/, '')}/${segment}${params.length > 0 ? `?${params.join('&')}` : ''}`;
+}
+
+/** The multiplexed protocol's URL under the endpoint (PROTOCOL.md §2.1): `{endpoint}/trpc-sse`. */
+export function multiplexedUrl(endpoint: string, query: readonly string[] = []): string {
+  return endpointUrl(endpoint, MUX_PATH, query);
+}
+
+/** What a failed attempt to set a request up comes to: a misconfiguration fails at once, anything else is retried. */
+export function setupFailure(cause: unknown): StreamFailure {
+  return cause instanceof EndpointError ? { kind: 'error', error: cause.clientError, fatal: true } : { kind: 'error', error: toClientError(cause) };
 }
 
 /** The origin of `url` when it differs from the page's: a request there is subject to CORS. */
@@ -69,10 +83,10 @@ function crossOrigin(url: string): { target: string; page: string } | null {
  */
 export function fetchFailure(cause: unknown, url: string, method: string, headers: Record<string, string>): AnyClientError {
   const origins = cause instanceof TypeError ? crossOrigin(url) : null;
-  if (!origins) return cause instanceof TRPCClientError ? (cause as AnyClientError) : TRPCClientError.from<AnyTRPCRouter>(cause as Error);
+  if (!origins) return toClientError(cause);
   const needed = Object.keys(headers)
     .map((name) => name.toLowerCase())
-    .filter((name) => name !== 'accept' && (CORS_REQUEST_HEADERS.includes(name) || !SAFELISTED.has(name)));
+    .filter((name) => !SAFELISTED.has(name));
   const message =
     `${(cause as Error).message} (${method} ${url}): a network failure, or the browser blocked a cross-origin request (CORS). ` +
     `The server at ${origins.target} must allow origin ${origins.page}, method ${method}` +

@@ -50,3 +50,8 @@ export function clientErrorFromStatus(status: number, statusText: string): AnyCl
 export function errorCode(error: AnyClientError): TRPC_ERROR_CODE_KEY | undefined {
   return (error.data as { code?: TRPC_ERROR_CODE_KEY } | undefined)?.code;
 }
+
+/** Any failure as a `TRPCClientError` (one already is stays as it is). */
+export function toClientError(cause: unknown): AnyClientError {
+  return cause instanceof TRPCClientError ? (cause as AnyClientError) : TRPCClientError.from<AnyTRPCRouter>(cause as Error);
+}

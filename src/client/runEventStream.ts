@@ -2,7 +2,7 @@ import { TRPCClientError } from '@trpc/client';
 import type { AnyTRPCRouter } from '@trpc/server';
 import type { SSEMessage } from '../codec/decoder.js';
 import { fetchFailure } from './endpoint.js';
-import { clientErrorWithCode, type AnyClientError } from './errors.js';
+import { clientErrorWithCode, toClientError, type AnyClientError } from './errors.js';
 import { readEventStream } from './eventStream.js';
 import { errorFromResponse } from './responseError.js';
 import type { ClientRuntime } from './runtime.js';
@@ -30,16 +30,13 @@ export interface StreamControl<T> {
  * parameters, whitespace trimmed) is `text/event-stream`, compared case-insensitively as
  * RFC 9110 §8.3.1 says type and subtype are. `text/event-streamx` is another type.
  */
-export function isEventStreamType(contentType: string | null): boolean {
+function isEventStreamType(contentType: string | null): boolean {
   if (contentType === null) return false;
   const semicolon = contentType.indexOf(';');
   const essence = (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim();
   return essence.toLowerCase() === 'text/event-stream';
 }
 
-export function toClientError(cause: unknown): AnyClientError {
-  return cause instanceof TRPCClientError ? (cause as AnyClientError) : TRPCClientError.from<AnyTRPCRouter>(cause as Error);
-}
 
 /**
  * One connection attempt: GET an event stream with real headers and read it with `fetch`,

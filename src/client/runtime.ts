@@ -134,11 +134,11 @@ export class ClientRuntime {
     const { options } = this;
     const [url, headers, connectionParams] = await Promise.all([
       settleUserValue('url', options.url, signal),
-      settleUserValue('headers', options.headers, signal),
+      this.requestHeaders(signal),
       settleUserValue('connectionParams', options.connectionParams ?? null, signal),
     ]);
-    if (signal.aborted) return null;
-    return { url: checkEndpoint(url as string), headers: headersToRecord(headers ?? undefined), connectionParams: connectionParams ?? null };
+    if (signal.aborted || !headers) return null;
+    return { url: checkEndpoint(url as string), headers, connectionParams: connectionParams ?? null };
   }
 
   /** Only the headers (a control request's), evaluated as for {@link requestInputs}. */

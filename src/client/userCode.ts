@@ -40,7 +40,7 @@ export function callUserCallback<A extends unknown[]>(where: string, fn: ((...ar
  * A failure of application code the client needed for a request. It carries no tRPC code (no
  * server answered), so the retry policy treats it as a transport failure: retried, with backoff.
  */
-export function userCodeFailure(where: string, cause: unknown): AnyClientError {
+function userCodeFailure(where: string, cause: unknown): AnyClientError {
   const message = cause instanceof Error ? cause.message : String(cause);
   const error = TRPCClientError.from<AnyTRPCRouter>(new Error(`trpc-sse: ${where} failed: ${message}`));
   (error as { cause?: unknown }).cause = cause;

@@ -11,7 +11,7 @@ import { readConnectionParams, readInput, readLastEventId } from './requestParam
 import { callSubscription, lookupSubscription, type SubscriptionSource } from './subscriptionCall.js';
 import { discardSource, pumpSource, type Pump, type PumpOutlet } from './sourcePump.js';
 import { serializeErrorShape, ValueSerializer } from './serialize.js';
-import { checkTrackedId } from './trackedId.js';
+import { checkEmittedId, checkTrackedId } from './trackedId.js';
 import type { StreamEnvironment } from './environment.js';
 
 /**
@@ -192,7 +192,7 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener 
     }
     if (isCheckpoint(value)) return this.#write(checkpointFrame(checkTrackedId(value.lastEventId, maxLastEventIdLength)));
     if (isTrackedEnvelope(value)) {
-      checkTrackedId(String(value[0]), maxLastEventIdLength);
+      checkEmittedId(value, maxLastEventIdLength);
       return this.#write(this.#serializer.trackedEvent(value));
     }
     return this.#write(encodeEvent({ data: this.#serializer.toJSON(value) }));

@@ -1,4 +1,5 @@
 import { TRPCError } from '@trpc/server';
+import { sharedValueOf } from '../log/sharedValue.js';
 
 /*
  * What a tracked id may be: the one rule for the ids the server writes (a `tracked()` value, a
@@ -26,6 +27,15 @@ export function trackedIdProblem(id: string, maxLength: number): string | undefi
   const lone = LONE_SURROGATE.exec(id);
   if (lone) return `it contains an unpaired surrogate at index ${lone.index} (no UTF-8 form)`;
   return undefined;
+}
+
+/**
+ * Checks the id of a `tracked()` value the server is about to write. An event log's value is
+ * let through unchecked: the log made its id by this rule (its tests hold it to that), and a
+ * fan-out would otherwise check the same id once per subscriber, on the write path.
+ */
+export function checkEmittedId(envelope: readonly unknown[], maxLength: number): void {
+  if (sharedValueOf(envelope) === undefined) checkTrackedId(String(envelope[0]), maxLength);
 }
 
 /**

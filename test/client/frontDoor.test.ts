@@ -154,3 +154,26 @@ describe('a Node process with a client nobody closed', () => {
     expect(subscribed).toEqual({ code: 0, output: 'event 0\nunsubscribed\n' });
   });
 });
+
+describe('an endpoint with its own query string (and a fragment)', () => {
+  test.each(['multiplexed', 'distinct'] as const)('%s: the path goes before the query, the query is kept, the fragment dropped', async (mode) => {
+    const server = await startNodeServer(createTestRouter().router);
+    cleanup.push(() => server.close());
+    const urls: string[] = [];
+    const fetch: typeof globalThis.fetch = (url, init) => {
+      urls.push(String(url));
+      return globalThis.fetch(url, init);
+    };
+    const sse = createSSEClient({ url: `${server.url}/?tenant=a#top`, mode, fetch, retry: FAST });
+    cleanup.push(() => sse.close());
+    const trpc = createTRPCClient<TestRouter>({ links: [sseLink({ client: sse })] });
+    const c = new Collector<{ id: string; data: { n: number } }>();
+    trpc.counter.subscribe({ count: 2 }, c.handlers());
+    await c.until(() => c.completed, 'completion');
+    expect(c.data.map((d) => d.id)).toEqual(['0', '1']);
+    const first = new URL(urls[0]!);
+    expect(first.pathname).toBe(mode === 'multiplexed' ? '/trpc/trpc-sse' : '/trpc/counter');
+    expect(first.searchParams.get('tenant')).toBe('a');
+    expect(first.hash).toBe('');
+  });
+});

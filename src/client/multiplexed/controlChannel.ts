@@ -1,7 +1,6 @@
 import { MUX_HEADER, type ControlOp } from '../../protocol.js';
-import { errorCode, type AnyClientError } from '../errors.js';
+import { errorCode, toClientError, type AnyClientError } from '../errors.js';
 import { errorFromResponse } from '../responseError.js';
-import { toClientError } from '../runEventStream.js';
 import type { ClientRuntime } from '../runtime.js';
 
 /** Where control requests go: the open connection. */

@@ -3,12 +3,13 @@ import type { TRPCCombinedDataTransformer } from '@trpc/server';
 import type { Unsubscribable } from '@trpc/server/observable';
 import type { SSEMessage } from '../../codec/decoder.js';
 import type { EnvelopeObserver } from '../distinctSubscription.js';
-import { EndpointError, multiplexedUrl } from '../endpoint.js';
+import { multiplexedUrl, setupFailure } from '../endpoint.js';
 import { clientErrorWithCode, errorCode, type AnyClientError } from '../errors.js';
 import {
   LAST_EVENT_ID_HEADER,
   MUX_EVENT,
   MUX_HEADER,
+  QUERY_PARAM,
   type CheckpointFrameData,
   type ConnectionHello,
   type ControlOp,
@@ -19,7 +20,7 @@ import {
   type SubscriptionFrameData,
   type ValueFrameData,
 } from '../../protocol.js';
-import { runEventStream, toClientError, type StreamControl, type StreamFailure } from '../runEventStream.js';
+import { runEventStream, type StreamControl, type StreamFailure } from '../runEventStream.js';
 import type { ClientRuntime, RequestInputs } from '../runtime.js';
 import { reportUserError } from '../userCode.js';
 import type { Transport } from '../transport.js';
@@ -80,7 +81,7 @@ const identity = (value: unknown): unknown => value;
 export class MultiplexedTransport implements Transport {
   readonly #runtime: ClientRuntime;
   readonly #lazy: LazyOptions;
-  readonly #onUnsupported: ((subscriptions: MuxClientSubscription[], reason: AnyClientError) => void) | undefined;
+  readonly #onUnsupported: ((reason: AnyClientError) => void) | undefined;
   readonly #onOpened: (() => void) | undefined;
   readonly #subscriptions = new Map<string, MuxClientSubscription>();
   readonly #control: ControlChannel;
@@ -106,8 +107,8 @@ export class MultiplexedTransport implements Transport {
     runtime: ClientRuntime,
     opts: {
       lazy?: Partial<LazyOptions>;
-      /** The server has no multiplexed endpoint; the transport has stopped and hands these over. */
-      onUnsupported?: (subscriptions: MuxClientSubscription[], reason: AnyClientError) => void;
+      /** The server has no multiplexed endpoint: the transport has stopped; `reason` is its answer. */
+      onUnsupported?: (reason: AnyClientError) => void;
       /** The first connection opened. */
       onOpened?: () => void;
     },
@@ -191,10 +192,8 @@ export class MultiplexedTransport implements Transport {
       return { op, json: JSON.stringify(op) };
     } catch (cause) {
       const error = clientErrorWithCode('BAD_REQUEST', 'The subscription input could not be serialized', 400, cause);
-      this.#subscriptions.delete(subscription.id);
       this.#runtime.notifyError(error);
-      subscription.fail(error);
-      this.#closeIfUnused();
+      this.#giveUp(subscription, error);
       return null;
     }
   }
@@ -327,9 +326,7 @@ export class MultiplexedTransport implements Transport {
       try {
         inputs = await this.#runtime.requestInputs(session.abort.signal);
       } catch (cause) {
-        return cause instanceof EndpointError
-          ? { kind: 'error' as const, error: cause.clientError, fatal: true }
-          : { kind: 'error' as const, error: toClientError(cause) };
+        return setupFailure(cause);
       }
       if (!inputs) return { kind: 'closed' as const };
       const url = multiplexedUrl(inputs.url);
@@ -343,7 +340,7 @@ export class MultiplexedTransport implements Transport {
         requestHeaders[MUX_HEADER.connection] = resume.connectionId;
         requestHeaders[MUX_HEADER.secret] = resume.secret;
       }
-      const streamUrl = this.#withOpeningSubscribes(session, url);
+      const streamUrl = this.#withOpeningSubscribes(session, inputs.url);
       if (session.abort.signal.aborted) return { kind: 'closed' as const };
       return runEventStream<{ kind: 'closed' }>(this.#runtime, {
         url: streamUrl,
@@ -364,7 +361,7 @@ export class MultiplexedTransport implements Transport {
    * handover, where the old stream still delivers: those subscriptions move only once the new
    * connection is there, each from the last id the old one delivered.
    */
-  #withOpeningSubscribes(session: Session, url: string): string {
+  #withOpeningSubscribes(session: Session, endpoint: string): string {
     const ops: SubscribeOpWire[] = [];
     const ids = new Set<string>();
     const onlyWaiting = this.#handoverFrom !== null;
@@ -379,9 +376,9 @@ export class MultiplexedTransport implements Transport {
       ids.add(subscription.id);
       size += opSize;
     }
-    if (ops.length === 0) return url;
+    if (ops.length === 0) return multiplexedUrl(endpoint);
     session.opening = ids;
-    return `${url}${url.includes('?') ? '&' : '?'}subscribe=${encodeURIComponent(JSON.stringify(ops))}`;
+    return multiplexedUrl(endpoint, [`${QUERY_PARAM.subscribe}=${encodeURIComponent(JSON.stringify(ops))}`]);
   }
 
   #onMessage(session: Session, resume: Session | null, message: SSEMessage, control: StreamControl<{ kind: 'closed' }>): void {
@@ -511,7 +508,7 @@ export class MultiplexedTransport implements Transport {
     }
   }
 
-  /** Fails a subscription for good while its connection is down; a resumed connection stops it there. */
+  /** Fails a subscription for good; if a connection that may resume still runs it, it is stopped there then. */
   #giveUp(subscription: MuxClientSubscription, error: AnyClientError): void {
     this.#subscriptions.delete(subscription.id);
     if (subscription.sentOn !== null) this.#orphans.push({ id: subscription.id, connectionId: subscription.sentOn });
@@ -525,9 +522,7 @@ export class MultiplexedTransport implements Transport {
     subscription.failures++;
     this.#runtime.notifyError(error);
     if (!this.#runtime.shouldRetry({ error, attempt: subscription.failures, op: subscription.op, source })) {
-      this.#subscriptions.delete(subscription.id);
-      subscription.fail(error);
-      this.#closeIfUnused();
+      this.#giveUp(subscription, error);
       return;
     }
     subscription.connecting(error);
@@ -552,10 +547,12 @@ export class MultiplexedTransport implements Transport {
         for (const subscription of this.#subscriptions.values()) {
           if (subscription.sentOn === null && !subscription.retryTimer) this.#sendSubscribe(subscription);
         }
-        if (outcome.kind === 'error') this.#runtime.notifyError(outcome.error);
+        if (outcome.kind !== 'error') return;
+        this.#runtime.notifyError(outcome.error);
         // The server still wants us gone (it is draining): try again after the backoff, while
-        // the old stream keeps delivering. (A request that reused a kept-alive connection to
-        // the draining process is refused; the next one may reach another.)
+        // the old stream keeps delivering, if the policy says so. (A request that reused a
+        // kept-alive connection to the draining process is refused; the next one may reach another.)
+        if (outcome.fatal || !this.#runtime.shouldRetry({ error: outcome.error, attempt, op: undefined, source: 'transport' })) return;
         void this.#runtime.sleep(this.#runtime.backoff(attempt), NEVER).then(() => this.#handover(from, attempt + 1));
       }
     });
@@ -578,11 +575,10 @@ export class MultiplexedTransport implements Transport {
   }
 
   #fallBack(reason: AnyClientError): void {
-    const subscriptions = [...this.#subscriptions.values()];
-    this.#subscriptions.clear();
     this.#closed = true;
-    for (const subscription of subscriptions) subscription.end();
-    this.#onUnsupported?.(subscriptions, reason);
+    for (const subscription of this.#subscriptions.values()) subscription.end();
+    this.#subscriptions.clear();
+    this.#onUnsupported?.(reason);
   }
 }
 

@@ -10,7 +10,7 @@ import { secretsMatch } from '../secret.js';
 import { serializeErrorShape, ValueSerializer } from '../serialize.js';
 import { endStream, type MuxConnection } from './connection.js';
 import { parseOpeningSubscribes, type SubscribeOp } from './ops.js';
-import { LAST_EVENT_ID_HEADER, MUX_HEADER } from '../../protocol.js';
+import { LAST_EVENT_ID_HEADER, MUX_HEADER, QUERY_PARAM } from '../../protocol.js';
 import type { ConnectionRegistry } from './registry.js';
 
 /** An error answered with its HTTP status and `{ error: shape }`, as tRPC's HTTP handler does. */
@@ -165,7 +165,7 @@ export async function serveMultiplexedStream(
   let opening: SubscribeOp[] = [];
   let connection: MuxConnection;
   try {
-    const subscribe = req.searchParams.get('subscribe');
+    const subscribe = req.searchParams.get(QUERY_PARAM.subscribe);
     if (subscribe !== null) {
       opening = parseOpeningSubscribes(subscribe, env.options.maxControlBodyBytes, env.options.maxLastEventIdLength);
     }

@@ -1,7 +1,7 @@
 import { isTrackedEnvelope, TRPCError } from '@trpc/server';
 import { reportFailure, type ErrorScope } from '../errorShape.js';
 import { serializeErrorShape } from '../serialize.js';
-import { checkTrackedId } from '../trackedId.js';
+import { checkEmittedId, checkTrackedId } from '../trackedId.js';
 import { discardSource, pumpSource, type Pump, type PumpOutlet } from '../sourcePump.js';
 import { callSubscription, lookupSubscription } from '../subscriptionCall.js';
 import { isCheckpoint, isReset } from '../../log/reset.js';
@@ -114,7 +114,7 @@ export class MuxSubscription implements PumpOutlet {
     }
     const serializer = this.#connection.serializer;
     if (isTrackedEnvelope(value)) {
-      checkTrackedId(String(value[0]), maxLastEventIdLength);
+      checkEmittedId(value, maxLastEventIdLength);
       return this.#connection.writeMessage(this.#key, serializer.trackedBody(value));
     }
     return this.#connection.writeMessage(this.#key, valueBody(undefined, serializer.toJSON(value)));
