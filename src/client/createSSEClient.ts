@@ -2,13 +2,12 @@ import type { Operation } from '@trpc/client';
 import type { TRPCConnectionState } from '@trpc/client/unstable-internals';
 import type { TRPCCombinedDataTransformer } from '@trpc/server';
 import type { BehaviorSubject, Unsubscribable } from '@trpc/server/observable';
-import type { EnvelopeObserver } from './distinctSubscription.js';
-import { createDistinctTransport } from './distinctTransport.js';
+import { createDistinctTransport } from './distinct/distinctTransport.js';
 import type { AnyClientError } from './errors.js';
 import { MultiplexedTransport, type LazyOptions } from './multiplexed/multiplexedTransport.js';
 import type { SSEClientOptions } from './options.js';
 import { ClientRuntime } from './runtime.js';
-import type { Transport } from './transport.js';
+import type { EnvelopeObserver, Transport } from './transport.js';
 
 export type { LazyOptions } from './multiplexed/multiplexedTransport.js';
 
@@ -64,13 +63,6 @@ export interface SSEClient {
   close(): void;
 }
 
-interface Entry {
-  op: Operation;
-  transformer: TRPCCombinedDataTransformer;
-  observer: EnvelopeObserver;
-  inner: Unsubscribable | undefined;
-}
-
 /**
  * Creates the client side of trpc-sse.
  *
@@ -85,27 +77,13 @@ interface Entry {
  */
 export function createSSEClient(opts: CreateSSEClientOptions): SSEClient {
   const runtime = new ClientRuntime(opts);
-  const entries = new Set<Entry>();
   let mode: SSEClient['mode'] = opts.mode ?? 'auto';
   let fallbackReason: AnyClientError | null = null;
   let closed = false;
   let transport: Transport;
 
-  const distinct = (): Transport => createDistinctTransport(runtime);
-  const track = (entry: Entry): EnvelopeObserver => ({
-    next: (envelope) => entry.observer.next(envelope),
-    error: (error) => {
-      entries.delete(entry);
-      entry.observer.error(error);
-    },
-    complete: () => {
-      entries.delete(entry);
-      entry.observer.complete();
-    },
-  });
-
   if (mode === 'distinct') {
-    transport = distinct();
+    transport = createDistinctTransport(runtime);
   } else {
     transport = new MultiplexedTransport(runtime, {
       ...(opts.lazy ? { lazy: opts.lazy } : {}),
@@ -115,15 +93,15 @@ export function createSSEClient(opts: CreateSSEClientOptions): SSEClient {
       ...(mode === 'auto'
         ? {
             // The server has no multiplexed endpoint (a stock tRPC server): carry on in
-            // distinct mode, with the subscriptions made so far.
-            onUnsupported: (reason) => {
+            // distinct mode; the multiplexed transport hands its subscriptions over.
+            onUnsupported: (reason: AnyClientError) => {
               mode = 'distinct';
               fallbackReason = reason;
               reportFallback(opts, reason);
               // The probe left the state at `connecting`; distinct mode reports per subscription.
               runtime.setConnectionState({ type: 'state', state: 'idle', error: null });
-              transport = distinct();
-              for (const entry of entries) entry.inner = transport.subscribe(entry.op, entry.transformer, track(entry));
+              transport = createDistinctTransport(runtime);
+              return transport;
             },
           }
         : {}),
@@ -140,26 +118,13 @@ export function createSSEClient(opts: CreateSSEClientOptions): SSEClient {
     },
     subscribe(op, transformer, observer) {
       if (closed) throw new Error('trpc-sse: this client is closed');
-      const entry: Entry = { op, transformer, observer, inner: undefined };
-      entries.add(entry);
-      entry.inner = transport.subscribe(op, transformer, track(entry));
-      return {
-        unsubscribe() {
-          // Already ended (completed, failed, or the client closed): nothing more to say.
-          if (!entries.delete(entry)) return;
-          entry.inner?.unsubscribe();
-          // As wsLink and httpSubscriptionLink do on teardown: `complete` (so `onComplete`
-          // fires), without `stopped` or an `idle` state, which mean the server ended it.
-          entry.observer.complete();
-        },
-      };
+      return transport.subscribe({ op, transformer, observer });
     },
     close() {
       if (closed) return;
       closed = true;
       // Each transport completes its own subscriptions.
       transport.close();
-      entries.clear();
       runtime.dispose();
     },
   };

@@ -3,7 +3,7 @@ import type { TRPCConnectionState } from '@trpc/client/unstable-internals';
 import type { AnyClientError } from './errors.js';
 import { checkEndpoint } from './endpoint.js';
 import { CLIENT_DEFAULTS, headersToRecord, type FetchLike, type ResetInfo, type SSEClientOptions } from './options.js';
-import type { SubscriptionState } from './distinctSubscription.js';
+import type { SubscriptionState } from './transport.js';
 import { backoffDelay, defaultShouldRetry, RETRY_DEFAULTS, type RetryContext } from './retry.js';
 import { callUserCallback, reportUserError, settleUserValue } from './userCode.js';
 

@@ -11,7 +11,7 @@ import { initTRPC, tracked, TRPCError } from '@trpc/server';
 import { afterEach, describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { createSSEClient, sseLink } from '../../src/client/index.js';
-import { fitsInHeader } from '../../src/client/distinctSubscription.js';
+import { fitsInHeader } from '../../src/client/distinct/distinctSubscription.js';
 import { headerAsUtf8 } from '../../src/server/requestParams.js';
 import { Collector } from '../helpers/collector.js';
 import { scriptedFetch, sseResponse } from '../helpers/fakeFetch.js';

@@ -12,7 +12,6 @@ export interface ControlTarget {
   maxBodyBytes: number;
 }
 
-
 /** An op waiting to be sent, with its JSON (made once). */
 interface QueuedOp {
   connectionId: string;
@@ -30,6 +29,8 @@ export interface ControlChannelEvents {
    * changed): the transport reconciles them when a connection opens.
    */
   dropped(ops: readonly ControlOp[], connectionId: string): void;
+  /** The transformer's `deserialize`, for error bodies. */
+  deserialize(): (value: unknown) => unknown;
 }
 
 /** Attempts per control request before the connection is given up as broken. */
@@ -48,22 +49,15 @@ export class ControlChannel {
   readonly #runtime: ClientRuntime;
   readonly #target: () => ControlTarget | null;
   readonly #events: ControlChannelEvents;
-  readonly #deserialize: () => (value: unknown) => unknown;
   readonly #abort = new AbortController();
   #queue: QueuedOp[] = [];
   #scheduled = false;
   #chain: Promise<void> = Promise.resolve();
 
-  constructor(
-    runtime: ClientRuntime,
-    target: () => ControlTarget | null,
-    events: ControlChannelEvents,
-    deserialize: () => (value: unknown) => unknown,
-  ) {
+  constructor(runtime: ClientRuntime, target: () => ControlTarget | null, events: ControlChannelEvents) {
     this.#runtime = runtime;
     this.#target = target;
     this.#events = events;
-    this.#deserialize = deserialize;
   }
 
   /** Queues `op` for `connectionId`; `json` is its JSON when the caller has it already. */
@@ -120,7 +114,7 @@ export class ControlChannel {
       try {
         const response = await this.#post(target, jsons, this.#abort.signal);
         if (response.ok) return true;
-        error = await errorFromResponse(response, this.#deserialize());
+        error = await errorFromResponse(response, this.#events.deserialize());
       } catch (cause) {
         if (this.#abort.signal.aborted) return false;
         error = toClientError(cause);

@@ -1,32 +1,11 @@
-import type { Operation } from '@trpc/client';
-import type { TRPCCombinedDataTransformer } from '@trpc/server';
 import type { Unsubscribable } from '@trpc/server/observable';
-import type { SSEMessage } from '../../codec/decoder.js';
-import type { EnvelopeObserver } from '../distinctSubscription.js';
-import { multiplexedUrl, setupFailure } from '../endpoint.js';
-import { clientErrorWithCode, errorCode, type AnyClientError } from '../errors.js';
-import {
-  LAST_EVENT_ID_HEADER,
-  MUX_EVENT,
-  MUX_HEADER,
-  QUERY_PARAM,
-  type CheckpointFrameData,
-  type ConnectionHello,
-  type ControlOp,
-  type FailedFrameData,
-  type ReconnectFrameData,
-  type ResetFrameData,
-  type SubscribeOpWire,
-  type SubscriptionFrameData,
-  type ValueFrameData,
-} from '../../protocol.js';
-import { runEventStream, type StreamControl, type StreamFailure } from '../runEventStream.js';
-import type { ClientRuntime, RequestInputs } from '../runtime.js';
+import { errorCode, type AnyClientError } from '../errors.js';
+import type { ClientRuntime } from '../runtime.js';
+import type { SubscriptionRequest, Transport } from '../transport.js';
 import { reportUserError } from '../userCode.js';
-import type { Transport } from '../transport.js';
-import { EVENT_STREAM_ACCEPT } from '../wire.js';
-import { ControlChannel, type ControlTarget } from './controlChannel.js';
-import { MuxClientSubscription } from './muxSubscription.js';
+import { ControlChannel } from './controlChannel.js';
+import { MuxSession } from './session.js';
+import { SubscriptionTable } from './subscriptionTable.js';
 
 /**
  * When the connection is held (`createWSClient`'s `lazy`, with the other default): by default
@@ -45,70 +24,41 @@ export interface LazyOptions {
   closeMs: number;
 }
 
-/** One GET of the multiplexed stream. */
-interface Session {
-  readonly abort: AbortController;
-  url: string;
-  /** The headers and connection params it was opened with: a resume needs the same. */
-  identity: string;
-  maxControlBytes: number;
-  connectionId: string | null;
-  secret: string | null;
-  lastSeq: number;
-  /** Subscriptions whose `subscribe` rode on the opening request (§2.1 of PROTOCOL.md). */
-  opening: ReadonlySet<string>;
-  done: Promise<StreamFailure | { kind: 'closed' }>;
-}
-
 /**
- * The largest `subscribe` query parameter a new stream carries (characters, before
- * percent-encoding); subscriptions past it go in the first control request instead. Well
- * under the URL limits of servers and proxies (commonly 8 KiB).
- */
-const MAX_OPENING_CHARS = 2048;
-
-/** What a server that does not say takes in one control request. */
-const DEFAULT_MAX_CONTROL_BYTES = 64 * 1024;
-
-const identity = (value: unknown): unknown => value;
-
-/**
- * Every subscription of a client on one event stream (PROTOCOL.md §2). It owns the stream's
- * reconnect loop: a broken stream comes back with resume headers (the server replays what was
- * missed); a new connection gets every subscription again, each from its last tracked id; a
- * drain moves everything to a new connection before the old one is let go.
+ * Every subscription of a client on one event stream (PROTOCOL.md §2). The transport owns the
+ * connection's lifetime: the reconnect loop (a broken stream comes back resuming its
+ * connection, whose server replays what was missed; a new connection gets every subscription
+ * again, each from its last tracked id), lazy opening and closing, and the drain handover
+ * (everything moves to a new connection before the old one is let go). One stream is a
+ * {@link MuxSession}; what was sent where is the {@link SubscriptionTable}'s.
  */
 export class MultiplexedTransport implements Transport {
   readonly #runtime: ClientRuntime;
   readonly #lazy: LazyOptions;
-  readonly #onUnsupported: ((reason: AnyClientError) => void) | undefined;
+  readonly #onUnsupported: ((reason: AnyClientError) => Transport) | undefined;
   readonly #onOpened: (() => void) | undefined;
-  readonly #subscriptions = new Map<string, MuxClientSubscription>();
+  readonly #table: SubscriptionTable;
   readonly #control: ControlChannel;
-  #nextId = 1;
-  #session: Session | null = null;
+  #session: MuxSession | null = null;
   /** The last session whose connection opened: a reconnect tries to resume it. */
-  #resumable: Session | null = null;
+  #resumable: MuxSession | null = null;
   /** The session being replaced by a drain handover. */
-  #handoverFrom: Session | null = null;
+  #handoverFrom: MuxSession | null = null;
   #looping = false;
   #closed = false;
   #everOpened = false;
   #failures = 0;
   #lazyTimer: ReturnType<typeof setTimeout> | undefined;
-  #transformer: TRPCCombinedDataTransformer | undefined;
-  /**
-   * Subscriptions ended while no stream was open, by the connection they run on: if that
-   * connection resumes, they are unsubscribed there (else they would run on unseen).
-   */
-  #orphans: Array<{ id: string; connectionId: string }> = [];
 
   constructor(
     runtime: ClientRuntime,
     opts: {
       lazy?: Partial<LazyOptions>;
-      /** The server has no multiplexed endpoint: the transport has stopped; `reason` is its answer. */
-      onUnsupported?: (reason: AnyClientError) => void;
+      /**
+       * The server has no multiplexed endpoint: the transport has stopped; `reason` is its
+       * answer. Returns the transport that carries the subscriptions on.
+       */
+      onUnsupported?: (reason: AnyClientError) => Transport;
       /** The first connection opened. */
       onOpened?: () => void;
     },
@@ -117,140 +67,80 @@ export class MultiplexedTransport implements Transport {
     this.#lazy = { enabled: opts.lazy?.enabled ?? true, closeMs: opts.lazy?.closeMs ?? 0 };
     this.#onUnsupported = opts.onUnsupported;
     this.#onOpened = opts.onOpened;
-    this.#control = new ControlChannel(
-      runtime,
-      () => this.#target(),
-      {
-        lost: (connectionId) => this.#connectionLost(connectionId),
-        rejected: (ops, error) => this.#rejected(ops, error),
-        dropped: (ops, connectionId) => this.#dropped(ops, connectionId),
-      },
-      () => this.#deserialize,
-    );
+    const target = () => this.#session?.target() ?? null;
+    this.#table = new SubscriptionTable(runtime, {
+      target,
+      send: (connectionId, op, json) => this.#control.send(connectionId, op, json),
+      emptied: () => this.#closeIfUnused(),
+    });
+    this.#control = new ControlChannel(runtime, target, {
+      lost: (connectionId) => this.#connectionLost(connectionId),
+      rejected: (ops, error) => this.#table.rejected(ops, error),
+      dropped: (ops, connectionId) => this.#table.dropped(ops, connectionId),
+      deserialize: () => this.#table.deserialize,
+    });
     if (!this.#lazy.enabled) this.#ensureLoop();
   }
 
-  subscribe(op: Operation, transformer: TRPCCombinedDataTransformer, observer: EnvelopeObserver): Unsubscribable {
+  subscribe(request: SubscriptionRequest): Unsubscribable {
     if (this.#closed) throw new Error('trpc-sse: this client is closed');
-    this.#transformer = transformer;
-    const subscription = new MuxClientSubscription(String(this.#nextId++), op, transformer, observer);
-    this.#subscriptions.set(subscription.id, subscription);
-    // Its state is the connection's (as wsLink reports it): an open connection needs no
-    // connecting, only the `subscribe` below.
-    if (this.#target() && this.#runtime.connectionState.get().state === 'pending') subscription.pending();
-    else subscription.connecting(null);
     if (this.#lazyTimer) clearTimeout(this.#lazyTimer);
     this.#lazyTimer = undefined;
-    this.#sendSubscribe(subscription);
+    const open = this.#session?.target() != null && this.#runtime.connectionState.get().state === 'pending';
+    const subscription = this.#table.add(request, open);
     this.#ensureLoop();
-    return { unsubscribe: () => this.#unsubscribe(subscription) };
+    return {
+      unsubscribe: () => {
+        if (!subscription.unsubscribeSuccessor()) this.#table.remove(subscription);
+      },
+    };
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const subscription of this.#subscriptions.values()) subscription.complete();
-    this.#subscriptions.clear();
+    this.#table.completeAll();
     this.#leaveConnection();
     this.#control.close();
     this.#runtime.setConnectionState({ type: 'state', state: 'idle', error: null });
   }
 
-  get #deserialize(): (value: unknown) => unknown {
-    const transformer = this.#transformer;
-    return transformer ? (value) => transformer.output.deserialize(value) : identity;
-  }
-
   #wanted(): boolean {
-    return !this.#closed && (!this.#lazy.enabled || this.#subscriptions.size > 0);
-  }
-
-  #target(): ControlTarget | null {
-    const session = this.#session;
-    if (!session?.connectionId || !session.secret) return null;
-    return { url: session.url, connectionId: session.connectionId, secret: session.secret, maxBodyBytes: session.maxControlBytes };
-  }
-
-  #sendSubscribe(subscription: MuxClientSubscription): void {
-    const target = this.#target();
-    if (!target || subscription.ended) return;
-    const op = this.#subscribeOp(subscription);
-    if (!op) return;
-    subscription.sentOn = target.connectionId;
-    subscription.started = false;
-    this.#control.send(target.connectionId, op.op, op.json);
-  }
-
-  /**
-   * The subscription's `subscribe` op and its JSON, or `null` when its input cannot be
-   * serialized (a cycle, a BigInt without a transformer, a throwing transformer): then that
-   * subscription fails alone, with a typed error, instead of breaking the requests it rides on.
-   */
-  #subscribeOp(subscription: MuxClientSubscription): { op: SubscribeOpWire; json: string } | null {
-    try {
-      const op = subscription.subscribeOp();
-      return { op, json: JSON.stringify(op) };
-    } catch (cause) {
-      const error = clientErrorWithCode('BAD_REQUEST', 'The subscription input could not be serialized', 400, cause);
-      this.#runtime.notifyError(error);
-      this.#giveUp(subscription, error);
-      return null;
-    }
-  }
-
-  #unsubscribe(subscription: MuxClientSubscription): void {
-    if (!subscription.end()) return;
-    this.#subscriptions.delete(subscription.id);
-    const target = this.#target();
-    if (target && subscription.sentOn === target.connectionId) {
-      this.#control.send(target.connectionId, { op: 'unsubscribe', id: subscription.id });
-    } else if (subscription.sentOn !== null) {
-      this.#orphans.push({ id: subscription.id, connectionId: subscription.sentOn });
-    }
-    this.#closeIfUnused();
+    return !this.#closed && (!this.#lazy.enabled || this.#table.size > 0);
   }
 
   /** Lazy mode: the last subscription ended (however it ended): close after `closeMs`. */
   #closeIfUnused(): void {
-    if (!this.#lazy.enabled || this.#subscriptions.size > 0 || this.#lazyTimer) return;
+    if (!this.#lazy.enabled || this.#table.size > 0 || this.#lazyTimer) return;
     this.#lazyTimer = setTimeout(() => {
       this.#lazyTimer = undefined;
-      if (this.#subscriptions.size === 0) this.#leaveConnection();
+      if (this.#table.size === 0) this.#leaveConnection();
     }, this.#lazy.closeMs);
     // An unused connection's countdown must not keep a Node process alive.
     (this.#lazyTimer as { unref?: () => void }).unref?.();
   }
 
-  /** Ops that never reached the server: resend subscribes, and unsubscribe orphans, when a connection opens. */
-  #dropped(ops: readonly ControlOp[], connectionId: string): void {
-    for (const op of ops) {
-      if (op.op === 'subscribe') {
-        const subscription = this.#subscriptions.get(op.id);
-        if (subscription?.sentOn === connectionId) subscription.sentOn = null;
-      } else if (op.op === 'unsubscribe') {
-        this.#orphans.push({ id: op.id, connectionId });
-      }
-    }
-  }
-
   /** Closes the connection on the server (best effort) and ends the stream. */
   #leaveConnection(): void {
-    const target = this.#target();
-    if (target) this.#control.sendNow(target, [{ op: 'close' }]);
-    const session = this.#session;
+    this.#closeOnServer(this.#session);
+    this.#session?.abort();
     this.#session = null;
     this.#resumable = null;
-    session?.abort.abort();
-    this.#handoverFrom?.abort.abort();
+    this.#handoverFrom?.abort();
     this.#handoverFrom = null;
     if (!this.#closed) this.#runtime.setConnectionState({ type: 'state', state: 'idle', error: null });
+  }
+
+  #closeOnServer(session: MuxSession | null): void {
+    const target = session?.target();
+    if (target) this.#control.sendNow(target, [{ op: 'close' }]);
   }
 
   #ensureLoop(): void {
     if (this.#looping || !this.#wanted()) return;
     this.#looping = true;
     let crashed = false;
-    void this.#loop()
+    this.#loop()
       .catch((cause: unknown) => {
         // Not expected (application code is called through guards), but a loop that dies must
         // neither leave a rejection unheard nor come straight back without its backoff.
@@ -261,11 +151,12 @@ export class MultiplexedTransport implements Transport {
         this.#looping = false;
         // Subscribed again while the loop was winding down. (Not merely "wanted": after a
         // failure the policy does not retry, only a new subscription may try again.)
-        if (!this.#wanted() || this.#session || this.#subscriptions.size === 0) return;
+        if (!this.#wanted() || this.#session || this.#table.size === 0) return;
         if (!crashed) return this.#ensureLoop();
         this.#failures++;
         void this.#runtime.sleep(this.#runtime.backoff(this.#failures), NEVER).then(() => this.#ensureLoop());
-      });
+      })
+      .catch((cause: unknown) => reportUserError('the connection loop', cause));
   }
 
   async #loop(): Promise<void> {
@@ -285,177 +176,35 @@ export class MultiplexedTransport implements Transport {
       this.#failures++;
       this.#runtime.notifyError(error);
       if (outcome.fatal || !this.#runtime.shouldRetry({ error, attempt: this.#failures, op: undefined, source: 'transport' })) {
-        for (const subscription of this.#subscriptions.values()) subscription.fail(error);
-        this.#subscriptions.clear();
+        this.#table.failAll(error);
         this.#resumable = null;
         this.#runtime.setConnectionState({ type: 'state', state: 'idle', error: null });
         return;
       }
       this.#runtime.setConnectionState({ type: 'state', state: 'connecting', error });
-      for (const subscription of [...this.#subscriptions.values()]) {
-        // A subscription with its own policy (`context.retry`) is asked too: one that must
-        // not be retried fails now rather than be started again on the next connection.
-        if (this.#runtime.operationForbidsRetry({ error, attempt: this.#failures, op: subscription.op, source: 'transport' })) {
-          this.#giveUp(subscription, error);
-        } else {
-          subscription.connecting(error);
-        }
-      }
+      this.#table.connectionRetrying(error, this.#failures);
       await this.#runtime.sleep(this.#runtime.backoff(this.#failures), NEVER);
     }
   }
 
-  /** Opens a stream: resuming the last connection unless `fresh`. */
-  #startSession(fresh: boolean): Session {
-    const resume = fresh ? null : this.#resumable;
-    const session: Session = {
-      abort: new AbortController(),
-      url: '',
-      identity: '',
-      maxControlBytes: DEFAULT_MAX_CONTROL_BYTES,
-      connectionId: null,
-      secret: null,
-      lastSeq: 0,
-      opening: new Set(),
-      done: Promise.resolve({ kind: 'closed' }),
-    };
+  /** Opens a stream: resuming the last connection unless this is a drain handover. */
+  #startSession(handover: boolean): MuxSession {
+    if (!handover) this.#runtime.setConnectionState({ ...this.#runtime.connectionState.get(), state: 'connecting' });
+    const session = new MuxSession(
+      this.#runtime,
+      this.#table,
+      {
+        opened: (opened) => this.#opened(opened),
+        draining: (from, afterMs) => setTimeout(() => this.#handover(from), afterMs),
+      },
+      { resume: handover ? null : this.#resumable, handover },
+    );
     this.#session = session;
-    if (!this.#handoverFrom) this.#runtime.setConnectionState({ ...this.#runtime.connectionState.get(), state: 'connecting' });
-    session.done = (async () => {
-      let inputs: RequestInputs | null;
-      try {
-        inputs = await this.#runtime.requestInputs(session.abort.signal);
-      } catch (cause) {
-        return setupFailure(cause);
-      }
-      if (!inputs) return { kind: 'closed' as const };
-      const url = multiplexedUrl(inputs.url);
-      session.url = url;
-      const requestHeaders: Record<string, string> = { ...inputs.headers, accept: EVENT_STREAM_ACCEPT };
-      if (inputs.connectionParams) requestHeaders[MUX_HEADER.connectionParams] = encodeURIComponent(JSON.stringify(inputs.connectionParams));
-      session.identity = JSON.stringify([url, requestHeaders]);
-      // Resume only as the same party: new credentials must reach createContext.
-      if (resume?.connectionId && resume.secret && resume.identity === session.identity) {
-        requestHeaders[LAST_EVENT_ID_HEADER] = String(resume.lastSeq);
-        requestHeaders[MUX_HEADER.connection] = resume.connectionId;
-        requestHeaders[MUX_HEADER.secret] = resume.secret;
-      }
-      const streamUrl = this.#withOpeningSubscribes(session, inputs.url);
-      if (session.abort.signal.aborted) return { kind: 'closed' as const };
-      return runEventStream<{ kind: 'closed' }>(this.#runtime, {
-        url: streamUrl,
-        headers: requestHeaders,
-        signal: session.abort.signal,
-        deserialize: this.#deserialize,
-        onMessage: (message, control) => this.#onMessage(session, resume, message, control),
-      });
-    })();
     return session;
   }
 
-  /**
-   * A stream's request carries the subscriptions a new connection would need (as many as fit
-   * {@link MAX_OPENING_CHARS}), so their first events need no control request first. A resume
-   * carries them too: a server that no longer has the connection (a restart) opens a new one
-   * and starts them at once, sparing each of its clients a round trip. Not in a drain
-   * handover, where the old stream still delivers: those subscriptions move only once the new
-   * connection is there, each from the last id the old one delivered.
-   */
-  #withOpeningSubscribes(session: Session, endpoint: string): string {
-    const ops: SubscribeOpWire[] = [];
-    const ids = new Set<string>();
-    const onlyWaiting = this.#handoverFrom !== null;
-    let size = 2;
-    for (const subscription of this.#subscriptions.values()) {
-      if (subscription.retryTimer || subscription.ended || (onlyWaiting && subscription.sentOn !== null)) continue;
-      const op = this.#subscribeOp(subscription);
-      if (!op) continue;
-      const opSize = op.json.length + 1;
-      if (size + opSize > MAX_OPENING_CHARS) break;
-      ops.push(op.op);
-      ids.add(subscription.id);
-      size += opSize;
-    }
-    if (ops.length === 0) return multiplexedUrl(endpoint);
-    session.opening = ids;
-    return multiplexedUrl(endpoint, [`${QUERY_PARAM.subscribe}=${encodeURIComponent(JSON.stringify(ops))}`]);
-  }
-
-  #onMessage(session: Session, resume: Session | null, message: SSEMessage, control: StreamControl<{ kind: 'closed' }>): void {
-    if (message.event === MUX_EVENT.connection) {
-      this.#onConnection(session, resume, JSON.parse(message.data) as ConnectionHello, control);
-      return;
-    }
-    if (!session.connectionId) {
-      // A server that does not speak this protocol.
-      control.finish({
-        kind: 'error',
-        error: clientErrorWithCode('UNSUPPORTED_MEDIA_TYPE', 'The stream did not start with a "connection" event', 415),
-      });
-      return;
-    }
-    if (message.id !== undefined) session.lastSeq = Number(message.id);
-    switch (message.event) {
-      case MUX_EVENT.ping:
-        return;
-      case MUX_EVENT.reconnect: {
-        const { afterMs } = JSON.parse(message.data) as ReconnectFrameData;
-        setTimeout(() => this.#handover(session), Math.max(0, Math.min(afterMs, 60_000)));
-        return;
-      }
-      case 'message': {
-        const frame = JSON.parse(message.data) as ValueFrameData;
-        this.#subscriptions.get(frame.s)?.onData(frame.i, frame.d, message.data);
-        return;
-      }
-      case MUX_EVENT.started: {
-        const { s } = JSON.parse(message.data) as SubscriptionFrameData;
-        this.#subscriptions.get(s)?.onStarted();
-        return;
-      }
-      case MUX_EVENT.checkpoint: {
-        const { s, i } = JSON.parse(message.data) as CheckpointFrameData;
-        const subscription = this.#subscriptions.get(s);
-        if (subscription) subscription.lastEventId = i;
-        return;
-      }
-      case MUX_EVENT.reset: {
-        const { s, r, i } = JSON.parse(message.data) as ResetFrameData;
-        const subscription = this.#subscriptions.get(s);
-        if (!subscription) return;
-        subscription.lastEventId = i ?? undefined;
-        this.#runtime.notifyReset({ op: subscription.op, reason: r, lastEventId: i });
-        return;
-      }
-      case MUX_EVENT.return: {
-        const { s } = JSON.parse(message.data) as SubscriptionFrameData;
-        const subscription = this.#subscriptions.get(s);
-        if (!subscription) return;
-        this.#subscriptions.delete(s);
-        subscription.complete();
-        this.#closeIfUnused();
-        return;
-      }
-      case MUX_EVENT.failed: {
-        const { s, e } = JSON.parse(message.data) as FailedFrameData;
-        const subscription = this.#subscriptions.get(s);
-        if (subscription && subscription.sentOn === session.connectionId) this.#subscriptionFailed(subscription, subscription.errorFrom(e), 'procedure');
-        return;
-      }
-      default:
-      // Unknown events are ignored: newer servers may send more.
-    }
-  }
-
-  #onConnection(session: Session, resume: Session | null, hello: ConnectionHello, control: StreamControl<{ kind: 'closed' }>): void {
-    if (typeof hello.reconnectAfterInactivityMs === 'number' && hello.reconnectAfterInactivityMs > 0) {
-      control.watchInactivity(hello.reconnectAfterInactivityMs);
-    }
-    const resumed = hello.resumed && resume?.connectionId === hello.connectionId;
-    session.connectionId = hello.connectionId;
-    session.secret = hello.secret;
-    if (typeof hello.maxControlBytes === 'number' && hello.maxControlBytes > 0) session.maxControlBytes = hello.maxControlBytes;
-    session.lastSeq = resumed ? resume.lastSeq : 0;
+  /** A session's connection is open (the table then reconciles its subscriptions with it). */
+  #opened(session: MuxSession): void {
     this.#resumable = session;
     if (!this.#everOpened) this.#onOpened?.();
     this.#everOpened = true;
@@ -466,119 +215,49 @@ export class MultiplexedTransport implements Transport {
       // continues from the last id it delivered, once, on the new connection. One that was
       // running does not report `started` again: for the app nothing stopped.
       this.#handoverFrom = null;
-      for (const subscription of this.#subscriptions.values()) subscription.move();
-      previous.abort.abort();
-      if (previous.connectionId && previous.secret) {
-        this.#control.sendNow(
-          { url: previous.url, connectionId: previous.connectionId, secret: previous.secret, maxBodyBytes: previous.maxControlBytes },
-          [{ op: 'close' }],
-        );
-      }
+      this.#table.moveAll();
+      this.#closeOnServer(previous);
+      previous.abort();
     }
     this.#runtime.setConnectionState({ type: 'state', state: 'pending', error: null });
     this.#runtime.notifyOpen();
-    const orphans = this.#orphans;
-    this.#orphans = [];
-    if (resumed) {
-      for (const orphan of orphans) {
-        if (orphan.connectionId === hello.connectionId) this.#control.send(hello.connectionId, { op: 'unsubscribe', id: orphan.id });
-      }
-      for (const subscription of this.#subscriptions.values()) {
-        if (subscription.sentOn === hello.connectionId && subscription.started) subscription.resumed();
-        // Sent but never confirmed (the request may have been lost with the stream): again;
-        // the server ignores a duplicate.
-        else if (subscription.sentOn === hello.connectionId) this.#sendSubscribe(subscription);
-        // Made while the stream was down (and not waiting out a retry backoff): send it now.
-        else if (subscription.sentOn === null && !subscription.retryTimer) this.#sendSubscribe(subscription);
-      }
-      return;
-    }
-    const started = new Set(Array.isArray(hello.subscribed) ? hello.subscribed : []);
-    for (const id of session.opening) {
-      // Started by the opening request but ended since: stop it there.
-      if (started.has(id) && !this.#subscriptions.has(id)) this.#control.send(hello.connectionId, { op: 'unsubscribe', id });
-    }
-    for (const subscription of this.#subscriptions.values()) {
-      if (session.opening.has(subscription.id) && started.has(subscription.id)) {
-        subscription.sentOn = hello.connectionId;
-        subscription.started = false;
-      } else {
-        this.#sendSubscribe(subscription);
-      }
-    }
-  }
-
-  /** Fails a subscription for good; if a connection that may resume still runs it, it is stopped there then. */
-  #giveUp(subscription: MuxClientSubscription, error: AnyClientError): void {
-    this.#subscriptions.delete(subscription.id);
-    if (subscription.sentOn !== null) this.#orphans.push({ id: subscription.id, connectionId: subscription.sentOn });
-    subscription.fail(error);
-    this.#closeIfUnused();
-  }
-
-  #subscriptionFailed(subscription: MuxClientSubscription, error: AnyClientError, source: 'procedure' | 'transport'): void {
-    subscription.sentOn = null;
-    subscription.started = false;
-    subscription.failures++;
-    this.#runtime.notifyError(error);
-    if (!this.#runtime.shouldRetry({ error, attempt: subscription.failures, op: subscription.op, source })) {
-      this.#giveUp(subscription, error);
-      return;
-    }
-    subscription.connecting(error);
-    subscription.retryTimer = setTimeout(() => {
-      subscription.retryTimer = undefined;
-      // Not yet resent by a new connection in the meantime.
-      if (subscription.sentOn === null) this.#sendSubscribe(subscription);
-    }, this.#runtime.backoff(subscription.failures));
   }
 
   /** A drain asked us to move: open a new connection while the old one keeps delivering. */
-  #handover(from: Session, attempt = 1): void {
+  #handover(from: MuxSession, attempt = 1): void {
     if (this.#session !== from || this.#handoverFrom || !this.#wanted()) return;
     this.#handoverFrom = from;
     const next = this.#startSession(true);
     void next.done.then((outcome) => {
       // The new stream failed before it opened: stay on the old one, and send it what was
       // subscribed meanwhile (it waited for the new connection).
-      if (this.#handoverFrom === from && !next.connectionId) {
-        this.#handoverFrom = null;
-        this.#session = from;
-        for (const subscription of this.#subscriptions.values()) {
-          if (subscription.sentOn === null && !subscription.retryTimer) this.#sendSubscribe(subscription);
-        }
-        if (outcome.kind !== 'error') return;
-        this.#runtime.notifyError(outcome.error);
-        // The server still wants us gone (it is draining): try again after the backoff, while
-        // the old stream keeps delivering, if the policy says so. (A request that reused a
-        // kept-alive connection to the draining process is refused; the next one may reach another.)
-        if (outcome.fatal || !this.#runtime.shouldRetry({ error: outcome.error, attempt, op: undefined, source: 'transport' })) return;
-        void this.#runtime.sleep(this.#runtime.backoff(attempt), NEVER).then(() => this.#handover(from, attempt + 1));
-      }
+      if (this.#handoverFrom !== from || next.connectionId) return;
+      this.#handoverFrom = null;
+      this.#session = from;
+      this.#table.sendWaiting();
+      if (outcome.kind !== 'error') return;
+      this.#runtime.notifyError(outcome.error);
+      // The server still wants us gone (it is draining): try again after the backoff, while
+      // the old stream keeps delivering, if the policy says so. (A request that reused a
+      // kept-alive connection to the draining process is refused; the next one may reach another.)
+      if (outcome.fatal || !this.#runtime.shouldRetry({ error: outcome.error, attempt, op: undefined, source: 'transport' })) return;
+      void this.#runtime.sleep(this.#runtime.backoff(attempt), NEVER).then(() => this.#handover(from, attempt + 1));
     });
   }
 
+  /** The server forgot the connection: start a new one (which resubscribes everything). */
   #connectionLost(connectionId: string): void {
     const session = this.#session;
     if (session?.connectionId !== connectionId) return;
-    // The server forgot the connection: start a new one (which resubscribes everything).
     this.#resumable = null;
-    session.abort.abort();
+    session.abort();
   }
 
-  #rejected(ops: readonly ControlOp[], error: AnyClientError): void {
-    for (const op of ops) {
-      if (op.op !== 'subscribe') continue;
-      const subscription = this.#subscriptions.get(op.id);
-      if (subscription) this.#subscriptionFailed(subscription, error, 'transport');
-    }
-  }
-
+  /** `mode: 'auto'` and the server has no multiplexed endpoint: the subscriptions go on in distinct mode. */
   #fallBack(reason: AnyClientError): void {
     this.#closed = true;
-    for (const subscription of this.#subscriptions.values()) subscription.end();
-    this.#subscriptions.clear();
-    this.#onUnsupported?.(reason);
+    const next = this.#onUnsupported!(reason);
+    this.#table.handOverAll((request) => next.subscribe(request));
   }
 }
 

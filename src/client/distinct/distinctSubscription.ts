@@ -1,22 +1,15 @@
-import { TRPCClientError, type Operation, type OperationResultEnvelope } from '@trpc/client';
+import { TRPCClientError, type Operation } from '@trpc/client';
 import type { AnyTRPCRouter, TRPCCombinedDataTransformer } from '@trpc/server';
-import type { SSEMessage } from '../codec/decoder.js';
-import type { ResetReason } from '../log/reset.js';
-import { endpointUrl, setupFailure } from './endpoint.js';
-import { LAST_EVENT_ID_HEADER, QUERY_PARAM } from '../protocol.js';
-import { reportUserError } from './userCode.js';
-import { toClientError, type AnyClientError } from './errors.js';
-import { runEventStream, type StreamControl, type StreamFailure } from './runEventStream.js';
-import { deserializeValue, EVENT_STREAM_ACCEPT } from './wire.js';
-import type { ClientRuntime } from './runtime.js';
-
-/** The observer a link hands us: tRPC's envelopes, typed errors. */
-export interface EnvelopeObserver {
-  next(envelope: OperationResultEnvelope<unknown, AnyClientError>): void;
-  error(error: AnyClientError): void;
-  complete(): void;
-}
-
+import type { SSEMessage } from '../../codec/decoder.js';
+import type { ResetReason } from '../../log/reset.js';
+import { LAST_EVENT_ID_HEADER, QUERY_PARAM } from '../../protocol.js';
+import { endpointUrl, setupFailure } from '../endpoint.js';
+import { toClientError } from '../errors.js';
+import { runEventStream, type StreamControl, type StreamFailure } from '../runEventStream.js';
+import type { ClientRuntime } from '../runtime.js';
+import { completeAsStopped, stateEnvelope, type EnvelopeObserver, type SubscriptionRequest, type SubscriptionState } from '../transport.js';
+import { reportUserError } from '../userCode.js';
+import { deserializeValue, EVENT_STREAM_ACCEPT } from '../wire.js';
 
 /**
  * Whether a resume id travels unchanged in a request header: printable ASCII without leading
@@ -31,10 +24,6 @@ export function fitsInHeader(id: string): boolean {
 /** How one connection attempt ended. */
 type AttemptOutcome = { kind: 'return' } | StreamFailure;
 
-
-/** The state a subscription reports to its client, for the client-wide `connectionState`. */
-export type SubscriptionState = { state: 'connecting'; error: AnyClientError | null } | { state: 'pending' };
-
 /**
  * One subscription on its own event stream, in tRPC's dialect (distinct mode). It owns its
  * reconnect loop: every attempt re-reads `url`, headers and `connectionParams`, sends the last
@@ -46,17 +35,20 @@ export class DistinctSubscription {
   readonly #op: Operation;
   readonly #transformer: TRPCCombinedDataTransformer;
   readonly #observer: EnvelopeObserver;
+  /** Told once when the subscription ends, however it ends: its transport forgets it. */
+  readonly #ended: () => void;
   readonly #stop = new AbortController();
   #lastEventId: string | undefined;
   /** The server's `retry:` advice, replacing the floor of the backoff. */
   #serverRetryMs: number | undefined;
   #failures = 0;
 
-  constructor(runtime: ClientRuntime, op: Operation, transformer: TRPCCombinedDataTransformer, observer: EnvelopeObserver) {
+  constructor(runtime: ClientRuntime, { op, transformer, observer }: SubscriptionRequest, ended: () => void) {
     this.#runtime = runtime;
     this.#op = op;
     this.#transformer = transformer;
     this.#observer = observer;
+    this.#ended = ended;
     const lastEventId = (op.input as { lastEventId?: unknown } | undefined)?.lastEventId;
     if (typeof lastEventId === 'string') this.#lastEventId = lastEventId;
   }
@@ -67,17 +59,32 @@ export class DistinctSubscription {
       // Not expected (application code is called through guards); a loop that dies anyway
       // fails its subscription instead of leaving it `connecting` with a rejection unheard.
       reportUserError('a subscription loop', cause);
-      if (this.stopped) return;
-      this.stop();
-      this.#observer.error(toClientError(cause));
+      if (this.stop()) this.#observer.error(toClientError(cause));
     });
   }
 
-  /** Unsubscribes: aborts the stream (the server stops the procedure) and emits nothing more. */
-  stop(): void {
-    if (this.#stop.signal.aborted) return;
+  /**
+   * Ends it: aborts the stream (the server stops the procedure); nothing more is emitted but
+   * what the caller emits next. False if it had ended already.
+   */
+  stop(): boolean {
+    if (this.#stop.signal.aborted) return false;
     this.#stop.abort();
     this.#runtime.report(this, null);
+    this.#ended();
+    return true;
+  }
+
+  /** The app unsubscribed: complete, without `stopped` (which means the server ended it). */
+  cancel(): void {
+    if (this.stop()) this.#observer.complete();
+  }
+
+  /** The client closed: `stopped`, then complete. */
+  close(): void {
+    if (!this.stop()) return;
+    this.#observer.next({ result: { type: 'stopped' } });
+    this.#observer.complete();
   }
 
   get stopped(): boolean {
@@ -87,9 +94,7 @@ export class DistinctSubscription {
   #state(state: SubscriptionState): void {
     if (this.stopped) return;
     this.#runtime.report(this, state);
-    this.#observer.next({
-      result: { type: 'state', state: state.state, error: state.state === 'connecting' ? state.error : null } as never,
-    });
+    this.#observer.next(stateEnvelope(state.state, state.state === 'connecting' ? state.error : null));
   }
 
   async #loop(): Promise<void> {
@@ -103,10 +108,7 @@ export class DistinctSubscription {
       }
       if (this.stopped) return;
       if (outcome.kind === 'return') {
-        this.#observer.next({ result: { type: 'stopped' } });
-        this.#observer.next({ result: { type: 'state', state: 'idle', error: null } as never });
-        this.stop();
-        this.#observer.complete();
+        if (this.stop()) completeAsStopped(this.#observer);
         return;
       }
       const { error } = outcome;
@@ -114,8 +116,7 @@ export class DistinctSubscription {
       this.#runtime.notifyError(error);
       const source = outcome.fromProcedure ? 'procedure' : 'transport';
       if (outcome.fatal || !this.#runtime.shouldRetry({ error, attempt: this.#failures, op: this.#op, source })) {
-        this.stop();
-        this.#observer.error(error);
+        if (this.stop()) this.#observer.error(error);
         return;
       }
       this.#state({ state: 'connecting', error });
