@@ -44,6 +44,8 @@ export const config = {
   /** Stop starting new cases past this (the run still reports what it has). */
   suiteBudgetMs: numberEnv('SUITE_MAX_S', 16 * 60, 4 * 60) * 1000,
   only: process.env['ONLY'] ? process.env['ONLY'].split(',') : null,
+  /** Where latest.{json,md,svg} go instead of bench/results/ (for a run that must not replace the committed results). */
+  resultsDir: process.env['BENCH_RESULTS_DIR'] ?? null,
   transports: process.env['TRANSPORTS'] ? process.env['TRANSPORTS'].split(',') : null,
 };
 

@@ -1,4 +1,5 @@
 /** The shape of `results/latest.json`: one run, every case, raw. */
+import type { BundleSizeReport } from '../scripts/bundle-size.js';
 import type { Config } from './config.js';
 import type { MachineFacts } from './machine.js';
 import type { TransportId } from './transports/types.js';
@@ -21,4 +22,6 @@ export interface Results {
   connect: ByTransport;
   connectWarm: ByTransport;
   storm: ByTransport;
+  /** What each subscription link adds to a browser app's bundle; absent from runs made before it was measured. */
+  size?: BundleSizeReport | { error: string };
 }

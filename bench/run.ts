@@ -2,9 +2,13 @@
  * `npm run bench`: every scenario against every transport, in one run. Each case forks a fresh
  * server process and a fresh client process; cases run one after another so they never share
  * the two cores. Writes results/latest.{json,md,svg} after every case (a run cut short still
- * leaves its results) and prints the markdown at the end.
+ * leaves its results) and prints the markdown at the end. `BENCH_RESULTS_DIR` writes them
+ * elsewhere.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { measureBundleSizes } from '../scripts/bundle-size.js';
 import { config } from './config.js';
 import { machineFacts } from './machine.js';
 import { renderMarkdown } from './report/markdown.js';
@@ -17,7 +21,7 @@ import { runStorm } from './scenarios/storm.js';
 import { runThroughput } from './scenarios/throughput.js';
 import { TRANSPORTS, type TransportInfo } from './transports/registry.js';
 
-const resultsDir = new URL('./results/', import.meta.url);
+const resultsDir = config.resultsDir ? pathToFileURL(`${resolve(config.resultsDir)}/`) : new URL('./results/', import.meta.url);
 mkdirSync(resultsDir, { recursive: true });
 
 const started = Date.now();
@@ -71,6 +75,18 @@ async function scenario(name: string, body: () => Promise<void>): Promise<void> 
 
 console.log(`# trpc-sse bench${config.quick ? ' (quick)' : ''}: ${JSON.stringify(results.machine)}`);
 
+// Bytes, not time: exact, the same in a quick run, and done in seconds, so it goes first.
+await scenario('size', async () => {
+  try {
+    const size = (results.size = await measureBundleSizes());
+    const added = size.scenarios.map((s) => `${s.id} ${s.status === 'built' ? `+${s.added.gzip} B` : s.status}`).join(', ');
+    console.log(`[${((Date.now() - started) / 1000).toFixed(0)} s] bundle size, added gzip: ${added}`);
+  } catch (cause) {
+    results.size = { error: cause instanceof Error ? cause.message : String(cause) };
+    console.log(`bundle size: error: ${results.size.error}`);
+  }
+});
+
 await scenario('throughput', async () => {
   for (const t of selected) await runCase('throughput', t, results.throughput, () => runThroughput(t, config));
 });
@@ -103,4 +119,4 @@ await scenario('storm', async () => {
 
 const md = save();
 console.log('\n' + md);
-console.log(`written bench/results/latest.{md,json,svg} in ${results.elapsedS.toFixed(0)} s`);
+console.log(`written ${fileURLToPath(resultsDir)}latest.{md,json,svg} in ${results.elapsedS.toFixed(0)} s`);

@@ -1,4 +1,5 @@
 /** `results/latest.md`: machine facts, then one table per scenario with the mux ÷ peer ratios. */
+import { renderBundleSizeMarkdown } from '../../scripts/bundle-size.js';
 import type { Config } from '../config.js';
 import type { CaseResult, Results } from '../results.js';
 import { TRANSPORTS } from '../transports/registry.js';
@@ -90,6 +91,11 @@ export function renderMarkdown(r: Results, cfg: Config): string {
     parts.push('', `## ${section.title}`, '', ...section.notes.map((n) => `${n}`), '', table(section));
     const f = failures(section);
     if (f.length) parts.push('', ...f);
+  }
+  if (r.size) {
+    const title = '6. Bundle size: what a subscription link adds to a tRPC app';
+    const size = 'error' in r.size ? `## ${title}\n\n- **error**: ${r.size.error}` : renderBundleSizeMarkdown(r.size, { level: 2, title }).trimEnd();
+    parts.push('', size);
   }
   return parts.join('\n') + '\n';
 }

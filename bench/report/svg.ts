@@ -3,9 +3,11 @@
  * metrics, as horizontal bars on a log scale around 1 (right of the line = mux better).
  * Hand-written SVG: no chart library.
  */
+import type { BundleSizeReport, ScenarioId } from '../../scripts/bundle-size.js';
 import type { Config } from '../config.js';
 import type { ByTransport, Results } from '../results.js';
 import { TRANSPORTS } from '../transports/registry.js';
+import type { TransportId } from '../transports/types.js';
 import { fmt, pick } from './format.js';
 
 interface Key {
@@ -22,6 +24,7 @@ function keys(r: Results, cfg: Config): Key[] {
   const fanN = cfg.fanoutSizes.includes(1000) ? 1000 : cfg.fanoutSizes[cfg.fanoutSizes.length - 1]!;
   const memN = cfg.memorySizes[cfg.memorySizes.length - 1]!;
   const fan = r.fanout[fanN] ?? {};
+  const size = r.size && !('error' in r.size) ? r.size : undefined;
   return [
     { label: 'throughput events/s', cells: r.throughput, path: 'eventsPerSec', better: 'higher' },
     { label: 'throughput server CPU/event', cells: r.throughput, path: 'serverCpuUsPerEvent', better: 'lower' },
@@ -30,7 +33,19 @@ function keys(r: Results, cfg: Config): Key[] {
     { label: `idle ${memN}: heap/connection`, cells: r.idle, path: `${memN}.heapKBPerConn`, better: 'lower' },
     { label: 'subscribe → first event p50', cells: r.connect, path: 'p50Ms', better: 'lower' },
     { label: 'storm: all resumed', cells: r.storm, path: 'allResumedMs', better: 'lower' },
+    ...(size ? [{ label: 'bundle: added gzip', cells: addedGzipCells(size), path: 'addedGzip', better: 'lower' } as const] : []),
   ];
+}
+
+/** The default client in the mux row (what an app of either mode ships), the stock links in theirs. */
+function addedGzipCells(size: BundleSizeReport): ByTransport {
+  const cells: ByTransport = {};
+  const column: Partial<Record<ScenarioId, TransportId>> = { default: 'mux', wsLink: 'ws', httpSubscriptionLink: 'stock' };
+  for (const scenario of size.scenarios) {
+    const id = column[scenario.id];
+    if (id && scenario.status === 'built') cells[id] = { addedGzip: scenario.added.gzip };
+  }
+  return cells;
 }
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

@@ -1,15 +1,13 @@
-import type { Operation } from '@trpc/client';
-import type { TRPCConnectionState } from '@trpc/client/unstable-internals';
-import type { TRPCCombinedDataTransformer } from '@trpc/server';
-import type { BehaviorSubject, Unsubscribable } from '@trpc/server/observable';
 import { createDistinctTransport } from './distinct/distinctTransport.js';
 import type { AnyClientError } from './errors.js';
 import { MultiplexedTransport, type LazyOptions } from './multiplexed/multiplexedTransport.js';
 import type { SSEClientOptions } from './options.js';
 import { ClientRuntime } from './runtime.js';
-import type { EnvelopeObserver, Transport } from './transport.js';
+import type { Transport } from './transport.js';
+import { clientHandle, type SSEClient } from './clientHandle.js';
 
 export type { LazyOptions } from './multiplexed/multiplexedTransport.js';
+export type { SSEClient } from './clientHandle.js';
 
 /** Options of {@link createSSEClient}. */
 export interface CreateSSEClientOptions extends SSEClientOptions {
@@ -38,31 +36,6 @@ export interface CreateSSEClientOptions extends SSEClientOptions {
   onFallback?: (reason: AnyClientError) => void;
 }
 
-/** The connection a set of `sseLink`s share, like `createWSClient`'s client. */
-export interface SSEClient {
-  /**
-   * Multiplexed: the one connection's state. Distinct: `connecting` while any subscription is
-   * (re)connecting, `pending` when all are open, `idle` with none.
-   */
-  readonly connectionState: BehaviorSubject<TRPCConnectionState<AnyClientError>>;
-  /** The mode in use: `'auto'` settles on one of the two once the server has answered. */
-  readonly mode: 'auto' | 'multiplexed' | 'distinct';
-  /**
-   * Why `mode: 'auto'` settled on distinct mode: the server's answer to the multiplexed
-   * stream (e.g. `NOT_FOUND`: the route does not reach `{endpoint}/trpc-sse`). `null`
-   * otherwise.
-   */
-  readonly fallbackReason: AnyClientError | null;
-  /**
-   * Starts a subscription (what `sseLink` calls). The observer receives tRPC's envelopes;
-   * `unsubscribe()` completes it, as tRPC's own links do.
-   * @internal
-   */
-  subscribe(op: Operation, transformer: TRPCCombinedDataTransformer, observer: EnvelopeObserver): Unsubscribable;
-  /** Stops every subscription (each completes) and releases the connection. */
-  close(): void;
-}
-
 /**
  * Creates the client side of trpc-sse.
  *
@@ -77,26 +50,26 @@ export interface SSEClient {
  */
 export function createSSEClient(opts: CreateSSEClientOptions): SSEClient {
   const runtime = new ClientRuntime(opts);
-  let mode: SSEClient['mode'] = opts.mode ?? 'auto';
-  let fallbackReason: AnyClientError | null = null;
-  let closed = false;
+  const state: { mode: SSEClient['mode']; fallbackReason: AnyClientError | null } = {
+    mode: opts.mode ?? 'auto',
+    fallbackReason: null,
+  };
   let transport: Transport;
-
-  if (mode === 'distinct') {
+  if (state.mode === 'distinct') {
     transport = createDistinctTransport(runtime);
   } else {
     transport = new MultiplexedTransport(runtime, {
       ...(opts.lazy ? { lazy: opts.lazy } : {}),
       onOpened: () => {
-        mode = 'multiplexed';
+        state.mode = 'multiplexed';
       },
-      ...(mode === 'auto'
+      ...(state.mode === 'auto'
         ? {
             // The server has no multiplexed endpoint (a stock tRPC server): carry on in
             // distinct mode; the multiplexed transport hands its subscriptions over.
             onUnsupported: (reason: AnyClientError) => {
-              mode = 'distinct';
-              fallbackReason = reason;
+              state.mode = 'distinct';
+              state.fallbackReason = reason;
               reportFallback(opts, reason);
               // The probe left the state at `connecting`; distinct mode reports per subscription.
               runtime.setConnectionState({ type: 'state', state: 'idle', error: null });
@@ -107,27 +80,7 @@ export function createSSEClient(opts: CreateSSEClientOptions): SSEClient {
         : {}),
     });
   }
-
-  return {
-    connectionState: runtime.connectionState,
-    get mode() {
-      return mode;
-    },
-    get fallbackReason() {
-      return fallbackReason;
-    },
-    subscribe(op, transformer, observer) {
-      if (closed) throw new Error('trpc-sse: this client is closed');
-      return transport.subscribe({ op, transformer, observer });
-    },
-    close() {
-      if (closed) return;
-      closed = true;
-      // Each transport completes its own subscriptions.
-      transport.close();
-      runtime.dispose();
-    },
-  };
+  return clientHandle(runtime, () => transport, state);
 }
 
 /** Tells the app that `auto` settled on distinct mode: its callback, else one console warning. */

@@ -1,12 +1,12 @@
 import type { TRPCLink } from '@trpc/client';
-import { getTransformer, type TransformerOptions } from '@trpc/client/unstable-internals';
-import type { AnyTRPCRouter, inferTRPCClientTypes } from '@trpc/server';
-import { observable } from '@trpc/server/observable';
-import { createSSEClient, type CreateSSEClientOptions, type SSEClient } from './createSSEClient.js';
+import type { AnyTRPCRouter } from '@trpc/server';
+import type { SSEClient } from './clientHandle.js';
+import { createSSEClient, type CreateSSEClientOptions } from './createSSEClient.js';
+import { linkOver, type LinkTransformerOptions } from './linkOver.js';
 
 /** Options of {@link sseLink}: a shared `client`, or the options to make one. */
 export type SSELinkOptions<TRouter extends AnyTRPCRouter> = ({ client: SSEClient } | CreateSSEClientOptions) &
-  TransformerOptions<inferTRPCClientTypes<TRouter>>;
+  LinkTransformerOptions<TRouter>;
 
 /**
  * The tRPC link: subscriptions over server-sent events. Put it where `wsLink` was, in the
@@ -15,17 +15,5 @@ export type SSELinkOptions<TRouter extends AnyTRPCRouter> = ({ client: SSEClient
  * @see https://trpc.io/docs/client/links/wsLink
  */
 export function sseLink<TRouter extends AnyTRPCRouter>(opts: SSELinkOptions<TRouter>): TRPCLink<TRouter> {
-  const client = 'client' in opts ? opts.client : createSSEClient(opts);
-  const transformer = getTransformer(opts.transformer);
-  return () =>
-    ({ op }) =>
-      observable((observer) => {
-        if (op.type !== 'subscription') {
-          throw new Error(
-            `sseLink carries subscriptions only; route "${op.path}" (${op.type}) to an HTTP link with splitLink`,
-          );
-        }
-        const subscription = client.subscribe(op, transformer, observer as never);
-        return () => subscription.unsubscribe();
-      });
+  return linkOver('client' in opts ? opts.client : createSSEClient(opts), opts);
 }

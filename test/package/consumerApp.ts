@@ -36,12 +36,16 @@ interface AppResult {
 export function expectAppResult(result: AppResult): void {
   expect(result.notFunctions).toEqual([]);
   expect(result.resetIsReset).toBe(true);
-  for (const mode of ['multiplexed', 'distinct']) {
-    const received = result.modes[mode]!;
-    expect(received.mode, mode).toBe(mode);
-    expect(received.ticks, mode).toEqual(TICKS);
-    expect(received.feed, mode).toMatchObject(FEED_AFTER_FIRST);
-    for (const event of received.feed) expect(typeof event.id, mode).toBe('string');
+  for (const [key, mode] of [
+    ['multiplexed', 'multiplexed'],
+    ['distinct', 'distinct'],
+    ['distinct entry', 'distinct'],
+  ] as const) {
+    const received = result.modes[key]!;
+    expect(received.mode, key).toBe(mode);
+    expect(received.ticks, key).toEqual(TICKS);
+    expect(received.feed, key).toMatchObject(FEED_AFTER_FIRST);
+    for (const event of received.feed) expect(typeof event.id, key).toBe('string');
   }
 }
 

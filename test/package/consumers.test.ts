@@ -43,6 +43,7 @@ describe('a plain CommonJS app', () => {
 
       const files: Record<string, string> = {
         client: 'client/index.js',
+        'client/distinct': 'client/distinct/index.js',
         server: 'server/index.js',
         express: 'adapters/express.js',
         node: 'adapters/node.js',
@@ -54,6 +55,7 @@ describe('a plain CommonJS app', () => {
       }
       const client = ['sseLink', 'createSSEClient', 'defaultShouldRetry', 'backoffDelay'];
       expect(result.loaded['client']!.exports).toEqual(expect.arrayContaining(client));
+      expect(result.loaded['client/distinct']!.exports).toEqual(expect.arrayContaining(client));
       const server = ['createSSECore', 'createMemoryEventLog', 'isReset', 'TRPC_SSE_EVENT'];
       expect(result.loaded['server']!.exports).toEqual(expect.arrayContaining(server));
       expect(result.loaded['express']!.exports).toContain('createSSEMiddleware');

@@ -9,6 +9,7 @@ import { describe, expect, test } from 'vitest';
 
 const entries: Record<string, string[]> = {
   'trpc-sse/client': ['sseLink', 'createSSEClient', 'defaultShouldRetry', 'backoffDelay'],
+  'trpc-sse/client/distinct': ['sseLink', 'createSSEClient', 'defaultShouldRetry', 'backoffDelay', 'CORS_REQUEST_HEADERS'],
   'trpc-sse/server': ['createSSECore', 'SSE_SERVER_DEFAULTS', 'TRPC_SSE_EVENT', 'createMemoryEventLog', 'isReset'],
   'trpc-sse/express': ['createSSEMiddleware'],
   'trpc-sse/node': ['createSSEHandler'],
@@ -24,7 +25,7 @@ describe('package exports', () => {
 });
 
 describe('browser-safe entries', () => {
-  test.each(['src/client/index.ts', 'src/server/index.ts'])('%s bundles for the browser', async (entry) => {
+  test.each(['src/client/index.ts', 'src/client/distinct/index.ts', 'src/server/index.ts'])('%s bundles for the browser', async (entry) => {
     const result = await build({
       entryPoints: [fileURLToPath(new URL(`../../${entry}`, import.meta.url))],
       bundle: true,

@@ -28,6 +28,7 @@ const files = (readdirSync(pkg.dir, { recursive: true, withFileTypes: true }) as
 /** Entry point → its module under dist (without extension). */
 const ENTRIES: Record<string, string> = {
   './client': 'client/index',
+  './client/distinct': 'client/distinct/index',
   './server': 'server/index',
   './express': 'adapters/express',
   './node': 'adapters/node',

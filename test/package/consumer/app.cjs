@@ -11,7 +11,7 @@ setTimeout(() => {
   process.exit(2);
 }, 20_000).unref();
 
-const ENTRIES = ['client', 'server', 'express', 'node', 'fetch', 'redis'];
+const ENTRIES = ['client', 'client/distinct', 'server', 'express', 'node', 'fetch', 'redis'];
 
 async function main() {
   const loaded = {};

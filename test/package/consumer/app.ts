@@ -2,7 +2,8 @@
  * An app that uses the installed package by its name, as a user's code would. The package
  * tests copy it into scratch projects (CommonJS and ESM, several TypeScript `module`
  * settings), compile it with tsc and run it: it serves a router with trpc-sse's node handler
- * on loopback, subscribes through `sseLink` in both wire modes, and prints what arrived as
+ * on loopback, subscribes through `sseLink` in both wire modes and through the distinct-only
+ * entry (`trpc-sse/client/distinct`), and prints what arrived as
  * JSON. Tracked events arrive as `{ id, data }` only if the app and the package share one
  * `@trpc/server` (tRPC recognises its `tracked()` envelopes by a module-local symbol).
  */
@@ -11,6 +12,7 @@ import { initTRPC, tracked } from '@trpc/server';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createSSEClient, sseLink } from 'trpc-sse/client';
+import * as distinctEntry from 'trpc-sse/client/distinct';
 import { createSSEMiddleware } from 'trpc-sse/express';
 import { createSSEFetchHandler } from 'trpc-sse/fetch';
 import { createSSEHandler } from 'trpc-sse/node';
@@ -68,6 +70,8 @@ function take<T>(count: number, subscribe: (handlers: Handlers<T>) => { unsubscr
 async function main(): Promise<void> {
   const entries = {
     createSSEClient,
+    distinctCreateSSEClient: distinctEntry.createSSEClient,
+    distinctSseLink: distinctEntry.sseLink,
     sseLink,
     createSSEMiddleware,
     createSSEFetchHandler,
@@ -92,6 +96,15 @@ async function main(): Promise<void> {
     const ticks = await take<Received['ticks'][number]>(2, (handlers) => trpc.ticks.subscribe(undefined, handlers));
     const feed = await take<Received['feed'][number]>(2, (handlers) => trpc.feed.subscribe({ lastEventId: first }, handlers));
     modes[mode] = { mode: client.mode, ticks, feed };
+    client.close();
+  }
+  {
+    // The distinct-only entry: its own client and link, no multiplexed code.
+    const client = distinctEntry.createSSEClient({ url });
+    const trpc = createTRPCClient<typeof router>({ links: [distinctEntry.sseLink({ client })] });
+    const ticks = await take<Received['ticks'][number]>(2, (handlers) => trpc.ticks.subscribe(undefined, handlers));
+    const feed = await take<Received['feed'][number]>(2, (handlers) => trpc.feed.subscribe({ lastEventId: first }, handlers));
+    modes['distinct entry'] = { mode: client.mode, ticks, feed };
     client.close();
   }
 
