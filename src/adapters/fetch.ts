@@ -311,13 +311,16 @@ async function answerFetchRequest<TRouter extends AnyTRPCRouter>(
   if (kind === null) {
     req.signal.removeEventListener('abort', onRequestAbort);
     if (opts.queriesAndMutations === false) return new Response('Not Found', { status: 404 });
+    // Asserted: for a generic router TypeScript cannot resolve the conditional part of tRPC's
+    // options type, so options picked from it (`responseMeta`) do not check against it again
+    // on every release of the peer range (11.25.2 refuses them).
     return fetchRequestHandler({
       ...opts.queriesAndMutations,
       router: opts.router,
       req,
       endpoint: opts.endpoint,
       createContext: ({ req: request, resHeaders, info }) =>
-        (opts.createContext ? opts.createContext({ req: request, resHeaders, info }) : {}) as never,
+        opts.createContext ? opts.createContext({ req: request, resHeaders, info }) : {},
       ...(opts.onError ? { onError: opts.onError } : {}),
     } as FetchHandlerRequestOptions<TRouter>);
   }

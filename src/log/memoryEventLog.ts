@@ -1,5 +1,5 @@
 import { tracked, TRPCError, type TrackedEnvelope } from '@trpc/server';
-import { randomToken } from '../server/secret.js';
+import { randomToken } from '../shared/randomToken.js';
 import { formatEventId, parseEventId } from './eventId.js';
 import { createCheckpoint, createReset, type CheckpointSignal, type ResetSignal } from './reset.js';
 import { SharedValue, withSharedValue } from './sharedValue.js';

@@ -36,7 +36,7 @@ export interface PushOptions {
   consumerSignal?: AbortSignal | undefined;
 }
 
-export const PUSH_SOURCE: unique symbol = Symbol.for('trpc-sse.pushSource') as never;
+export const PUSH_SOURCE: unique symbol = Symbol.for('trpc-sse.pushSource');
 
 /** A subscription that can also be pushed (see the module comment). */
 export interface PushSource {

@@ -1,8 +1,8 @@
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import type { Redis } from 'ioredis';
-import type { PlainResponse } from '../server/multiplexed/controlRequest.js';
+import type { PlainResponse } from '../server/request.js';
 import type { ConnectionDirectory, ForwardedControl } from '../server/multiplexed/directory.js';
-import { randomToken } from '../server/secret.js';
+import { randomToken } from '../shared/randomToken.js';
 
 /** Options of {@link createRedisConnectionDirectory}. */
 export interface RedisConnectionDirectoryOptions {

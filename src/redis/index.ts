@@ -3,7 +3,7 @@
  * Takes an ioredis client (an optional peer dependency).
  * @module
  */
-export { createRedisEventLog, type RedisEventLogOptions } from '../log/redisEventLog.js';
+export { createRedisEventLog, type RedisEventLogOptions } from './redisEventLog.js';
 export {
   createRedisConnectionDirectory,
   type RedisConnectionDirectory,

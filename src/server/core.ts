@@ -1,15 +1,13 @@
 import { serveDistinctStream } from './distinctStream.js';
 import { StreamEnvironment } from './environment.js';
-import { handleControlRequest, handleForwardedControl, type PlainResponse } from './multiplexed/controlRequest.js';
+import { handleControlRequest, handleForwardedControl } from './multiplexed/controlRequest.js';
 import { ConnectionRegistry } from './multiplexed/registry.js';
 import { serveMultiplexedStream } from './multiplexed/streamRequest.js';
 import type { RequestHooks, SSECoreOptions } from './options.js';
 import { findProcedure } from './procedures.js';
-import type { SSERequest, SSEResponseSink } from './request.js';
+import type { PlainResponse, SSERequest, SSEResponseSink } from './request.js';
 import { MUX_PATH } from '../protocol.js';
 import { resolveServerOptions, type ResolvedServerOptions } from './resolveOptions.js';
-
-export type { PlainResponse } from './multiplexed/controlRequest.js';
 
 /** How the core handles a request: an event stream, a control request, or not at all (tRPC's handler). */
 export type RequestKind = 'stream' | 'control' | null;

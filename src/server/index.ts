@@ -3,7 +3,7 @@
  * @module
  */
 export { createSSECore, type SSECore } from './core.js';
-export type { HeadersLike, SSERequest, SSEResponseSink } from './request.js';
+export type { HeadersLike, PlainResponse, SSERequest, SSEResponseSink } from './request.js';
 export {
   SSE_SERVER_DEFAULTS,
   type BoundCreateContext,
@@ -14,7 +14,6 @@ export {
 } from './options.js';
 export { TRPC_SSE_EVENT, type ConnectedEventData } from './dialect.js';
 export type { ConnectionDirectory, ForwardedControl } from './multiplexed/directory.js';
-export type { PlainResponse } from './multiplexed/controlRequest.js';
 export { createMemoryEventLog, type MemoryEventLogOptions } from '../log/memoryEventLog.js';
 export type { EventLog, EventLogSubscribeOptions } from '../log/types.js';
 export { createReset, isReset, type ResetReason, type ResetSignal } from '../log/reset.js';

@@ -72,3 +72,10 @@ export interface SSEResponseSink {
    */
   destroy?(): void;
 }
+
+/** A complete, non-streaming answer (a control request's): the adapter writes it as it is. */
+export interface PlainResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}

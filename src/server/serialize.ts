@@ -3,10 +3,10 @@ import type { AnyTRPCRouter, TRPCError } from '@trpc/server';
 import { tagBinary } from '../codec/binary.js';
 import { encodeEvent } from '../codec/encoder.js';
 import { sharedValueOf, type SharedValue } from '../log/sharedValue.js';
-import { valueBody } from './multiplexed/frames.js';
 import { toErrorShape, type ErrorScope } from './errorShape.js';
 import type { SSERequest } from './request.js';
 import type { ResolvedServerOptions } from './resolveOptions.js';
+import { valueBody } from './valueFrame.js';
 
 /**
  * Our client asks for tagged bytes with an Accept parameter. Others (a stock tRPC client,
@@ -50,7 +50,7 @@ export class ValueSerializer {
 
   /**
    * A tracked value's multiplexed frame data after the subscription key (see `valueBody` in
-   * frames.ts). For an event-log value it is made once, for every subscriber of the event.
+   * valueFrame.ts). For an event-log value it is made once, for every subscriber of the event.
    */
   trackedBody(envelope: readonly unknown[]): string {
     const shared = sharedValueOf(envelope);

@@ -2,7 +2,7 @@
 import { Redis } from 'ioredis';
 import { isTrackedEnvelope } from '@trpc/server';
 import { afterAll, beforeAll, expect, test, vi } from 'vitest';
-import { createRedisEventLog } from '../../src/log/redisEventLog.js';
+import { createRedisEventLog } from '../../src/redis/redisEventLog.js';
 import { PUSH_SOURCE, pushSourceOf, type PushHandle, type PushSink } from '../../src/log/pushSource.js';
 import { isCheckpoint, isReset } from '../../src/log/reset.js';
 import { TopicSubscribers } from '../../src/log/topicSubscribers.js';
@@ -128,7 +128,7 @@ test('a pushed reader stopped while Redis answers its resume does not stay regis
     // A live reader keeps the topic read.
     const liveItems: unknown[] = [];
     pushSourceOf(log.subscribe('t'))![PUSH_SOURCE](sinkInto(liveItems), {});
-    await expect.poll(() => liveItems.length).toBe(1); // its checkpoint
+    await expect.poll(() => liveItems.length, { timeout: 10_000 }).toBe(1); // its checkpoint
     const id = await log.publish('t', 1);
     // A resuming reader asks Redis for the topic's head (a MULTI); it is stopped right then.
     let handle: PushHandle | undefined;
@@ -141,7 +141,7 @@ test('a pushed reader stopped while Redis answers its resume does not stay regis
     const stoppedItems: unknown[] = [];
     handle = pushSourceOf(log.subscribe('t', { lastEventId: id }))![PUSH_SOURCE](sinkInto(stoppedItems), {});
     await log.publish('t', 2);
-    await expect.poll(() => liveItems.filter(isTrackedEnvelope).length).toBe(2);
+    await expect.poll(() => liveItems.filter(isTrackedEnvelope).length, { timeout: 10_000 }).toBe(2);
     expect(stoppedItems).toEqual([]);
     // Replay the registrations in call order (a delete before its add removes nothing).
     const events = [
@@ -183,9 +183,9 @@ test('a reader whose new topic every other reader left while it was being set up
     { value: (value) => items.push(value) > 0, drained: () => Promise.resolve(), complete: () => undefined, fail: () => undefined },
     {},
   );
-  await expect.poll(() => items.length).toBe(1); // its checkpoint
+  await expect.poll(() => items.length, { timeout: 10_000 }).toBe(1); // its checkpoint
   expect(raced).toBe(true);
   const id = await log.publish('race', 'hello');
-  await expect.poll(() => items.filter(isTrackedEnvelope).map((envelope) => envelope[0])).toEqual([id]);
+  await expect.poll(() => items.filter(isTrackedEnvelope).map((envelope) => envelope[0]), { timeout: 10_000 }).toEqual([id]);
   await log.close();
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { messageFrame, startedFrame, subscriptionKey, valueBody } from '../../src/server/multiplexed/frames.js';
+import { startedFrame } from '../../src/server/multiplexed/frames.js';
+import { messageFrame, subscriptionKey, valueBody } from '../../src/server/valueFrame.js';
 import { ReplayBuffer } from '../../src/server/multiplexed/replayBuffer.js';
 
 /** Writes frames 1..n (every fourth a `started` frame, the rest value frames), as a connection does. */

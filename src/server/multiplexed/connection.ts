@@ -1,12 +1,13 @@
-import type { SubscribeOp } from './ops.js';
 import { TRPCError } from '@trpc/server';
 import type { HeartbeatTarget } from '../heartbeat.js';
+import type { ValidSubscribeOp } from './ops.js';
 import type { RequestHooks } from '../options.js';
 import type { SSEResponseSink } from '../request.js';
 import type { ResolvedServerOptions } from '../resolveOptions.js';
-import { randomToken } from '../secret.js';
+import { randomToken } from '../../shared/randomToken.js';
 import type { ValueSerializer } from '../serialize.js';
-import { connectionFrame, messageFrame, reconnectFrame } from './frames.js';
+import { connectionFrame, reconnectFrame } from './frames.js';
+import { messageFrame } from '../valueFrame.js';
 import { ReplayBuffer } from './replayBuffer.js';
 import { MuxSubscription, writeFailure } from './subscription.js';
 import { PING_FRAME } from '../dialect.js';
@@ -83,7 +84,7 @@ export class MuxConnection implements HeartbeatTarget {
    * first gets every frame after `lastSeq` (check {@link canResume} first). `opening`: the
    * subscriptions the stream's request carried, which the caller starts right after.
    */
-  attach(sink: SSEResponseSink, lastSeq: number | null, opening: readonly SubscribeOp[] = []): void {
+  attach(sink: SSEResponseSink, lastSeq: number | null, opening: readonly ValidSubscribeOp[] = []): void {
     const backlog = (lastSeq === null ? [] : this.#replay.after(lastSeq)) ?? [];
     if (this.#graceTimer) clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
@@ -141,7 +142,7 @@ export class MuxConnection implements HeartbeatTarget {
   }
 
   /**
-   * Writes a value frame (the hot path of a fan-out): `key` and `body` as in frames.ts, both
+   * Writes a value frame (the hot path of a fan-out): `key` and `body` as in valueFrame.ts, both
    * made elsewhere once (per subscription, per log event); the replay buffer keeps them by
    * reference.
    */
@@ -187,7 +188,7 @@ export class MuxConnection implements HeartbeatTarget {
     this.#sink?.write(reconnectFrame(afterMs));
   }
 
-  subscribe(op: SubscribeOp): void {
+  subscribe(op: ValidSubscribeOp): void {
     const existing = this.#subscriptions.get(op.id);
     if (op.refusal) {
       // This op alone fails. A subscription already under its id ends too: the client will
@@ -241,7 +242,7 @@ export class MuxConnection implements HeartbeatTarget {
     this.#owner.closed(this);
   }
 
-  #rejectSubscribe(op: SubscribeOp, error: TRPCError): void {
+  #rejectSubscribe(op: ValidSubscribeOp, error: TRPCError): void {
     writeFailure(this, op.id, { path: op.path, type: 'subscription', input: op.input, ctx: this.ctx }, error);
   }
 

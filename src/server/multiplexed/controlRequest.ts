@@ -3,20 +3,13 @@ import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import type { StreamEnvironment } from '../environment.js';
 import { reportFailure, type ErrorScope } from '../errorShape.js';
 import type { RequestHooks } from '../options.js';
-import type { SSERequest } from '../request.js';
+import type { PlainResponse, SSERequest } from '../request.js';
 import { secretsMatch } from '../secret.js';
 import { serializeErrorShape } from '../serialize.js';
 import type { ConnectionDirectory, ForwardedControl } from './directory.js';
 import { parseOps, type ValidControlOp } from './ops.js';
 import type { ConnectionRegistry } from './registry.js';
 import { MUX_HEADER } from '../../protocol.js';
-
-/** A complete, non-streaming answer. */
-export interface PlainResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
 
 /** What a control request presents, wherever it arrived. */
 interface ControlCredentials {

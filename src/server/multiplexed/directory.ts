@@ -1,4 +1,4 @@
-import type { PlainResponse } from './controlRequest.js';
+import type { PlainResponse } from '../request.js';
 
 /** A control request handed from the process it reached to the process that holds the connection. */
 export interface ForwardedControl {

@@ -2,9 +2,10 @@ import { encodeEvent } from '../../codec/encoder.js';
 import { MUX_EVENT, type ConnectionHello, type ReconnectFrameData } from '../../protocol.js';
 
 /*
- * The frames of the multiplexed stream (PROTOCOL.md §2.3), written as text: the hot ones
- * (`message`, `started`, …) are templates around a few quoted strings, with the event names
- * of {@link MUX_EVENT} and the data shapes of src/protocol.ts.
+ * The frames of the multiplexed stream (PROTOCOL.md §2.3), written as text: the per-subscription
+ * ones (`started`, `failed`, …) are templates around a few quoted strings, with the event names
+ * of {@link MUX_EVENT} and the data shapes of src/protocol.ts. The value frame, which the
+ * serializer shares across a fan-out, is in ../valueFrame.ts.
  */
 
 export function connectionFrame(data: ConnectionHello): string {
@@ -24,26 +25,6 @@ export function returnFrame(seq: number, subId: string): string {
 
 export function failedFrame(seq: number, subId: string, shapeJSON: string): string {
   return `event: ${MUX_EVENT.failed}\nid: ${seq}\ndata: {"s":${quote(subId)},"e":${shapeJSON}}\n\n`;
-}
-
-/**
- * `{"s":<subId>`: how every value frame of a subscription starts, made once per subscription.
- */
-export function subscriptionKey(subId: string): string {
-  return `{"s":${quote(subId)}`;
-}
-
-/**
- * The rest of a value frame's data after the subscription key: `,"i":<trackedId>,"d":<json>}`.
- * It does not depend on the subscriber, so a log event's is made once for all of them.
- */
-export function valueBody(trackedId: string | undefined, json: string): string {
-  return trackedId === undefined ? `,"d":${json}}` : `,"i":${quote(trackedId)},"d":${json}}`;
-}
-
-/** A value frame: `key` from {@link subscriptionKey}, `body` from {@link valueBody}. */
-export function messageFrame(seq: number, key: string, body: string): string {
-  return `id: ${seq}\ndata: ${key}${body}\n\n`;
 }
 
 export function resetFrame(seq: number, subId: string, reason: string, lastEventId: string | null): string {

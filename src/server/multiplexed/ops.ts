@@ -1,22 +1,17 @@
 import { TRPCError } from '@trpc/server';
-import type { ControlOp } from '../../protocol.js';
+import type { ControlOp, SubscribeOpWire } from '../../protocol.js';
 import { trackedIdProblem } from '../trackedId.js';
 
 /**
- * A `subscribe` op once validated: every field present, the resume id checked. An op whose
- * subscription id is usable but whose other fields are not carries `refusal`: that
- * subscription alone fails (a `failed` frame), and the ops beside it are applied.
+ * A `subscribe` op once validated: every field of the wire's op present (a missing resume
+ * id is `null`), the resume id checked. An op whose subscription id is usable but whose other
+ * fields are not carries `refusal`: that subscription alone fails (a `failed` frame), and the
+ * ops beside it are applied.
  */
-export interface SubscribeOp {
-  id: string;
-  path: string;
-  input: unknown;
-  lastEventId: string | null;
-  refusal?: TRPCError;
-}
+export type ValidSubscribeOp = Required<SubscribeOpWire> & { refusal?: TRPCError };
 
 /** A control op (PROTOCOL.md §2.4) once validated. */
-export type ValidControlOp = ({ op: 'subscribe' } & SubscribeOp) | Exclude<ControlOp, { op: 'subscribe' }>;
+export type ValidControlOp = ValidSubscribeOp | Exclude<ControlOp, SubscribeOpWire>;
 
 const MAX_ID_LENGTH = 128;
 const MAX_PATH_LENGTH = 1024;
@@ -51,7 +46,7 @@ export function parseOps(body: string, maxLastEventIdLength: number): ValidContr
  * a JSON array of subscribe ops, started as soon as the connection exists, which saves the
  * client a control request before its first event.
  */
-export function parseOpeningSubscribes(text: string, maxLength: number, maxLastEventIdLength: number): SubscribeOp[] {
+export function parseOpeningSubscribes(text: string, maxLength: number, maxLastEventIdLength: number): ValidSubscribeOp[] {
   if (text.length > maxLength) {
     throw new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: `The "subscribe" parameter exceeds ${maxLength} characters` });
   }

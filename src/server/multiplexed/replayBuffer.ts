@@ -1,4 +1,4 @@
-import { messageFrame } from './frames.js';
+import { messageFrame } from '../valueFrame.js';
 
 /** How often a connection notes the time in its replay buffer (the age bound's resolution). */
 const MARK_EVERY_MS = 100;
@@ -16,7 +16,7 @@ function frameSize(key: string | null, text: string): number {
  *
  * Every connection of a fan-out holds a few seconds of frames, so they are kept as what
  * rebuilds them, not as text: a value frame is its subscription's key and its body (see
- * frames.ts) — strings that exist anyway, the body being shared by every subscriber of a log
+ * valueFrame.ts) — strings that exist anyway, the body being shared by every subscriber of a log
  * event — so a frame costs two array slots instead of a copy of its text. Sequence numbers
  * are consecutive and not stored; the time is noted every {@link MARK_EVERY_MS}.
  */

@@ -9,7 +9,7 @@ import type { ClientGoneListener, SSERequest, SSEResponseSink } from '../request
 import { secretsMatch } from '../secret.js';
 import { serializeErrorShape, ValueSerializer } from '../serialize.js';
 import { endStream, type MuxConnection } from './connection.js';
-import { parseOpeningSubscribes, type SubscribeOp } from './ops.js';
+import { parseOpeningSubscribes, type ValidSubscribeOp } from './ops.js';
 import { LAST_EVENT_ID_HEADER, MUX_HEADER, QUERY_PARAM } from '../../protocol.js';
 import type { ConnectionRegistry } from './registry.js';
 
@@ -162,7 +162,7 @@ export async function serveMultiplexedStream(
     writeJSONError(stream, env, env.refusal(), scope);
     return done;
   }
-  let opening: SubscribeOp[] = [];
+  let opening: ValidSubscribeOp[] = [];
   let connection: MuxConnection;
   try {
     const subscribe = req.searchParams.get(QUERY_PARAM.subscribe);

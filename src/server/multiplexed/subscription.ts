@@ -5,7 +5,8 @@ import { checkEmittedId, checkTrackedId } from '../trackedId.js';
 import { discardSource, pumpSource, type Pump, type PumpOutlet } from '../sourcePump.js';
 import { callSubscription, lookupSubscription } from '../subscriptionCall.js';
 import { isCheckpoint, isReset } from '../../log/reset.js';
-import { checkpointFrame, failedFrame, resetFrame, returnFrame, startedFrame, subscriptionKey, valueBody } from './frames.js';
+import { checkpointFrame, failedFrame, resetFrame, returnFrame, startedFrame } from './frames.js';
+import { subscriptionKey, valueBody } from '../valueFrame.js';
 import type { MuxConnection } from './connection.js';
 
 /**
@@ -18,7 +19,7 @@ export class MuxSubscription implements PumpOutlet {
   readonly #connection: MuxConnection;
   readonly #abort = new AbortController();
   readonly #scope: ErrorScope;
-  /** How each of its value frames starts (frames.ts `subscriptionKey`). */
+  /** How each of its value frames starts (valueFrame.ts `subscriptionKey`). */
   readonly #key: string;
   #pump: Pump | undefined;
   #ended = false;

@@ -1,11 +1,11 @@
 import { tracked, TRPCError, type TrackedEnvelope } from '@trpc/server';
 import type { Redis } from 'ioredis';
-import { randomToken } from '../server/secret.js';
-import { createCheckpoint, createReset, type CheckpointSignal, type ResetSignal } from './reset.js';
-import { SharedValue, withSharedValue } from './sharedValue.js';
-import { PushableGenerator, PushedReaderBase, type PushHandle, type PushOptions, type PushSink } from './pushSource.js';
-import type { EventLog, EventLogSubscribeOptions } from './types.js';
-import { TopicSubscribers } from './topicSubscribers.js';
+import { randomToken } from '../shared/randomToken.js';
+import { createCheckpoint, createReset, type CheckpointSignal, type ResetSignal } from '../log/reset.js';
+import { SharedValue, withSharedValue } from '../log/sharedValue.js';
+import { PushableGenerator, PushedReaderBase, type PushHandle, type PushOptions, type PushSink } from '../log/pushSource.js';
+import type { EventLog, EventLogSubscribeOptions } from '../log/types.js';
+import { TopicSubscribers } from '../log/topicSubscribers.js';
 
 /** Options of {@link createRedisEventLog}. */
 export interface RedisEventLogOptions {
@@ -127,7 +127,8 @@ function field(fields: string[], name: string): string | undefined {
 
 /**
  * The event log on Redis Streams, for several server processes: one stream per topic, ids
- * `{epoch}-{ms}-{seq}` (the epoch is stored in Redis, so a wiped Redis gives a new one).
+ * `{epoch}-{ordinal}-{ms}-{seq}` (the epoch is stored in Redis, so a wiped Redis gives a new
+ * one; the ordinal is the event's in its topic, then comes its stream id).
  *
  * Each process runs ONE blocking reader over every topic it has readers for, and fans events
  * out to its local readers from a window (each event parsed once per process, serialized once
