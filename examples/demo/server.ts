@@ -1,13 +1,5 @@
-/** `npm run demo`: starts the demo on http://127.0.0.1:3000 (PORT and HOST override). */
+/** `npm run demo`: the demo on http://127.0.0.1:3000 (PORT and HOST override). */
+import { runFromCommandLine } from '../shared/cli.js';
 import { startDemo } from './app.js';
 
-const demo = await startDemo({
-  port: Number(process.env['PORT'] ?? 3000),
-  host: process.env['HOST'] ?? '127.0.0.1',
-});
-console.log(`trpc-sse demo: open ${demo.url}  (Ctrl-C to stop)`);
-const stop = (): void => {
-  void demo.close().then(() => process.exit(0));
-};
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
+await runFromCommandLine('trpc-sse demo', (opts) => startDemo(opts));

@@ -1,50 +1,88 @@
 /**
- * The demo in a real browser: the page subscribes through sseLink, survives the server
- * dropping every stream (resume, no duplicate), and streams a job's progress to the end.
+ * The demo in Chromium: the four use cases on one page over one stream (the connection
+ * panel says so, and the page made one stream request), no failed request (the favicon), a
+ * narrow screen that cuts nothing, and a real restart of the server with the page open: the
+ * page says the feed could not be resumed, reloads it, and shows the new server's events.
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startDemo, type DemoServer } from '../../examples/demo/app.js';
 import { launchChromium } from '../helpers/browser.js';
+import { isContiguousDescending, listedNumbers, openExamplePage } from '../helpers/examplePage.js';
 
 let demo: DemoServer;
 let browser: Browser;
 beforeAll(async () => {
-  demo = await startDemo({ port: 0, feedIntervalMs: 100 });
+  demo = await startDemo({ port: 0, feedIntervalMs: 100, stepMs: 50 });
   browser = await launchChromium();
-});
+}, 60_000);
 afterAll(async () => {
   await browser?.close();
   await demo?.close();
 });
 
-test('feed, resume after a drop, and a job to 100 %', { timeout: 60_000 }, async () => {
-  const page = await browser.newPage();
-  await page.goto(demo.url);
-  await page.waitForFunction(() => document.querySelectorAll('#feed li').length >= 5);
-  expect(await page.textContent('#state')).toBe('connected');
+test('four widgets, one stream: the panel counts them, the page made one stream request', { timeout: 90_000 }, async () => {
+  const page = await openExamplePage(browser, `${demo.url}?rate=1000`);
+  await page.untilAtLeast('#feed-received', 5);
+  await page.untilAtLeast('#log-lines', 2_000);
+  await page.untilText('#connection-token', '1');
+  // Feed, notifications (and the session), logs, the panel's own: five subscriptions at least.
+  await page.untilAtLeast('#server-subscriptions', 5);
+  expect(await page.text('#state')).toBe('connected');
+  expect(await page.number('#server-streams')).toBe(1);
+  expect(await page.number('#page-streams')).toBe(1);
+  expect(page.streamRequests()).toBe(1);
 
-  await page.click('#start');
-  await page.waitForFunction(() => (document.querySelector('#progress') as HTMLProgressElement).value >= 20);
+  await page.page.click('#job-start');
+  await page.untilText('#job-status', /: done$/);
+  expect(await page.page.$eval('#job-bar', (bar) => (bar as HTMLProgressElement).value)).toBe(100);
+  expect(page.streamRequests()).toBe(1);
+  expect(page.problems).toEqual([]);
+  await page.page.close();
+});
 
-  const before = Number(await page.textContent('#received'));
-  await page.click('#drop');
-  // Back to connected, and the feed keeps growing after the drop.
-  await page.waitForFunction(
-    (n) => Number(document.querySelector('#received')!.textContent) >= n + 10 && document.querySelector('#state')!.textContent === 'connected',
-    before,
-  );
-  await page.fill('#text', 'hello from the browser');
-  await page.click('#post button');
-  await page.waitForFunction(() => document.querySelector('#feed')!.textContent!.includes('hello from the browser'));
-  await page.waitForFunction(() => (document.querySelector('#progress') as HTMLProgressElement).value === 100, null, { timeout: 20_000 });
+test('a narrow screen: nothing sticks out, the placeholders fit', async () => {
+  const page = await openExamplePage(browser, `${demo.url}?rate=1000`, { width: 360, height: 740 });
+  await page.untilAtLeast('#feed-received', 1);
+  const fit = await page.page.evaluate(() => {
+    const context = document.createElement('canvas').getContext('2d')!;
+    const cut = [...document.querySelectorAll('input[placeholder]')].filter((input) => {
+      const style = getComputedStyle(input);
+      context.font = style.font;
+      const room = (input as HTMLElement).clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      return context.measureText((input as HTMLInputElement).placeholder).width > room;
+    });
+    return { cut: cut.map((input) => input.id), overflow: document.documentElement.scrollWidth - window.innerWidth };
+  });
+  expect(fit).toEqual({ cut: [], overflow: 0 });
+  expect(page.problems).toEqual([]);
+  await page.page.close();
+});
 
-  expect(await page.textContent('#job')).toMatch(/done$/);
-  expect(await page.textContent('#duplicates')).toBe('0');
-  expect(await page.textContent('#missing')).toBe('0');
-  // Ids are consecutive: nothing was lost across the drop.
-  const ids = await page.$$eval('#feed li span', (spans) => spans.map((s) => Number(/^#(\d+)/.exec(s.textContent ?? '')![1])));
-  const sorted = [...ids].sort((a, b) => b - a);
-  expect(ids).toEqual(sorted);
-  expect(sorted[0]! - sorted.at(-1)!).toBe(sorted.length - 1);
+test('the server restarts with the page open: a visible reset, the feed reloaded, new events shown', { timeout: 120_000 }, async () => {
+  const page = await openExamplePage(browser, `${demo.url}?rate=1000`);
+  await page.untilAtLeast('#feed-received', 5);
+  const before = await listedNumbers(page.page, '#feed li');
+  expect(await page.text('#feed-resets')).toBe('0');
+
+  // Stop the server, start a new one on the same port (a fresh memory log: a new epoch).
+  const { port } = demo;
+  await demo.close();
+  demo = await startDemo({ port, feedIntervalMs: 100, stepMs: 50 });
+
+  await page.untilText('#feed-resets', '1');
+  expect(await page.page.isVisible('#feed-notice')).toBe(true);
+  expect(await page.number('#page-resets')).toBeGreaterThanOrEqual(1);
+  // The restarted feed counts from 1 again; the page shows its items, and keeps receiving them.
+  await page.untilAtLeast('#feed-received', 10);
+  await page.untilText('#state', 'connected');
+  const after = await listedNumbers(page.page, '#feed li');
+  expect(after.length).toBeGreaterThanOrEqual(10);
+  expect(isContiguousDescending(after)).toBe(true);
+  expect(after.at(-1)).toBe(1);
+  expect(after).not.toEqual(before.slice(0, after.length));
+  expect(await page.text('#feed-missing')).toBe('0');
+  expect(await page.text('#feed-duplicates')).toBe('0');
+  expect(page.problems).toEqual([]);
+  await page.page.close();
 });
