@@ -8,6 +8,10 @@
 export async function register(): Promise<void> {
   // Signals reach the Node.js server only (not the edge runtime).
   if (process.env.NEXT_RUNTIME !== 'nodejs') return;
-  const [{ installGracefulShutdown }, { handler }] = await Promise.all([import('trpc-sse/fetch'), import('./server/handler')]);
-  installGracefulShutdown({ cores: [handler], exit: false });
+  const [{ installGracefulShutdown }, { handler }, { progressHandler }] = await Promise.all([
+    import('trpc-sse/fetch'),
+    import('./server/handler'),
+    import('./server/progressHandler'),
+  ]);
+  installGracefulShutdown({ cores: [handler, progressHandler], exit: false });
 }

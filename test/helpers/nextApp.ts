@@ -12,7 +12,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const NEXT_APP_DIR = fileURLToPath(new URL('../../examples/nextjs/', import.meta.url));
+const NEXT_APP_DIR = fileURLToPath(new URL('../../examples/nextjs/', import.meta.url));
 
 const NEXT_BIN = join(NEXT_APP_DIR, 'node_modules', 'next', 'dist', 'bin', 'next');
 const INSTALL_STAMP = join(NEXT_APP_DIR, 'node_modules', '.trpc-sse-example-install');
@@ -84,8 +84,12 @@ function freePort(): Promise<number> {
 }
 
 export interface NextAppStats {
+  /** The tRPC route's event streams. */
   openStreams: number;
+  /** The tRPC route's multiplexed connections, with or without a stream. */
   connections: number;
+  /** The progress route's event streams. */
+  progressStreams: number;
 }
 
 export interface NextAppProcess {
@@ -94,7 +98,7 @@ export interface NextAppProcess {
   child: ChildProcess;
   /** Everything the process printed so far. */
   readonly output: string;
-  /** The handler core's counts, from the app's `/api/stats` route. */
+  /** The handler cores' counts, from the app's `/api/stats` route. */
   stats(): Promise<NextAppStats>;
   /** Resolves once the process has exited, by itself or not. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -116,10 +120,10 @@ export async function startNextApp(env: Record<string, string> = {}): Promise<Ne
   const ready = new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
-      if (/Ready in/.test(output)) resolve();
+      if (output.includes('Ready in')) resolve();
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     void exited.then(({ code, signal }) => reject(new Error(`next start exited (${signal ?? code}) before it was ready:\n${output}`)));
   });
   await ready;

@@ -1,3 +1,4 @@
+import Link from 'next/link';
 import { Live } from './live';
 
 // Rendered for every request, as a page that reads the visitor's session would be: the
@@ -12,6 +13,9 @@ export default function Page() {
       <p>
         Two subscriptions on one multiplexed event stream (<code>/api/trpc/trpc-sse</code>), served by tRPC&apos;s
         standard <code>app/api/trpc/[trpc]/route.ts</code>. Lose the network for a moment: the clock resumes where it left off, with nothing missing.
+      </p>
+      <p>
+        <Link href="/progress">Progress of a long job</Link>: a route of its own streaming a job&apos;s steps.
       </p>
       <Live />
     </main>

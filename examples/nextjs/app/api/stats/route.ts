@@ -1,10 +1,17 @@
 import { handler } from '../../../server/handler';
+import { progressHandler } from '../../../server/progressHandler';
 
 // Read on every request, never prerendered.
 export const dynamic = 'force-dynamic';
 
-/** What the server holds right now: event streams, and multiplexed connections (with or without a stream). */
+/**
+ * What the server holds right now: the tRPC route's event streams and multiplexed connections
+ * (with or without a stream), and the progress route's streams.
+ */
 export function GET(): Response {
   const { openStreams, connections } = handler.core;
-  return Response.json({ openStreams, connections }, { headers: { 'cache-control': 'no-store' } });
+  return Response.json(
+    { openStreams, connections, progressStreams: progressHandler.core.openStreams },
+    { headers: { 'cache-control': 'no-store' } },
+  );
 }
