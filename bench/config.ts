@@ -43,6 +43,9 @@ export const config = {
   settleMs: numberEnv('SETTLE_MS', 1000, 300),
   /** Stop starting new cases past this (the run still reports what it has). */
   suiteBudgetMs: numberEnv('SUITE_MAX_S', 16 * 60, 4 * 60) * 1000,
+  /** Observability scenario: fan-out size, and rounds of each setting (off and on alternate). */
+  observabilitySubscribers: numberEnv('OBS_N', 1000, 1000),
+  observabilityRounds: numberEnv('OBS_ROUNDS', 4, 2),
   only: process.env['ONLY'] ? process.env['ONLY'].split(',') : null,
   /** Where latest.{json,md,svg} go instead of bench/results/ (for a run that must not replace the committed results). */
   resultsDir: process.env['BENCH_RESULTS_DIR'] ?? null,

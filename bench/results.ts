@@ -8,6 +8,19 @@ import type { TransportId } from './transports/types.js';
 export type CaseResult = object;
 export type ByTransport = Partial<Record<TransportId, CaseResult>>;
 
+/** The observability scenario: alternating fan-outs with the server's listeners off and on. */
+export interface ObservabilityCost {
+  subscribers: number;
+  /** Server CPU µs per delivery, one figure per round. */
+  offUsPerDelivery: number[];
+  onUsPerDelivery: number[];
+  /** median(on) ÷ median(off) − 1, in %. */
+  overheadPct: number;
+  /** Channel messages the listeners received, summed over the "on" rounds. */
+  channelMessages: number;
+  errors: string[];
+}
+
 export interface Results {
   machine: MachineFacts;
   params: Config;
@@ -22,6 +35,8 @@ export interface Results {
   connect: ByTransport;
   connectWarm: ByTransport;
   storm: ByTransport;
+  /** Server CPU per delivery with every diagnostics channel listened to and stats read, versus without; absent from runs made before it was measured. */
+  observability?: ObservabilityCost;
   /** What each subscription link adds to a browser app's bundle; absent from runs made before it was measured. */
   size?: BundleSizeReport | { error: string };
 }

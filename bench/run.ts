@@ -17,6 +17,7 @@ import type { ByTransport, CaseResult, Results } from './results.js';
 import { runConnect } from './scenarios/connect.js';
 import { runFanout } from './scenarios/fanout.js';
 import { runIdlePerConnection, runIdlePerSharedSubscription } from './scenarios/idleMemory.js';
+import { runObservabilityCost } from './scenarios/observability.js';
 import { runStorm } from './scenarios/storm.js';
 import { runThroughput } from './scenarios/throughput.js';
 import { TRANSPORTS, type TransportInfo } from './transports/registry.js';
@@ -115,6 +116,10 @@ await scenario('connect', async () => {
 
 await scenario('storm', async () => {
   for (const t of selected.filter((x) => x.resumes)) await runCase('reconnect storm', t, results.storm, () => runStorm(t, config));
+});
+
+await scenario('observability', async () => {
+  results.observability = await runObservabilityCost(config, (line) => console.log(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${line}`));
 });
 
 const md = save();

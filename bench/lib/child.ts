@@ -60,7 +60,10 @@ export function forkChild(script: string, args: string[], env: Record<string, st
 
   proc.on('message', (raw) => {
     const msg = raw as Reply;
-    if (msg.type === 'ready') return onReady(msg.data);
+    if (msg.type === 'ready') {
+      onReady(msg.data);
+      return;
+    }
     const p = pending.get(msg.id);
     if (!p) return;
     pending.delete(msg.id);
@@ -94,7 +97,7 @@ export function forkChild(script: string, args: string[], env: Record<string, st
           pending.delete(id);
           reject(new Error(`${name}: ${cmd} timed out after ${timeoutMs} ms`));
         }, timeoutMs);
-        pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+        pending.set(id, { resolve, reject, timer });
         proc.send({ id, cmd, args: callArgs });
       });
     },

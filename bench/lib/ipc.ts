@@ -17,7 +17,7 @@ export type Reply =
   | { type: 'reply'; id: number; ok: true; data: unknown }
   | { type: 'reply'; id: number; ok: false; error: string };
 
-export const DEFAULT_LIFETIME_MS = 300_000;
+const DEFAULT_LIFETIME_MS = 300_000;
 
 export function serveIpc(handlers: Record<string, Handler>, ready: unknown): void {
   const send = (msg: Reply): void => {

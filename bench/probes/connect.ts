@@ -25,7 +25,7 @@ function once(client: BenchClient, timeoutMs: number): Promise<{ us: number; err
     const unsubscribe = client.subscribe('hello', undefined, {
       onStarted: () => undefined,
       onData: () => finish({ us: nowUs() - t0 }),
-      onError: (error) => finish({ us: NaN, error: String((error as Error)?.message ?? error) }),
+      onError: (error) => finish({ us: NaN, error: error instanceof Error ? error.message : String(error) }),
       onComplete: () => finish({ us: NaN, error: 'completed without data' }),
     });
   });

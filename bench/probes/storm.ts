@@ -72,7 +72,7 @@ export class Storm {
         },
         onError: (error) => {
           w.errors++;
-          if (this.#errorSamples.size < 5) this.#errorSamples.add(String((error as Error)?.message ?? error).slice(0, 200));
+          if (this.#errorSamples.size < 5) this.#errorSamples.add((error instanceof Error ? error.message : String(error)).slice(0, 200));
           resolve();
         },
         onComplete: () => {

@@ -31,7 +31,7 @@ export class SubscriberPool {
 
   #noteError(error: unknown): void {
     this.#errors++;
-    if (this.#errorSamples.size < 5) this.#errorSamples.add(String((error as Error)?.message ?? error).slice(0, 200));
+    if (this.#errorSamples.size < 5) this.#errorSamples.add((error instanceof Error ? error.message : String(error)).slice(0, 200));
   }
 
   /**
@@ -49,7 +49,11 @@ export class SubscriberPool {
     for (let i = 0; i < opts.n && Date.now() < deadline; i += opts.batch) {
       const waits: Array<Promise<void>> = [];
       for (let j = i; j < Math.min(opts.n, i + opts.batch); j++) {
-        waits.push(this.#openOne(opts.shared).then(() => void started++));
+        waits.push(
+          this.#openOne(opts.shared).then(() => {
+            started++;
+          }),
+        );
         opened++;
       }
       const left = Math.max(0, deadline - Date.now());

@@ -14,10 +14,9 @@ export interface CounterEvent {
  * tRPC clients hand a `tracked()` value to `onData` as `{ id, data }`; untracked values come
  * as they are. The probes only want the payload.
  */
-export function payload(value: unknown): unknown {
+function payload(value: unknown): unknown {
   if (value && typeof value === 'object' && 'id' in value && 'data' in value) {
-    const v = value as { id: unknown; data: unknown };
-    if (typeof v.id === 'string') return v.data;
+    if (typeof value.id === 'string') return value.data;
   }
   return value;
 }

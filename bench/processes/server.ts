@@ -74,6 +74,7 @@ serveIpc(
     },
     publish,
     counter: () => server.counterStats(),
+    observed: () => server.observedMessages?.() ?? 0,
   },
   { port: server.port, pid: process.pid },
 );

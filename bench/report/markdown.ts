@@ -1,4 +1,5 @@
 /** `results/latest.md`: machine facts, then one table per scenario with the mux ÷ peer ratios. */
+import { renderObservabilityMarkdown } from '../scenarios/observability.js';
 import { renderBundleSizeMarkdown } from '../../scripts/bundle-size.js';
 import type { Config } from '../config.js';
 import type { CaseResult, Results } from '../results.js';
@@ -88,7 +89,7 @@ export function renderMarkdown(r: Results, cfg: Config): string {
   for (const section of sections(r, cfg)) {
     // A scenario left out of this run (ONLY=…) has no table.
     if (Object.keys(section.cells).length === 0) continue;
-    parts.push('', `## ${section.title}`, '', ...section.notes.map((n) => `${n}`), '', table(section));
+    parts.push('', `## ${section.title}`, '', ...section.notes, '', table(section));
     const f = failures(section);
     if (f.length) parts.push('', ...f);
   }
@@ -97,5 +98,6 @@ export function renderMarkdown(r: Results, cfg: Config): string {
     const size = 'error' in r.size ? `## ${title}\n\n- **error**: ${r.size.error}` : renderBundleSizeMarkdown(r.size, { level: 2, title }).trimEnd();
     parts.push('', size);
   }
+  if (r.observability) parts.push('', renderObservabilityMarkdown(r.observability));
   return parts.join('\n') + '\n';
 }

@@ -23,8 +23,9 @@ async function serverCpuUs(server: Child): Promise<{ us: number; via: 'ipc' | 'p
   }
 }
 
-export function runFanout(t: TransportInfo, cfg: Config, n: number) {
-  return withPair(t, {}, async (server, client) => {
+/** `serverEnv`: settings of the server process (the observability scenario turns its listeners on there). */
+export function runFanout(t: TransportInfo, cfg: Config, n: number, serverEnv: Record<string, string | number> = {}) {
+  return withPair(t, serverEnv, async (server, client) => {
     const opened = await client.call<{ started: number; openMs: number; timedOut: boolean; errors: number }>(
       'open',
       { n, shared: false, record: cfg.fanoutEvents, batch: 100, timeoutMs: 150_000 },
@@ -50,7 +51,10 @@ export function runFanout(t: TransportInfo, cfg: Config, n: number) {
       .call<{ heapUsed: number }>('mem', {}, 30_000)
       .then((m) => m.heapUsed)
       .catch(() => NaN);
+    // Proof that the observability scenario's listeners were there (they only count).
+    const observed = serverEnv['BENCH_OBSERVE'] ? { observedMessages: await server.call<number>('observed', {}, 20_000) } : {};
     return {
+      ...observed,
       ...r,
       openMs: opened.openMs,
       serverCpuUsPerDelivery: (cpu1.us - cpu0.us) / r.expected,

@@ -13,13 +13,10 @@ export interface CaseError {
   stderr?: string;
 }
 
-export const isCaseError = (value: unknown): value is CaseError =>
-  typeof value === 'object' && value !== null && 'error' in value && typeof (value as CaseError).error === 'string';
-
 /** Children end themselves after this even if the orchestrator hangs. */
 const CHILD_LIFETIME_MS = 300_000;
 
-export function forkServer(t: TransportInfo, env: Record<string, string | number> = {}): Child {
+function forkServer(t: TransportInfo, env: Record<string, string | number> = {}): Child {
   const vars: Record<string, string> = { BENCH_LIFETIME_MS: String(CHILD_LIFETIME_MS) };
   for (const [k, v] of Object.entries(env)) vars[k] = String(v);
   return forkChild('server.ts', [t.server], vars);
@@ -72,7 +69,7 @@ export async function withPair<T extends object>(
     return { ...result, ...(await client.call<object>('diagnostics')) };
   } catch (error) {
     const stderr = [client?.stderrTail(), server?.stderrTail()].filter(Boolean).join('\n').slice(-1500);
-    return { error: String((error as Error).message ?? error).split('\n')[0]!.slice(0, 300), ...(stderr ? { stderr } : {}) };
+    return { error: (error instanceof Error ? error.message : String(error)).split('\n')[0]!.slice(0, 300), ...(stderr ? { stderr } : {}) };
   } finally {
     await client?.stop();
     await server?.stop();

@@ -62,7 +62,7 @@ export async function runStorm(t: TransportInfo, cfg: Config): Promise<object | 
     return { openMs: opened.openMs, serverDownMs, allResumedMs, ...report, serverResumes: resumes, serverReplayed: replayed, ...diagnostics };
   } catch (error) {
     const stderr = [client, ...children].map((c) => c?.stderrTail()).filter(Boolean).join('\n').slice(-1500);
-    return { error: String((error as Error).message ?? error).split('\n')[0]!.slice(0, 300), ...(stderr ? { stderr } : {}) };
+    return { error: (error instanceof Error ? error.message : String(error)).split('\n')[0]!.slice(0, 300), ...(stderr ? { stderr } : {}) };
   } finally {
     // The client first, so it does not reconnect to a server that is going away.
     await client?.stop();

@@ -8,7 +8,7 @@ const samples = new Set<string>();
 
 export function noteConnectionError(error: unknown): void {
   count++;
-  if (samples.size < 5) samples.add(String((error as Error)?.message ?? error).slice(0, 200));
+  if (samples.size < 5) samples.add((error instanceof Error ? error.message : String(error)).slice(0, 200));
 }
 
 export function connectionDiagnostics(): { connectionErrors: number; connectionErrorSamples: string[] } {

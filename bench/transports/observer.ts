@@ -1,7 +1,7 @@
 import type { ProcedurePath, SubscribeHandlers } from './types.js';
 
 /** What tRPC's `client.x.subscribe(input, observer)` takes, from our handlers. */
-export function trpcObserver(h: SubscribeHandlers) {
+function trpcObserver(h: SubscribeHandlers) {
   return {
     onStarted: () => h.onStarted(),
     onData: (value: unknown) => h.onData(value),
@@ -10,7 +10,9 @@ export function trpcObserver(h: SubscribeHandlers) {
   };
 }
 
-type Subscribable = { subscribe(input: unknown, observer: ReturnType<typeof trpcObserver>): { unsubscribe(): void } };
+interface Subscribable {
+  subscribe(input: unknown, observer: ReturnType<typeof trpcObserver>): { unsubscribe(): void };
+}
 
 /** `client[path].subscribe(...)` for a path chosen at run time (the four procedures share one shape here). */
 export function subscribeAt(client: object, path: ProcedurePath, input: unknown, h: SubscribeHandlers): () => void {

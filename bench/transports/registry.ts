@@ -20,12 +20,6 @@ export const TRANSPORTS: readonly TransportInfo[] = [
   { id: 'raw', label: 'raw SSE', server: 'raw', resumes: false },
 ];
 
-export function transport(id: TransportId): TransportInfo {
-  const info = TRANSPORTS.find((t) => t.id === id);
-  if (!info) throw new Error(`unknown transport ${id}`);
-  return info;
-}
-
 export async function startServer(kind: ServerKind, opts: ServerOptions): Promise<BenchServer> {
   switch (kind) {
     case 'trpc-sse':

@@ -13,7 +13,7 @@ export function clientFactory(port: number): ClientFactory {
   const url = `http://${HOST}:${port}`;
   return () => {
     const trpc = createTRPCClient<LatestRouter>({
-      links: [httpSubscriptionLink({ url, EventSource: EventSource as unknown as typeof globalThis.EventSource })],
+      links: [httpSubscriptionLink({ url, EventSource })],
     });
     return {
       subscribe: (path, input, h) => subscribeAt(trpc, path, input, h),

@@ -22,6 +22,8 @@ export interface BenchServer {
   publishTick(event: TickEvent): void;
   /** The storm's counter: its head, and how many subscriptions resumed and how many values they were replayed. */
   counterStats(): { head: number; resumes: number; replayed: number };
+  /** trpc-sse with BENCH_OBSERVE=1: messages its diagnostics-channel listeners received. */
+  observedMessages?(): number;
 }
 
 export interface SubscribeHandlers {

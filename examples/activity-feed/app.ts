@@ -22,7 +22,13 @@ export function createFeedBackend(opts: { redisUrl?: string | undefined; interva
   if (!opts.redisUrl) {
     const log = createMemoryEventLog();
     const feed = createFeed({ log, store: createMemoryFeedStore(), intervalMs });
-    return { feed, close: async () => (feed.stop(), await log.close()) };
+    return {
+      feed,
+      close: async () => {
+        feed.stop();
+        await log.close();
+      },
+    };
   }
   const redis = new Redis(opts.redisUrl);
   const log = createRedisEventLog({ redis });

@@ -80,7 +80,7 @@ export function createFeed(opts: { log: EventLog; store: FeedStore; intervalMs?:
     intervalMs > 0
       ? setInterval(() => {
           tick++;
-          const text = `${PEOPLE[tick % PEOPLE.length]} ${ACTIONS[(tick * 7) % ACTIONS.length]} ${THINGS[(tick * 5) % THINGS.length]}`;
+          const text = `${PEOPLE[tick % PEOPLE.length]!} ${ACTIONS[(tick * 7) % ACTIONS.length]!} ${THINGS[(tick * 5) % THINGS.length]!}`;
           post(text).catch((error: unknown) => console.error('feed: could not post', error));
         }, intervalMs)
       : undefined;

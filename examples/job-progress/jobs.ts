@@ -36,7 +36,7 @@ async function* work(of: number, stepMs: number, signal: AbortSignal, job: JobSn
   try {
     for (let step = 1; step <= of; step++) {
       await sleep(stepMs, undefined, { signal });
-      yield `${WORK[(step - 1) % WORK.length]} (${step}/${of})`;
+      yield `${WORK[(step - 1) % WORK.length]!} (${step}/${of})`;
     }
   } finally {
     // A real job would release a worker, a lock or temporary files here.
@@ -71,7 +71,7 @@ export class Jobs {
 
   cancel(jobId: string): boolean {
     const job = this.#jobs.get(jobId);
-    if (!job || job.snapshot.state !== 'running') return false;
+    if (job?.snapshot.state !== 'running') return false;
     job.abort.abort();
     return true;
   }

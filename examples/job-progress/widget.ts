@@ -62,19 +62,24 @@ export function mountJobProgress(root: HTMLElement, trpc: TRPCClient<JobsRouter>
     );
   };
 
-  start.addEventListener('click', async () => {
+  const showFailure = (error: unknown): void => {
+    status.textContent = error instanceof Error ? error.message : String(error);
+  };
+
+  const startJob = async (): Promise<void> => {
     const snapshot = await trpc.jobs.start.mutate({ steps });
     const params = new URLSearchParams(location.search);
     params.set('job', snapshot.jobId);
     history.replaceState(null, '', `?${params}`);
     follow(snapshot);
-  });
+  };
+  start.addEventListener('click', () => void startJob().catch(showFailure));
   cancel.addEventListener('click', () => {
     if (current) void trpc.jobs.cancel.mutate({ jobId: current.jobId });
   });
 
   const opened = new URLSearchParams(location.search).get('job');
   if (opened) {
-    trpc.jobs.get.query({ jobId: opened }).then(follow, (error: Error) => (status.textContent = error.message));
+    trpc.jobs.get.query({ jobId: opened }).then(follow, showFailure);
   }
 }

@@ -102,8 +102,15 @@ export function mountNotifications(root: HTMLElement, client: PageClient, trpc: 
     text.value = '';
   });
   markRead.addEventListener('click', () => void trpc.notifications.markAllRead.mutate());
-  refresh.addEventListener('click', async () => {
-    const session = await client.refreshToken();
-    tokens.querySelector('#page-token')!.textContent = String(session.tokenNo);
+  refresh.addEventListener('click', () => {
+    client.refreshToken().then(
+      (session) => {
+        tokens.querySelector('#page-token')!.textContent = String(session.tokenNo);
+      },
+      (error: unknown) => {
+        notice.textContent = `Could not refresh the token: ${error instanceof Error ? error.message : String(error)}`;
+        notice.hidden = false;
+      },
+    );
   });
 }

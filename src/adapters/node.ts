@@ -23,6 +23,10 @@ export interface CreateSSEHandlerOptions<TRouter extends AnyTRPCRouter>
 
 /** A Node request handler with its core attached (for shutdown and metrics). */
 export interface SSEHandler {
+  /**
+   * Serves one request. Resolves once it is answered (a stream: once it has ended); never
+   * rejects: a failure is logged and answered with a 500, or the response is cut.
+   */
   (req: NodeRequest, res: NodeResponse): Promise<void>;
   readonly core: SSECore;
 }
@@ -54,19 +58,39 @@ function procedurePath(url: string, basePath: string): string | null {
 export function createSSEHandler<TRouter extends AnyTRPCRouter>(opts: CreateSSEHandlerOptions<TRouter>): SSEHandler {
   const base = opts.basePath ?? '/';
   const basePath = base.endsWith('/') ? base : base + '/';
-  const { core, dispatch } = createNodeDispatcher(opts);
+  const dispatcher = createNodeDispatcher(opts);
   // Not async: an open stream's promise is the core's own, with no suspended function here.
+  // It never rejects: `http.createServer` ignores a listener's promise, so a rejection would
+  // be unhandled and end the process. A request that fails is answered (or cut) instead.
   const handler = (req: NodeRequest, res: NodeResponse): Promise<void> => {
     const path = procedurePath(req.url ?? '/', basePath);
-    if (path !== null) return dispatch(req, res, path, notFound);
-    try {
-      notFound(req, res);
+    if (path === null) {
+      try {
+        notFound(req, res);
+      } catch (error) {
+        failed(res, error);
+      }
       return Promise.resolve();
-    } catch (error) {
-      return Promise.reject(error);
     }
+    return dispatcher.dispatch(req, res, path, notFound).catch((error: unknown) => failed(res, error));
   };
-  return Object.assign(handler, { core });
+  return Object.assign(handler, { core: dispatcher.core });
+}
+
+/** A request the handler could not serve: a 500 if nothing was sent yet, else the response is cut; logged either way. */
+function failed(res: NodeResponse, error: unknown): void {
+  console.error('trpc-sse: a request failed', error);
+  try {
+    if (!res.headersSent) {
+      res.writeHead(500, { 'Content-Type': 'text/plain' });
+      res.end('Internal Server Error');
+      return;
+    }
+  } catch {
+    // Cannot answer: cut it below.
+  }
+  if ('stream' in res) res.stream.destroy();
+  else res.destroy();
 }
 
 function notFound(_req: NodeRequest, res: NodeResponse): void {

@@ -22,6 +22,12 @@ export interface SSEClient {
    */
   readonly fallbackReason: AnyClientError | null;
   /**
+   * With `share: 'tabs'`: whether this tab leads (holds the stream), follows (its subscriptions
+   * ride on the leader's), is still joining, or cannot share here (`'unshared'`). `null` when
+   * sharing is off.
+   */
+  readonly tabRole: 'joining' | 'leader' | 'follower' | 'unshared' | null;
+  /**
    * Starts a subscription (what `sseLink` calls). The observer receives tRPC's envelopes;
    * `unsubscribe()` completes it, as tRPC's own links do.
    * @internal
@@ -38,7 +44,11 @@ export interface SSEClient {
 export function clientHandle(
   runtime: ClientRuntime,
   transport: () => Transport,
-  state: { readonly mode: SSEClient['mode']; readonly fallbackReason: AnyClientError | null },
+  state: {
+    readonly mode: SSEClient['mode'];
+    readonly fallbackReason: AnyClientError | null;
+    readonly tabRole?: () => SSEClient['tabRole'];
+  },
 ): SSEClient {
   let closed = false;
   return {
@@ -48,6 +58,9 @@ export function clientHandle(
     },
     get fallbackReason() {
       return state.fallbackReason;
+    },
+    get tabRole() {
+      return state.tabRole?.() ?? null;
     },
     subscribe(op, transformer, observer) {
       if (closed) throw new Error('trpc-sse: this client is closed');

@@ -5,9 +5,11 @@ import type { SSEClientOptions } from './options.js';
 import { ClientRuntime } from './runtime.js';
 import type { Transport } from './transport.js';
 import { clientHandle, type SSEClient } from './clientHandle.js';
+import type { TabRole, TabSharing } from './tabs/tabSharedTransport.js';
 
 export type { LazyOptions } from './multiplexed/multiplexedTransport.js';
 export type { SSEClient } from './clientHandle.js';
+
 
 /** Options of {@link createSSEClient}. */
 export interface CreateSSEClientOptions extends SSEClientOptions {
@@ -34,6 +36,13 @@ export interface CreateSSEClientOptions extends SSEClientOptions {
    * the console once; the reason stays readable as {@link SSEClient.fallbackReason}.
    */
   onFallback?: (reason: AnyClientError) => void;
+  /**
+   * `tabSharing()`: one stream per browser instead of one per tab (the tabs of one origin and
+   * scope elect a leader whose stream carries every tab's subscriptions). README "One stream
+   * per browser".
+   * @default off: one stream per tab
+   */
+  share?: TabSharing;
 }
 
 /**
@@ -50,15 +59,15 @@ export interface CreateSSEClientOptions extends SSEClientOptions {
  */
 export function createSSEClient(opts: CreateSSEClientOptions): SSEClient {
   const runtime = new ClientRuntime(opts);
-  const state: { mode: SSEClient['mode']; fallbackReason: AnyClientError | null } = {
+  const state: { mode: SSEClient['mode']; fallbackReason: AnyClientError | null; tabRole: () => TabRole | null } = {
     mode: opts.mode ?? 'auto',
     fallbackReason: null,
+    tabRole: () => null,
   };
-  let transport: Transport;
-  if (state.mode === 'distinct') {
-    transport = createDistinctTransport(runtime);
-  } else {
-    transport = new MultiplexedTransport(runtime, {
+  /** What carries this tab's stream: the mode's transport (`auto` swaps in distinct mode when it falls back). */
+  const carrier = (): Transport => {
+    if (state.mode === 'distinct') return createDistinctTransport(runtime);
+    let current: Transport = new MultiplexedTransport(runtime, {
       ...(opts.lazy ? { lazy: opts.lazy } : {}),
       onOpened: () => {
         state.mode = 'multiplexed';
@@ -73,12 +82,21 @@ export function createSSEClient(opts: CreateSSEClientOptions): SSEClient {
               reportFallback(opts, reason);
               // The probe left the state at `connecting`; distinct mode reports per subscription.
               runtime.setConnectionState({ type: 'state', state: 'idle', error: null });
-              transport = createDistinctTransport(runtime);
-              return transport;
+              current = createDistinctTransport(runtime);
+              return current;
             },
           }
         : {}),
     });
+    return { subscribe: (request) => current.subscribe(request), close: () => current.close() };
+  };
+  let transport: Transport;
+  if (opts.share) {
+    const shared = opts.share(runtime, carrier);
+    transport = shared.transport;
+    state.tabRole = shared.role;
+  } else {
+    transport = carrier();
   }
   return clientHandle(runtime, () => transport, state);
 }

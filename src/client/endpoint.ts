@@ -30,7 +30,7 @@ export class EndpointError extends Error {
  * where `fetch` resolves it against the page; in Node, or while a page is rendered on the
  * server, there is nothing to resolve it against.
  */
-export function checkEndpoint(url: string): string {
+export function checkEndpoint(url: unknown): string {
   if (typeof url !== 'string' || url === '') throw new EndpointError(`trpc-sse: \`url\` must be a non-empty string, got ${String(url)}`);
   if (ABSOLUTE_URL.test(url) || pageHref() !== undefined) return url;
   throw new EndpointError(

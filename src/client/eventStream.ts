@@ -21,8 +21,8 @@ export async function readEventStream(
 ): Promise<void> {
   if (!response.body) throw new TypeError('The event-stream response has no body');
   const decoder = createSSEDecoder({
-    onEvent: handlers.onMessage,
-    onRetry: handlers.onRetry,
+    onEvent: (message) => handlers.onMessage(message),
+    onRetry: (ms) => handlers.onRetry(ms),
     maxLineLength: opts.maxLineLength,
     // One bound for both: an event is never smaller than its longest line.
     maxEventLength: opts.maxLineLength,

@@ -3,7 +3,13 @@
  * @module
  */
 export { sseLink, type SSELinkOptions } from './sseLink.js';
-export { createSSEClient, type CreateSSEClientOptions, type LazyOptions, type SSEClient } from './createSSEClient.js';
+export {
+  createSSEClient,
+  type CreateSSEClientOptions,
+  type LazyOptions,
+  type SSEClient,
+} from './createSSEClient.js';
+export { tabSharing, type TabRole, type TabShareOptions, type TabSharing } from './tabs/tabSharedTransport.js';
 export type { FetchLike, HeadersInitLike, Resolvable, ResetInfo, ResponseLike, SSEClientOptions } from './options.js';
 export type { ResetReason } from '../log/reset.js';
 export {

@@ -22,7 +22,7 @@ export function linkOver<TRouter extends AnyTRPCRouter>(
         if (op.type !== 'subscription') {
           throw new Error(`sseLink carries subscriptions only; route "${op.path}" (${op.type}) to an HTTP link with splitLink`);
         }
-        const subscription = client.subscribe(op, transformer, observer as never);
+        const subscription = client.subscribe(op, transformer, observer);
         return () => subscription.unsubscribe();
       });
 }

@@ -8,7 +8,7 @@ const MAX_ERROR_BODY = 64 * 1024;
 
 function isErrorShape(value: unknown): value is { error: { message: string; code: number; data?: unknown } } {
   if (!value || typeof value !== 'object' || !('error' in value)) return false;
-  const error = (value as { error: unknown }).error;
+  const error = value.error;
   return !!error && typeof error === 'object' && typeof (error as { code?: unknown }).code === 'number';
 }
 
@@ -36,7 +36,7 @@ export async function errorFromResponse(
     // Batched or single, a tRPC error body is `{ error: <shape through the transformer> }`.
     const envelope: unknown = Array.isArray(json) ? json[0] : json;
     if (envelope && typeof envelope === 'object' && 'error' in envelope) {
-      let shape: unknown = (envelope as { error: unknown }).error;
+      let shape: unknown = envelope.error;
       try {
         shape = deserialize(shape);
       } catch {

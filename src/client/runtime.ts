@@ -3,6 +3,7 @@ import type { TRPCConnectionState } from '@trpc/client/unstable-internals';
 import type { AnyClientError } from './errors.js';
 import { checkEndpoint } from './endpoint.js';
 import { CLIENT_DEFAULTS, headersToRecord, type FetchLike, type ResetInfo, type SSEClientOptions } from './options.js';
+import { RELAYED } from './tabs/relayed.js';
 import type { SubscriptionState } from './transport.js';
 import { backoffDelay, defaultShouldRetry, RETRY_DEFAULTS, type RetryContext } from './retry.js';
 import { callUserCallback, reportUserError, settleUserValue } from './userCode.js';
@@ -38,7 +39,7 @@ export class ClientRuntime {
     const fetch = options.fetch ?? globalFetch;
     if (!fetch) throw new TypeError('trpc-sse: no global fetch; pass `fetch` to createSSEClient');
     // Unbound `fetch` throws "Illegal invocation" in browsers.
-    this.fetch = options.fetch ?? ((url, init) => (globalFetch as FetchLike).call(globalThis, url, init));
+    this.fetch = options.fetch ?? ((url, init) => globalFetch!.call(globalThis, url, init));
     this.connectionState = behaviorSubject<TRPCConnectionState<AnyClientError>>({
       type: 'state',
       state: 'idle',
@@ -68,8 +69,10 @@ export class ClientRuntime {
 
   /** A subscription was reset: tells the client's and the operation's `onReset`. */
   notifyReset(info: ResetInfo): void {
-    callUserCallback('onReset', this.options.onReset, info);
-    const perOperation = (info.op.context as { onReset?: unknown } | undefined)?.onReset;
+    const context = info.op.context as { onReset?: unknown; [RELAYED]?: boolean } | undefined;
+    // A subscription this tab carries for another (tab sharing): that tab's `onReset` is told.
+    if (!context?.[RELAYED]) callUserCallback('onReset', this.options.onReset, info);
+    const perOperation = context?.onReset;
     if (typeof perOperation === 'function') callUserCallback('context.onReset', perOperation as (info: ResetInfo) => void, info);
   }
 
@@ -96,6 +99,8 @@ export class ClientRuntime {
     const policy = typeof perOperation === 'function' ? (perOperation as (ctx: RetryContext) => boolean) : this.options.retry?.shouldRetry;
     if (!policy) return defaultShouldRetry(ctx);
     try {
+      // The app's policy may be plain JavaScript: only `true` retries.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare -- see above
       return policy(ctx) === true;
     } catch (cause) {
       reportUserError('retry.shouldRetry', cause);
@@ -138,7 +143,7 @@ export class ClientRuntime {
       settleUserValue('connectionParams', options.connectionParams ?? null, signal),
     ]);
     if (signal.aborted || !headers) return null;
-    return { url: checkEndpoint(url as string), headers, connectionParams: connectionParams ?? null };
+    return { url: checkEndpoint(url), headers, connectionParams: connectionParams ?? null };
   }
 
   /** Only the headers (a control request's), evaluated as for {@link requestInputs}. */

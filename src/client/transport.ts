@@ -15,6 +15,8 @@ export interface SubscriptionRequest {
   op: Operation;
   transformer: TRPCCombinedDataTransformer;
   observer: EnvelopeObserver;
+  /** Where to resume from, when it is not the input's `lastEventId` (a subscription moving between tabs). */
+  lastEventId?: string;
 }
 
 /** The state a subscription reports to its client, for the client-wide `connectionState`. */

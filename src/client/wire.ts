@@ -14,6 +14,6 @@ export const EVENT_STREAM_ACCEPT = `text/event-stream;${BINARY_ACCEPT_PARAM}`;
  * JSON text it was parsed from, searched for the byte tag (cheaper than walking the value).
  */
 export function deserializeValue(transformer: TRPCCombinedDataTransformer, json: unknown, text: string): unknown {
-  const value = transformer.output.deserialize(json);
+  const value: unknown = transformer.output.deserialize(json);
   return mayContainBinary(text) ? reviveBinary(value) : value;
 }

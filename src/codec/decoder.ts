@@ -232,7 +232,7 @@ export function createSSEDecoder(opts: SSEDecoderOptions): SSEDecoder {
         break;
       case 'id':
         // An id with NUL is ignored entirely: it could not be sent back in a header.
-        if (value.indexOf('\0') === -1) {
+        if (!value.includes('\0')) {
           lastEventIdBuffer = value;
           eventId = value;
         }

@@ -69,7 +69,7 @@ export function encodeEvent(fields: SSEEventFields): string {
   if (data === undefined) return `${head}\n`;
   if (data === '') return `${head}data:\n\n`;
   // JSON.stringify never emits raw CR/LF, so the split is almost never taken.
-  if (data.indexOf('\n') === -1 && data.indexOf('\r') === -1) {
+  if (!data.includes('\n') && !data.includes('\r')) {
     return `${head}data: ${data}\n\n`;
   }
   return `${head}data: ${data.replace(LINE_BREAK, '\ndata: ')}\n\n`;

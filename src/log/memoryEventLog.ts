@@ -6,6 +6,7 @@ import { SharedValue, withSharedValue } from './sharedValue.js';
 import { PushableGenerator, PushedReaderBase, type PushHandle, type PushOptions, type PushSink } from './pushSource.js';
 import type { EventLog, EventLogSubscribeOptions } from './types.js';
 import { TopicSubscribers } from './topicSubscribers.js';
+import { tracePublish } from './publishTracing.js';
 
 /** Options of {@link createMemoryEventLog}. */
 export interface MemoryEventLogOptions {
@@ -291,19 +292,24 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
     return reader;
   }
 
+  async function append(name: string, data: unknown): Promise<string> {
+    if (closed) throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'The event log is closed' });
+    const topic = topicFor(name);
+    const seq = topic.lastSeq + 1;
+    highestSeq = Math.max(highestSeq, seq);
+    const id = formatEventId(epoch, seq);
+    const at = Date.now();
+    const envelope = withSharedValue<TrackedEnvelope<unknown>>(tracked(id, data), new SharedValue(id, data, at));
+    topic.append({ seq, envelope, at });
+    topic.subscribers.announce();
+    return id;
+  }
+
   const log = {
     epoch,
 
-    async publish<T>(name: string, data: T): Promise<string> {
-      if (closed) throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'The event log is closed' });
-      const topic = topicFor(name);
-      const seq = topic.lastSeq + 1;
-      highestSeq = Math.max(highestSeq, seq);
-      const id = formatEventId(epoch, seq);
-      const envelope = withSharedValue<TrackedEnvelope<unknown>>(tracked(id, data), new SharedValue(id, data));
-      topic.append({ seq, envelope, at: Date.now() });
-      topic.subscribers.announce();
-      return id;
+    publish<T>(name: string, data: T): Promise<string> {
+      return tracePublish('memory', append, name, data);
     },
 
     subscribe(name: string, options: EventLogSubscribeOptions = {}): PushableGenerator<ReaderItem> {

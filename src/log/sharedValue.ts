@@ -8,11 +8,14 @@ export class SharedValue {
   /** The event's id, as its `tracked()` envelope carries it. */
   readonly id: string;
   readonly value: unknown;
+  /** When the log took the event (ms since the epoch), for the server's delivery lag; NaN when unknown. */
+  readonly publishedAt: number;
   #texts: Map<object, string> | undefined;
 
-  constructor(id: string, value: unknown) {
+  constructor(id: string, value: unknown, publishedAt = Number.NaN) {
     this.id = id;
     this.value = value;
+    this.publishedAt = publishedAt;
   }
 
   /** The JSON of `value` for the serialization setting `key`, computed on first use. */

@@ -143,7 +143,10 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
   const maxAgeMs = opts.maxAgeMs ?? 300_000;
   const localWindow = Math.max(1, opts.localWindow ?? Math.min(maxEvents, 1_000));
   const blockMs = opts.blockMs ?? 5_000;
-  const serializer = opts.serializer ?? { serialize: (value: unknown) => JSON.stringify(value) ?? 'null', deserialize: JSON.parse };
+  const serializer: NonNullable<RedisEventLogOptions['serializer']> = opts.serializer ?? {
+    serialize: (value: unknown) => JSON.stringify(value) ?? 'null',
+    deserialize: JSON.parse,
+  };
   const epochKey = `${prefix}epoch`;
   const topicKey = (topic: string): string => `${prefix}t:${topic}`;
   const counterKey = (topic: string): string => `${prefix}n:${topic}`;
@@ -163,7 +166,7 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
   const ready = (async () => {
     await redis.set(epochKey, randomToken(9).replace(/-/g, '_'), 'NX');
     epoch = (await redis.get(epochKey)) ?? '';
-    readerClientId = Number(await reader.client('ID'));
+    readerClientId = await reader.client('ID');
   })();
 
   /** Reads the epoch from Redis; a different one means history was lost. */
@@ -265,7 +268,7 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
       try {
         await refreshEpoch();
         const current = [...topics.values()];
-        const result = (await reader.xread(
+        const result = await reader.xread(
           'COUNT',
           1000,
           'BLOCK',
@@ -273,7 +276,7 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
           'STREAMS',
           ...current.map((topic) => topic.key),
           ...current.map((topic) => formatStreamId(topic.readerAt.sid)),
-        )) as Array<[string, Array<[string, string[]]>]> | null;
+        );
         failures = 0;
         for (const [key, entries] of result ?? []) {
           const topic = topics.get(key);
@@ -351,8 +354,9 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
     const topic = await acquire(name);
     let generation = epochGeneration;
     try {
-      let { cursor, first } = await openAt(topic, options.lastEventId);
-      if (first) yield first;
+      const opened = await openAt(topic, options.lastEventId);
+      let cursor = opened.cursor;
+      if (opened.first) yield opened.first;
       while (!closed && !signal?.aborted) {
         if (generation !== epochGeneration) {
           generation = epochGeneration;
@@ -410,7 +414,10 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
         // Stopped while Redis answered: leave() has released the topic already.
         if (this.stopped) return;
         // Closed meanwhile: the topic is no longer read.
-        if (closed) return this.end(true);
+        if (closed) {
+          this.end(true);
+          return;
+        }
         this.#cursor = cursor;
         topic.subscribers.add(this);
         if (first && !(await this.#offer(first))) return;
@@ -523,7 +530,7 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
         throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'Redis did not take the event', cause });
       }
       const [rawId, n] = reply as [string, number];
-      return eventId({ sid: parseStreamId(rawId) ?? ZERO, n: Number(n) });
+      return eventId({ sid: parseStreamId(rawId) ?? ZERO, n });
     },
 
     subscribe(name: string, options: EventLogSubscribeOptions = {}): PushableGenerator<ReaderItem> {

@@ -8,6 +8,7 @@ import { findProcedure } from './procedures.js';
 import type { PlainResponse, SSERequest, SSEResponseSink } from './request.js';
 import { MUX_PATH } from '../protocol.js';
 import { resolveServerOptions, type ResolvedServerOptions } from './resolveOptions.js';
+import type { SSEServerStats } from './observability/stats.js';
 
 /** How the core handles a request: an event stream, a control request, or not at all (tRPC's handler). */
 export type RequestKind = 'stream' | 'control' | null;
@@ -65,6 +66,19 @@ export interface SSECore {
   drain(opts?: DrainOptions): void;
   /** Ends everything for good: streams, connections and their procedures, timers. */
   close(): void;
+  /**
+   * The server's figures since it was created: connections, subscriptions, resumes, resets,
+   * disconnects by reason, control requests, bytes, delivery lag (README, "Observability").
+   * A fresh object on every call; counting costs a few increments per event, reading it
+   * nothing until called.
+   */
+  stats(): SSEServerStats;
+  /**
+   * Calls `listener` with the delivery lag of every event written from an event log (seconds
+   * from publish to write): for a histogram of another metrics system (the OpenTelemetry
+   * bridge uses it). It runs once per delivered event, so keep it cheap. Returns its removal.
+   */
+  observeDeliveryLag(listener: (seconds: number) => void): () => void;
 }
 
 function acceptsEventStream(req: SSERequest): boolean {
@@ -142,20 +156,29 @@ export function createSSECore(opts: SSECoreOptions): SSECore {
         env.refuseNew();
         shuttingDown = true;
       }
-      for (const connection of registry.all()) connection.requestReconnect(Math.floor(Math.random() * withinMs));
-      for (const stream of env.distinctStreams()) {
+      const connections = registry.all();
+      const distinctStreams = env.distinctStreams();
+      for (const connection of connections) connection.requestReconnect(Math.floor(Math.random() * withinMs));
+      for (const stream of distinctStreams) {
         const timer = setTimeout(() => {
           drainTimers.delete(timer);
-          stream.close();
+          stream.close('drain');
         }, Math.floor(Math.random() * withinMs));
         drainTimers.add(timer);
       }
+      env.monitor.drained({ withinMs, refuseNew, connections: connections.length, distinctStreams: distinctStreams.length });
     },
     close() {
       for (const timer of drainTimers) clearTimeout(timer);
       drainTimers.clear();
-      for (const connection of registry.all()) connection.close();
+      for (const connection of registry.all()) connection.close('shutdown');
       env.closeAll();
+    },
+    stats() {
+      return env.monitor.snapshot(registry.size);
+    },
+    observeDeliveryLag(listener) {
+      return env.monitor.onLag(listener);
     },
   };
 }

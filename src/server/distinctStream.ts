@@ -13,10 +13,12 @@ import { discardSource, pumpSource, type Pump, type PumpOutlet } from './sourceP
 import { serializeErrorShape, ValueSerializer } from './serialize.js';
 import { checkEmittedId, checkTrackedId } from './trackedId.js';
 import type { StreamEnvironment } from './environment.js';
+import type { StreamCloseReason, SubscriptionOutcome } from './observability/channels.js';
+import type { SubscriptionPlace } from './observability/monitor.js';
 
 /**
- * Resolves the procedure and calls it. Every failure on the way (bad Last-Event-ID, unknown
- * path, wrong procedure type, bad input, `createContext`, the procedure throwing before it
+ * Resolves the procedure and calls it. Every failure on the way (unknown path, wrong
+ * procedure type, bad input, `createContext`, the procedure throwing before it
  * returns a stream) becomes a `TRPCError` for the caller to send in-band.
  */
 async function startProcedure(
@@ -25,10 +27,10 @@ async function startProcedure(
   hooks: RequestHooks,
   scope: ErrorScope,
   signal: AbortSignal,
+  lastEventId: string | null,
 ): Promise<SubscriptionSource> {
   const { options } = env;
   const { router } = options;
-  const lastEventId = readLastEventId(req, options.maxLastEventIdLength);
   const procedure = await lookupSubscription(router, req.path);
   scope.type = 'subscription';
   const input = readInput(req, router, options.maxInputLength);
@@ -60,7 +62,7 @@ async function startProcedure(
  * One subscription on its own event stream, in tRPC's dialect (distinct mode). Values are
  * written straight to the sink as they come (see {@link pumpSource} for backpressure).
  */
-class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener {
+class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener, SubscriptionPlace {
   readonly mode = 'distinct';
   wroteSinceTick = true;
   #closed = false;
@@ -75,6 +77,11 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener 
   #resolveDone!: () => void;
   #pump: Pump | undefined;
   #maxDurationTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When it opened and when its procedure started (0: not yet), for the server's figures. */
+  #openedAt = 0;
+  #startedAt = 0;
+  /** The id it resumes from, until its first item tells whether that worked. */
+  #resumeFrom: string | null = null;
 
   constructor(env: StreamEnvironment, req: SSERequest, sink: SSEResponseSink, hooks: RequestHooks) {
     this.#env = env;
@@ -86,23 +93,39 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener 
     this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
   }
 
+  get path(): string {
+    return this.#req.path;
+  }
+
+  get id(): null {
+    return null;
+  }
+
+  get connectionId(): null {
+    return null;
+  }
+
   /** Resolves when the stream has ended, for whatever reason. */
   get done(): Promise<void> {
     return this.#done;
   }
 
   async run(): Promise<void> {
-    const { options } = this.#env;
-    if (!this.#req.onGone(this)) return this.#finish();
+    const { options, monitor } = this.#env;
+    if (!this.#req.onGone(this)) return this.#finish('client', 'stopped');
     if (!this.#env.admit(this)) {
+      monitor.subscriptionStartFailed();
       this.#open();
       this.#fail(this.#env.refusal());
       return;
     }
     let source: SubscriptionSource;
     try {
-      source = await startProcedure(this.#env, this.#req, this.#hooks, this.#scope, this.#abort.signal);
+      this.#resumeFrom = readLastEventId(this.#req, options.maxLastEventIdLength);
+      const { signal } = this.#abort;
+      source = await monitor.startSubscription(this, this.#resumeFrom, startProcedure, undefined, this.#env, this.#req, this.#hooks, this.#scope, signal, this.#resumeFrom);
     } catch (cause) {
+      monitor.subscriptionStartFailed();
       if (this.#closed) return;
       this.#open();
       this.#fail(cause);
@@ -114,8 +137,10 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener 
       return;
     }
     this.#open();
+    this.#openedAt = monitor.streamOpened('distinct', this.#req.path, null, false);
+    this.#startedAt = monitor.subscriptionStarted('distinct');
     if (options.maxDurationMs > 0) {
-      this.#maxDurationTimer = setTimeout(() => this.close(), options.maxDurationMs);
+      this.#maxDurationTimer = setTimeout(() => this.close('maxDuration'), options.maxDurationMs);
     }
     this.#pump = pumpSource(source, this, this.#abort.signal);
   }
@@ -126,13 +151,13 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener 
    * it is no longer counted against `maxStreams`, a peer that does not read would otherwise
    * keep that memory for as long as it stays connected.
    */
-  close(): void {
-    this.#finish(this.overBudget());
+  close(reason: StreamCloseReason): void {
+    this.#finish(reason, 'stopped', this.overBudget());
   }
 
   /** The client left. */
   clientGone(): void {
-    this.close();
+    this.close('client');
   }
 
   // PumpOutlet: called by the pump (the stream is its own outlet: no closures per stream).
@@ -142,6 +167,8 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener 
   }
 
   drained(): Promise<void> {
+    // The pump asks only when a write said the reader is behind.
+    this.#env.monitor.paused('distinct', this.#req.path, null, this.#sink.bufferedBytes);
     return this.#sink.drained();
   }
 
@@ -154,7 +181,7 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener 
     // subscription on a signal derived from it) must not turn a resumable close into `return`.
     if (this.#closed) return;
     this.#write(RETURN_FRAME);
-    this.#finish();
+    this.#finish('ended', 'completed');
   }
 
   fail(cause: unknown): void {
@@ -163,7 +190,7 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener 
 
   /** An observable that outran its reader: disconnect resumably instead of buffering. */
   overflow(): void {
-    this.#finish(true);
+    this.#finish('slow', 'overflow', true);
   }
 
   ping(): void {
@@ -179,23 +206,35 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener 
 
   #write(frame: string): boolean {
     this.wroteSinceTick = true;
+    this.#env.monitor.wrote(frame);
     return this.#sink.write(frame);
   }
 
   /** Writes one value; returns false when the reader is behind. */
   #writeValue(value: unknown): boolean {
     // Every id written must be one the server accepts back on a resume (trackedId.ts).
-    const { maxLastEventIdLength } = this.#env.options;
+    const { options, monitor } = this.#env;
+    const { maxLastEventIdLength } = options;
+    if (this.#resumeFrom !== null) this.#resumeDecided(value);
     if (isReset(value)) {
       if (value.lastEventId !== null) checkTrackedId(value.lastEventId, maxLastEventIdLength);
+      monitor.reset(this, value.reason, value.lastEventId);
       return this.#write(resetFrame(value.reason, value.lastEventId));
     }
     if (isCheckpoint(value)) return this.#write(checkpointFrame(checkTrackedId(value.lastEventId, maxLastEventIdLength)));
     if (isTrackedEnvelope(value)) {
       checkEmittedId(value, maxLastEventIdLength);
+      monitor.deliveredEnvelope(value);
       return this.#write(this.#serializer.trackedEvent(value));
     }
+    monitor.delivered();
     return this.#write(encodeEvent({ data: this.#serializer.toJSON(value) }));
+  }
+
+  /** The first item after a resume: a reset says it fell back, anything else that it went on. */
+  #resumeDecided(first: unknown): void {
+    this.#resumeFrom = null;
+    this.#env.monitor.resumedFromLog(this, isReset(first) ? first.reason : null);
   }
 
   /** Sends a failure in-band as `serialized-error`, reports it once, and ends the stream. */
@@ -203,13 +242,16 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener 
     if (this.#closed) return;
     const error = reportFailure(this.#hooks, cause, this.#scope);
     this.#write(errorFrame(serializeErrorShape(this.#env.options.router, error, this.#scope)));
-    this.#finish();
+    this.#finish('ended', 'failed');
   }
 
   /** `cut`: drop what is still queued (see {@link close}). */
-  #finish(cut = false): void {
+  #finish(reason: StreamCloseReason, outcome: SubscriptionOutcome, cut = false): void {
     if (this.#closed) return;
     this.#closed = true;
+    const { monitor } = this.#env;
+    if (this.#startedAt) monitor.subscriptionEnded(this, outcome, this.#startedAt);
+    if (this.#openedAt) monitor.streamClosed('distinct', this.#req.path, null, reason, this.#openedAt, this.#sink.bufferedBytes);
     this.#req.onGone(null);
     this.#env.heartbeat.delete(this);
     this.#env.release(this);
@@ -228,6 +270,6 @@ export function serveDistinctStream(env: StreamEnvironment, req: SSERequest, sin
   const stream = new DistinctStream(env, req, sink, hooks);
   // Nothing in run() should throw; if something does, the stream must still be released.
   // (Chained, not awaited: an open stream holds no suspended function here.)
-  void stream.run().catch(() => stream.close());
+  void stream.run().catch(() => stream.close('ended'));
   return stream.done;
 }

@@ -1,18 +1,21 @@
 import { TRPCError } from '@trpc/server';
 import { Heartbeat } from './heartbeat.js';
+import type { StreamCloseReason } from './observability/channels.js';
+import { ServerMonitor } from './observability/monitor.js';
 import type { ResolvedServerOptions } from './resolveOptions.js';
 
 /** An open stream, as the server can end it from outside (shutdown, drain). */
 export interface Closable {
   readonly mode: 'distinct' | 'multiplexed';
   /** Ends the stream without `return`: the client reconnects and resumes. */
-  close(): void;
+  close(reason: StreamCloseReason): void;
 }
 
 /** What every stream of one server shares: options, the heartbeat, and the open-stream budget. */
 export class StreamEnvironment {
   readonly options: ResolvedServerOptions;
   readonly heartbeat: Heartbeat;
+  readonly monitor = new ServerMonitor();
   readonly #streams = new Set<Closable>();
 
   constructor(options: ResolvedServerOptions) {
@@ -65,7 +68,7 @@ export class StreamEnvironment {
 
   /** Ends every open stream without `return`, and stops the heartbeat. */
   closeAll(): void {
-    for (const stream of [...this.#streams]) stream.close();
+    for (const stream of [...this.#streams]) stream.close('shutdown');
     this.heartbeat.stop();
   }
 }

@@ -3,6 +3,18 @@
  * @module
  */
 export { createSSECore, type SSECore } from './core.js';
+export type { SSEServerStats } from './observability/stats.js';
+export type { HistogramSnapshot } from './observability/histogram.js';
+export * from './observability/channels.js';
+export { prometheusMetrics, type PrometheusMetricsOptions } from './observability/prometheus.js';
+export {
+  registerOpenTelemetryMetrics,
+  type OpenTelemetryBatchResult,
+  type OpenTelemetryInstrumentOptions,
+  type OpenTelemetryMeter,
+  type OpenTelemetryMetricsOptions,
+  type OpenTelemetryRegistration,
+} from './observability/openTelemetry.js';
 export type { HeadersLike, PlainResponse, SSERequest, SSEResponseSink } from './request.js';
 export {
   SSE_SERVER_DEFAULTS,

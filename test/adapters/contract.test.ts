@@ -72,7 +72,7 @@ describe.each(ADAPTERS)('$name', (adapter) => {
     stream.cancel();
     await done;
     expect(fixture.probe.finished).toBe(finished + 1);
-    await expect.poll(() => server.core.openStreams).toBe(0);
+    await expect.poll(() => server.core.openStreams, { timeout: 10_000 }).toBe(0);
   });
 
   test('errors before the stream carry their code in-band, onError fires once', async () => {

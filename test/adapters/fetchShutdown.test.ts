@@ -84,7 +84,11 @@ afterEach(async () => {
   proxy = undefined;
 });
 
-/** Long enough (≥ 5 s of timers) that every subscription outlives the 2 s drain window. */
+/**
+ * Long enough (≥ 5 s of the old process's own timers) that every subscription outlives its 2 s
+ * drain window, at whose end every stream still there is closed: so each one moves, by itself
+ * or at the deadline, and resumes on the new process. A slow machine slows both alike.
+ */
 const TOTAL = 500;
 const INTERVAL_MS = 10;
 const CLIENTS_PER_MODE = 4;
@@ -96,8 +100,12 @@ const wirings = [
 ] as const;
 
 test.each(wirings)('SIGTERM with $name: every client moves to the next process, nothing lost or repeated', { timeout: 60_000 }, async ({ shutdown }) => {
+  // Both releases are up before any client connects: started after the subscriptions, the new
+  // one could take longer to boot (on a busy machine) than they take to finish on the old one.
   const old = await startHonoProcess({ SHUTDOWN: shutdown, DRAIN_MS: '2000' });
   processes.push(old);
+  const next = await startHonoProcess({});
+  processes.push(next);
   let upstream = old.port;
   proxy = await startChaosProxy(() => upstream);
   const url = `http://127.0.0.1:${proxy.port}/trpc`;
@@ -115,9 +123,7 @@ test.each(wirings)('SIGTERM with $name: every client moves to the next process, 
   );
   await Promise.all(subscriptions.map(({ c }) => c.untilData(10)));
 
-  // The new release is up; the balancer sends new connections to it; the old one is told to go.
-  const next = await startHonoProcess({});
-  processes.push(next);
+  // The balancer sends new connections to the new release; the old one is told to go.
   upstream = next.port;
   const exit = await old.terminate();
   expect(exit, old.lines.join('\n')).toEqual({ code: 0, signal: null });

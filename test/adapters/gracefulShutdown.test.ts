@@ -20,12 +20,28 @@ afterEach(async () => {
   await proxy?.close();
 });
 
+/**
+ * The drain window: clients are asked to move within its first three quarters and must have
+ * opened their new connection by its end, a margin (1 s) that a busy machine's late timers fit.
+ */
+const DRAIN_MS = 4_000;
+/**
+ * The counter runs for at least 8 s of the old process's own timers, twice the drain window:
+ * every subscription is still running when its client is asked to move, so each one moves.
+ */
+const TOTAL = 800;
+const INTERVAL_MS = 10;
+
 test('SIGTERM drains every client to the new process; nothing lost, nothing repeated, no gap', { timeout: 60_000 }, async () => {
-  const old = await startServerProcess(0, { GRACEFUL_DRAIN_MS: '1500' });
+  // Both processes are up before any client connects: started after the subscriptions, the
+  // new one could take longer to boot (on a busy machine) than they take to finish.
+  const old = await startServerProcess(0, { GRACEFUL_DRAIN_MS: String(DRAIN_MS) });
   processes.push(old);
+  const next = await startServerProcess(0);
+  processes.push(next);
   let upstream = old.port;
   proxy = await startChaosProxy(() => upstream);
-  const total = 300;
+  const total = TOTAL;
   const collectors = Array.from({ length: 20 }, () => {
     const sse = createSSEClient({ url: `http://127.0.0.1:${proxy!.port}/trpc`, mode: 'multiplexed', retry: { minDelayMs: 5, maxDelayMs: 50 } });
     clients.push(sse);
@@ -38,14 +54,12 @@ test('SIGTERM drains every client to the new process; nothing lost, nothing repe
       },
     });
     const c = new Collector<{ id: string; data: { n: number } }>();
-    createTRPCClient<TestRouter>({ links: [sseLink({ client: sse })] }).counter.subscribe({ count: total, intervalMs: 5 }, c.handlers());
+    createTRPCClient<TestRouter>({ links: [sseLink({ client: sse })] }).counter.subscribe({ count: total, intervalMs: INTERVAL_MS }, c.handlers());
     return { c, states, errors };
   });
   await Promise.all(collectors.map(({ c }) => c.untilData(20)));
 
-  // The new release is up; the balancer sends new connections to it; the old one is told to go.
-  const next = await startServerProcess(0);
-  processes.push(next);
+  // The balancer sends new connections to the new release; the old one is told to go.
   upstream = next.port;
   const exitCode = await old.terminate();
   expect(exitCode).toBe(0);
@@ -69,7 +83,7 @@ test('once shutting down, every HTTP/1.1 answer of the Node handler says Connect
   const connectionHeader = (path: string, headers: Record<string, string> = {}): Promise<string | undefined> =>
     new Promise((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port: server.port, path, headers }, (res) => {
-        resolve(res.headers['connection']);
+        resolve(res.headers.connection);
         res.destroy();
       });
       req.on('error', reject);

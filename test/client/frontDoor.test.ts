@@ -11,7 +11,8 @@ import type { TRPCConnectionState } from '@trpc/client/unstable-internals';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, expectTypeOf, test, vi } from 'vitest';
-import { createSSEClient, sseLink, type SSEClient } from '../../src/client/index.js';
+import { createSSEClient, sseLink, type FetchLike, type SSEClient } from '../../src/client/index.js';
+import type { TestClientError } from '../helpers/clientError.js';
 import { Collector } from '../helpers/collector.js';
 import { jsonResponse, scriptedFetch } from '../helpers/fakeFetch.js';
 import { createTestRouter, type TestRouter } from '../helpers/router.js';
@@ -64,7 +65,7 @@ describe("mode: 'auto' falling back", () => {
     trpc.idle.subscribe(undefined, c.handlers());
     await vi.waitFor(() => expect(sse.mode).toBe('distinct'));
     expect(onFallback).toHaveBeenCalledTimes(1);
-    const reason = onFallback.mock.calls[0]![0] as TRPCClientError<AnyTRPCRouter>;
+    const reason = onFallback.mock.calls[0]![0] as TestClientError;
     expect(reason.data?.code).toBe('NOT_FOUND');
     expect(sse.fallbackReason).toBe(reason);
     expect(warn).not.toHaveBeenCalled();
@@ -87,8 +88,8 @@ describe("mode: 'auto' falling back", () => {
     const server = await startNodeServer(createTestRouter().router);
     cleanup.push(() => server.close());
     // Our server, reached through a "route" that hides the multiplexed path.
-    const fetch: typeof globalThis.fetch = (url, init) =>
-      String(url).includes('/trpc-sse') ? Promise.resolve(new Response('<html>404</html>', { status: 404, headers: { 'content-type': 'text/html' } })) : globalThis.fetch(url, init);
+    const fetch: FetchLike = (url, init) =>
+      url.includes('/trpc-sse') ? Promise.resolve(new Response('<html>404</html>', { status: 404, headers: { 'content-type': 'text/html' } })) : globalThis.fetch(url, init);
     const sse = createSSEClient({
       url: server.url,
       fetch,
@@ -104,7 +105,7 @@ describe("mode: 'auto' falling back", () => {
     await c.until(() => c.completed, 'completion');
     expect(c.data.map((d) => d.id)).toEqual(['0', '1']);
     expect(sse.mode).toBe('distinct');
-    expect(sse.fallbackReason?.data?.code).toBe('NOT_FOUND');
+    expect((sse.fallbackReason as TestClientError | null)?.data?.code).toBe('NOT_FOUND');
   });
 });
 
@@ -160,8 +161,8 @@ describe('an endpoint with its own query string (and a fragment)', () => {
     const server = await startNodeServer(createTestRouter().router);
     cleanup.push(() => server.close());
     const urls: string[] = [];
-    const fetch: typeof globalThis.fetch = (url, init) => {
-      urls.push(String(url));
+    const fetch: FetchLike = (url, init) => {
+      urls.push(url);
       return globalThis.fetch(url, init);
     };
     const sse = createSSEClient({ url: `${server.url}/?tenant=a#top`, mode, fetch, retry: FAST });

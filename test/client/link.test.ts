@@ -6,7 +6,7 @@ import { createSSEClient, sseLink } from '../../src/client/index.js';
 import { Collector } from '../helpers/collector.js';
 import { jsonResponse, scriptedFetch, sseResponse } from '../helpers/fakeFetch.js';
 import { createTestRouter, type TestRouter } from '../helpers/router.js';
-import { startNodeServer, type RunningServer } from '../helpers/servers.js';
+import { startNodeServer } from '../helpers/servers.js';
 
 const FAST = { minDelayMs: 5, maxDelayMs: 20 };
 const cleanup: Array<() => unknown> = [];
@@ -22,7 +22,7 @@ async function serve(opts: { transformer?: boolean } = {}) {
 }
 
 function trpcClient(url: string, extra: Record<string, unknown> = {}) {
-  return createTRPCClient<TestRouter>({ links: [sseLink({ url, retry: FAST, ...extra } as never)] });
+  return createTRPCClient<TestRouter>({ links: [sseLink({ url, retry: FAST, ...extra })] });
 }
 
 describe('resume keeps odd input schemas working', () => {
@@ -59,14 +59,14 @@ describe.each(MODES)('data (%s)', (mode) => {
   test('tracked values arrive as { id, data } with result.id, untracked as the value', async () => {
     const { server } = await serve();
     const client = trpcClient(server.url, { mode });
-    const tracked = new Collector<unknown>();
+    const tracked = new Collector();
     client.counter.subscribe({ count: 2 }, tracked.handlers());
     await tracked.until(() => tracked.completed, 'completion');
     expect(tracked.data).toEqual([
       { id: '0', data: { n: 0 } },
       { id: '1', data: { n: 1 } },
     ]);
-    const plain = new Collector<unknown>();
+    const plain = new Collector();
     client.plain.subscribe(3, plain.handlers());
     await plain.until(() => plain.completed, 'completion');
     expect(plain.data).toEqual([0, 1, 2]);
@@ -107,7 +107,7 @@ describe.each(MODES)('errors (%s)', (mode) => {
     const c = new Collector<number>();
     const errors: string[] = [];
     createTRPCClient<TestRouter>({
-      links: [sseLink({ url: server.url, retry: FAST, mode, onError: (e) => errors.push(String((e as Error).message)) })],
+      links: [sseLink({ url: server.url, retry: FAST, mode, onError: (e) => errors.push((e as Error).message) })],
     }).failing.subscribe({ after: 2, code: 'INTERNAL_SERVER_ERROR' }, c.handlers());
     const error = await c.untilError();
     expect(error.data?.code).toBe('INTERNAL_SERVER_ERROR');
@@ -212,7 +212,7 @@ describe('the response Content-Type', () => {
 describe('reconnect', () => {
   test('url, headers and connectionParams are evaluated again on every attempt', async () => {
     let n = 0;
-    const { fetch, calls } = scriptedFetch((call, signal) =>
+    const { fetch, calls } = scriptedFetch((_call, signal) =>
       calls.length < 3
         ? sseResponse(['event: connected\ndata: {}\n\n', `id: ${calls.length}\ndata: 1\n\n`])
         : sseResponse(['event: connected\ndata: {}\n\n'], { hold: true, signal }),
@@ -234,7 +234,7 @@ describe('reconnect', () => {
     sub.unsubscribe();
     expect(calls.map((call) => new URL(call.url).host)).toEqual(['host1', 'host2', 'host3']);
     expect(calls.map((call) => call.headers['authorization'])).toEqual(['Bearer t1', 'Bearer t2', 'Bearer t3']);
-    expect(calls.map((call) => JSON.parse(new URL(call.url).searchParams.get('connectionParams')!))).toEqual([
+    expect(calls.map((call) => JSON.parse(new URL(call.url).searchParams.get('connectionParams')!) as unknown)).toEqual([
       { token: 'p1' },
       { token: 'p2' },
       { token: 'p3' },
@@ -249,10 +249,10 @@ describe('reconnect', () => {
     const delays: number[] = [];
     const realSetTimeout = globalThis.setTimeout;
     vi.spyOn(Math, 'random').mockReturnValue(0);
-    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+    vi.spyOn(globalThis, 'setTimeout').mockImplementation((fn: () => void, ms?: number) => {
       delays.push(ms ?? 0);
       return realSetTimeout(fn, ms);
-    }) as typeof setTimeout);
+    });
     cleanup.push(() => vi.restoreAllMocks());
     return delays;
   }

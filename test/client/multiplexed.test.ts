@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { createSSEHandler } from '../../src/adapters/node.js';
 import { createSSEClient, sseLink, type SSEClient } from '../../src/client/index.js';
-import type { FetchLike, ResponseLike } from '../../src/client/options.js';
+import type { FetchLike } from '../../src/client/options.js';
 import { startChaosProxy } from '../helpers/chaosProxy.js';
 import { Collector } from '../helpers/collector.js';
 import { contextCalls, createTestRouter, testContext, type TestRouter } from '../helpers/router.js';
@@ -202,7 +202,7 @@ describe('resume', () => {
     const proxy = await startChaosProxy(() => server.port);
     cleanup.push(() => proxy.close());
     const { trpc } = client(`http://127.0.0.1:${proxy.port}/trpc`);
-    const c = new Collector<unknown>();
+    const c = new Collector();
     trpc.ticks.subscribe(undefined, c.handlers());
     await c.until(() => c.started === 1, 'started');
     let sent = 0;
@@ -304,21 +304,19 @@ describe('drain', () => {
   test('a subscription made during a handover whose new stream fails goes to the old connection', async () => {
     const server = await serve();
     let streamRequests = 0;
-    let duringHandover: (() => void) | undefined;
+    const late = new Collector<{ id: string; data: { n: number } }>();
     const fetchThrough: FetchLike = async (url, init) => {
       // The second stream request is the handover's: subscribe while it is in flight, then fail it.
       if (init.method === 'GET' && ++streamRequests === 2) {
-        duringHandover?.();
+        trpc.counter.subscribe({ count: 2 }, late.handlers());
         throw new TypeError('fetch failed');
       }
-      return (await fetch(url, init)) as ResponseLike;
+      return fetch(url, init);
     };
     const { trpc } = client(server.url, { fetch: fetchThrough });
     const first = new Collector();
     trpc.idle.subscribe(undefined, first.handlers());
     await first.untilData(1);
-    const late = new Collector<{ id: string; data: { n: number } }>();
-    duringHandover = () => trpc.counter.subscribe({ count: 2 }, late.handlers());
     server.core.drain({ withinMs: 0 });
     await late.until(() => late.completed, 'completion');
     expect(late.data.map((d) => d.data.n)).toEqual([0, 1]);

@@ -27,7 +27,7 @@ function clientFor(url: string, extra: Record<string, unknown> = {}) {
 
 test('close() ends the connection on the server at once, not after the grace window', async () => {
   const fixture = createTestRouter();
-  const server = await startNodeServer(fixture.router, { graceMs: 60_000 } as never);
+  const server = await startNodeServer(fixture.router, { graceMs: 60_000 });
   cleanup.push(() => server.close());
   const { sse, trpc } = clientFor(server.url);
   const c = new Collector();
@@ -41,7 +41,7 @@ test('close() ends the connection on the server at once, not after the grace win
 
 test('lazy: the connection closes when the last subscription completes by itself', async () => {
   const fixture = createTestRouter();
-  const server = await startNodeServer(fixture.router, { graceMs: 60_000 } as never);
+  const server = await startNodeServer(fixture.router, { graceMs: 60_000 });
   cleanup.push(() => server.close());
   const { trpc } = clientFor(server.url, { lazy: { enabled: true, closeMs: 0 } });
   const c = new Collector();
@@ -52,7 +52,7 @@ test('lazy: the connection closes when the last subscription completes by itself
 
 test('new credentials make a new connection (createContext sees them), not a resume', async () => {
   const fixture = createTestRouter();
-  const server = await startNodeServer(fixture.router, { graceMs: 60_000 } as never);
+  const server = await startNodeServer(fixture.router, { graceMs: 60_000 });
   cleanup.push(() => server.close());
   const proxy = await startChaosProxy(() => server.port);
   cleanup.push(() => proxy.close());
@@ -78,7 +78,7 @@ test('new credentials make a new connection (createContext sees them), not a res
 
 test('detached connections count against maxStreams: no unbounded growth', async () => {
   const fixture = createTestRouter();
-  const server = await startNodeServer(fixture.router, { graceMs: 60_000, maxStreams: 3 } as never);
+  const server = await startNodeServer(fixture.router, { graceMs: 60_000, maxStreams: 3 });
   cleanup.push(() => server.close());
   for (let i = 0; i < 6; i++) {
     const response = await fetch(server.url, { headers: { accept: 'text/event-stream' } });
@@ -103,7 +103,7 @@ describe.each(['distinct', 'multiplexed'] as const)('%s: an observable whose set
       ),
     });
     const errors: string[] = [];
-    const server = await startNodeServer(router, { onError: ({ error }: { error: TRPCError }) => errors.push(error.code) } as never);
+    const server = await startNodeServer(router, { onError: ({ error }: { error: TRPCError }) => errors.push(error.code) });
     cleanup.push(() => server.close());
     const sse = createSSEClient({ url: server.url, retry: FAST, mode });
     cleanup.push(() => sse.close());
@@ -118,7 +118,7 @@ describe.each(['distinct', 'multiplexed'] as const)('%s: an observable whose set
 
 test.each([
   ['express 5', express],
-  ['express 4', express4 as unknown as typeof express],
+  ['express 4', express4],
 ])('%s with body parsers in front (they skip our JSON bodies) still serves control requests', async (_name, expressModule) => {
   const fixture = createTestRouter();
   const app = expressModule();

@@ -8,6 +8,7 @@ import { createTRPCClient } from '@trpc/client';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { createSSEClient, sseLink, type CreateSSEClientOptions } from '../../src/client/index.js';
 import { settleUserValue, USER_FUNCTION_TIMEOUT_MS } from '../../src/client/userCode.js';
+import type { TestClientError } from '../helpers/clientError.js';
 import { Collector } from '../helpers/collector.js';
 import { createTestRouter, type TestRouter } from '../helpers/router.js';
 import { startNodeServer, type RunningServer } from '../helpers/servers.js';
@@ -61,6 +62,7 @@ describe.each(MODES)('%s', (mode) => {
   ] as const)('an onError that %s: the loop keeps its backoff, and resumes once the network is back', async (_how, onError) => {
     const { server, state, fetch, consoleError } = await setup();
     const calls = vi.fn(onError);
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- an onError that rejects is the case under test
     const { trpc } = connect(server.url, { mode, fetch, onError: calls });
     const c = new Collector<{ id: string; data: { n: number } }>();
     trpc.counter.subscribe({ count: 3 }, c.handlers());
@@ -131,12 +133,12 @@ describe.each(MODES)('%s', (mode) => {
         return values[option];
       };
       const onError = vi.fn();
-      const { trpc } = connect(server.url, { mode, fetch, onError, [option]: fn } as Partial<CreateSSEClientOptions>);
+      const { trpc } = connect(server.url, { mode, fetch, onError, [option]: fn });
       const c = new Collector<{ id: string; data: { n: number } }>();
       trpc.counter.subscribe({ count: 2 }, c.handlers());
       await c.until(() => c.completed, 'completion', 10_000);
       expect(c.data.map((d) => d.id)).toEqual(['0', '1']);
-      expect(onError.mock.calls.map(([error]) => String((error as Error).message))).toEqual([
+      expect(onError.mock.calls.map(([error]) => (error as Error).message)).toEqual([
         expect.stringContaining(`${option} failed: ${option} threw`),
         expect.stringContaining(`${option} failed: ${option} rejected`),
       ]);
@@ -160,13 +162,14 @@ describe.each(MODES)('%s', (mode) => {
   });
 
   test('an onReset that throws: the subscription carries on from the reset position', async () => {
-    const { server, fetch, log, router } = await setupWithLog();
+    const withLog = await setupWithLog();
+    const { server, fetch, log } = withLog;
     const onReset = vi.fn(() => {
       throw new Error('app bug in onReset');
     });
     const sse = createSSEClient({ url: server.url, retry: RETRY, mode, fetch, onReset });
     cleanup.push(() => sse.close());
-    const trpc = createTRPCClient<typeof router>({ links: [sseLink({ client: sse })] });
+    const trpc = createTRPCClient<typeof withLog.router>({ links: [sseLink({ client: sse })] });
     const c = new Collector<{ id: string; data?: unknown }>();
     // An id the log never issued: the server answers with a reset, then the live events.
     trpc.feed.subscribe({ topic: 'news', lastEventId: 'not-an-id' }, c.handlers());
@@ -204,7 +207,10 @@ describe('settleUserValue', () => {
     const settled = settleUserValue('headers', () => new Promise<never>(() => undefined), new AbortController().signal);
     const outcome = settled.then(
       () => 'resolved',
-      (error: { data?: { code?: string }; message: string }) => `${error.data?.code}: ${error.message}`,
+      (error: unknown) => {
+        const { data, message } = error as TestClientError;
+        return `${data?.code}: ${message}`;
+      },
     );
     await vi.advanceTimersByTimeAsync(USER_FUNCTION_TIMEOUT_MS);
     expect(await outcome).toBe(`TIMEOUT: trpc-sse: headers did not settle within ${USER_FUNCTION_TIMEOUT_MS} ms`);

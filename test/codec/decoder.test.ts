@@ -41,7 +41,7 @@ function harness(options: Partial<Omit<SSEDecoderOptions, 'onEvent' | 'onRetry' 
 }
 
 /** Feeds chunks then ends the stream; returns what was reported. */
-function run(chunks: (Uint8Array | string)[], options: Parameters<typeof harness>[0] = {}): Harness {
+function run(chunks: Array<Uint8Array | string>, options: Parameters<typeof harness>[0] = {}): Harness {
   const h = harness(options);
   for (const chunk of chunks) h.decoder.push(chunk);
   h.decoder.end();
@@ -453,7 +453,7 @@ describe('maxLineLength', () => {
   });
 
   it.each([-1, Number.NaN])('refuses %s as a limit', (limit) => {
-    expect(() => createSSEDecoder({ onEvent: () => {}, maxLineLength: limit })).toThrow(RangeError);
+    expect(() => createSSEDecoder({ onEvent: () => undefined, maxLineLength: limit })).toThrow(RangeError);
   });
 
   it('can be disabled with Infinity', () => {

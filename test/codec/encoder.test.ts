@@ -7,7 +7,7 @@ import type { SSEEventFields } from '../../src/codec/encoder.js';
 import { SSEEncodeError } from '../../src/codec/errors.js';
 
 interface Decoded {
-  events: { event: string; data: string; id: string | undefined }[];
+  events: Array<{ event: string; data: string; id: string | undefined }>;
   retries: number[];
   comments: string[];
   lastEventIds: string[];
@@ -99,7 +99,7 @@ describe('encodeEvent', () => {
     ['retry', { retry: Number.NaN }],
     ['retry', { retry: Infinity }],
     ['retry', { retry: 2 ** 53 }],
-  ] satisfies [string, SSEEventFields][])('refuses a bad %s: %j', (field, fields) => {
+  ] satisfies Array<[string, SSEEventFields]>)('refuses a bad %s: %j', (field, fields) => {
     const error = catchError(() => encodeEvent({ data: 'x', ...fields }));
     expect(error).toBeInstanceOf(SSEEncodeError);
     expect(error).toMatchObject({ name: 'SSEEncodeError', field });

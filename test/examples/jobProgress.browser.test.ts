@@ -4,7 +4,7 @@
  * job's `finally` on the server (the server's record says so, and so does the page); a page
  * opened after the job finished shows how it ended.
  */
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startJobProgressApp } from '../../examples/job-progress/app.js';
 import { launchChromium } from '../helpers/browser.js';
@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 const STREAM = '**/trpc/trpc-sse**';
-const steps = (page: { page: import('playwright-core').Page }) => page.page.$$eval('#job-steps li', (items) => items.map((item) => item.textContent));
+const steps = (page: { page: Page }) => page.page.$$eval('#job-steps li', (items) => items.map((item) => item.textContent));
 
 test('progress, a dropped connection resumed where it was, done; a late page shows the end', { timeout: 120_000 }, async () => {
   const page = await openExamplePage(browser, app.url);

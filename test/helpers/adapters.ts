@@ -52,7 +52,12 @@ export interface AdapterUnderTest {
 }
 
 /** Turns a stream of chunks into awaitable events. */
-function eventQueue(): { push(chunk: Uint8Array | string): void; end(error?: unknown): void; next(): Promise<SSEMessage | null>; text(): Promise<string> } {
+function eventQueue(): {
+  push(chunk: Uint8Array | string): void;
+  end(error?: unknown): void;
+  next: () => Promise<SSEMessage | null>;
+  text: () => Promise<string>;
+} {
   const events: SSEMessage[] = [];
   let raw = '';
   const textDecoder = new TextDecoder();
@@ -81,7 +86,7 @@ function eventQueue(): { push(chunk: Uint8Array | string): void; end(error?: unk
         const event = events.shift();
         if (event) return event;
         if (ended) {
-          if (failure) throw failure;
+          if (failure) throw failure instanceof Error ? failure : new Error('the stream failed', { cause: failure });
           return null;
         }
         await new Promise<void>((resolve) => (wake = resolve));
@@ -230,7 +235,7 @@ function http2Adapter(name: string, tls: boolean): AdapterUnderTest {
             req.on('data', (chunk: Buffer) => queue.push(new Uint8Array(chunk)));
             req.on('end', () => queue.end());
             req.on('close', () => queue.end());
-            req.on('error', (error) => {
+            req.on('error', (error: Error) => {
               queue.end(error);
               reject(error);
             });
@@ -282,6 +287,6 @@ export const ADAPTERS: AdapterUnderTest[] = [
   http2Adapter('node:http2 h2c', false),
   http2Adapter('node:http2 TLS', true),
   expressAdapter('express 5', express5),
-  expressAdapter('express 4', express4 as unknown as typeof express5),
+  expressAdapter('express 4', express4),
   fetchAdapter,
 ];

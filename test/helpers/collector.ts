@@ -1,8 +1,12 @@
 import { expect } from 'vitest';
-import type { TRPCClientError } from '@trpc/client';
-import type { AnyTRPCRouter } from '@trpc/server';
+import type { TestClientError } from './clientError.js';
 
-type Waiter = { check: () => boolean; resolve: () => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> };
+interface Waiter {
+  check: () => boolean;
+  resolve: () => void;
+  reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
 
 /**
  * Records what a subscription delivers and lets a test await a condition on it: every
@@ -10,8 +14,8 @@ type Waiter = { check: () => boolean; resolve: () => void; reject: (e: Error) =>
  */
 export class Collector<T = unknown> {
   readonly data: T[] = [];
-  readonly states: Array<{ state: string; error: TRPCClientError<AnyTRPCRouter> | null }> = [];
-  readonly errors: Array<TRPCClientError<AnyTRPCRouter>> = [];
+  readonly states: Array<{ state: string; error: TestClientError | null }> = [];
+  readonly errors: TestClientError[] = [];
   started = 0;
   stopped = 0;
   completed = false;
@@ -22,10 +26,10 @@ export class Collector<T = unknown> {
     return {
       onStarted: () => this.#push(() => this.started++),
       onData: (value: T) => this.#push(() => this.data.push(value)),
-      onError: (error: TRPCClientError<AnyTRPCRouter>) => this.#push(() => this.errors.push(error)),
+      onError: (error: TestClientError) => this.#push(() => this.errors.push(error)),
       onStopped: () => this.#push(() => this.stopped++),
       onComplete: () => this.#push(() => (this.completed = true)),
-      onConnectionStateChange: (s: { state: string; error: TRPCClientError<AnyTRPCRouter> | null }) =>
+      onConnectionStateChange: (s: { state: string; error: TestClientError | null }) =>
         this.#push(() => this.states.push({ state: s.state, error: s.error })),
     };
   }
@@ -51,7 +55,7 @@ export class Collector<T = unknown> {
     return this.until(() => this.data.length >= count, `${count} data`, timeoutMs);
   }
 
-  untilError(timeoutMs?: number): Promise<TRPCClientError<AnyTRPCRouter>> {
+  untilError(timeoutMs?: number): Promise<TestClientError> {
     return this.until(() => this.errors.length > 0, 'an error', timeoutMs).then(() => this.errors[0]!);
   }
 

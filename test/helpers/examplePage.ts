@@ -38,7 +38,7 @@ export async function openExamplePage(browser: Browser, url: string, viewport = 
     number: async (selector) => Number((await text(selector)).replace(/,/g, '')),
     untilAtLeast: async (selector, min, timeout = 60_000) => {
       await page.waitForFunction(
-        ([s, n]) => Number(document.querySelector(s as string)?.textContent?.replace(/,/g, '')) >= (n as number),
+        ([s, n]) => Number(document.querySelector(s)?.textContent?.replace(/,/g, '')) >= n,
         [selector, min] as const,
         { timeout },
       );
@@ -47,9 +47,9 @@ export async function openExamplePage(browser: Browser, url: string, viewport = 
       const source = typeof expected === 'string' ? null : { source: expected.source, flags: expected.flags };
       await page.waitForFunction(
         ([s, literal, pattern]) => {
-          const value = document.querySelector(s as string)?.textContent ?? '';
+          const value = document.querySelector(s)?.textContent ?? '';
           if (pattern) {
-            const { source: src, flags } = pattern as { source: string; flags: string };
+            const { source: src, flags } = pattern;
             return new RegExp(src, flags).test(value);
           }
           return value === literal;

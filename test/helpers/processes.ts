@@ -42,13 +42,19 @@ function startScript(script: string, args: string[], env: Record<string, string>
         child,
         terminate: () =>
           new Promise<number | null>((done) => {
-            if (child.exitCode !== null || child.signalCode !== null) return done(child.exitCode);
+            if (child.exitCode !== null || child.signalCode !== null) {
+              done(child.exitCode);
+              return;
+            }
             child.once('exit', (code) => done(code));
             child.kill('SIGTERM');
           }),
         kill: () =>
           new Promise<void>((done) => {
-            if (child.exitCode !== null || child.signalCode !== null) return done();
+            if (child.exitCode !== null || child.signalCode !== null) {
+              done();
+              return;
+            }
             child.once('exit', () => done());
             child.kill('SIGKILL');
           }),

@@ -45,7 +45,7 @@ export async function startNodeServer<TRouter extends AnyTRPCRouter>(
     createContext: ({ req, info }) =>
       testContext({ get: (n) => (req.headers[n] as string | undefined) ?? null }, info.connectionParams as Record<string, string> | null) as never,
     ...extra,
-  } as CreateSSEHandlerOptions<TRouter>);
+  });
   const server = createServer((req, res) => void handler(req, res));
   const actualPort = await listen(server, port);
   return {

@@ -97,7 +97,7 @@ export const latestServerKit: ServerKit = {
   version: packageVersion('../fixtures/trpc-latest/node_modules/@trpc/server/package.json'),
   initTRPC: latestServer.initTRPC as unknown as ServerKit['initTRPC'],
   tracked: latestServer.tracked as unknown as ServerKit['tracked'],
-  TRPCError: latestServer.TRPCError as unknown as ServerKit['TRPCError'],
+  TRPCError: latestServer.TRPCError,
   createHTTPHandler: latestCreateHTTPHandler as unknown as ServerKit['createHTTPHandler'],
   fetchRequestHandler: latestFetchRequestHandler as unknown as ServerKit['fetchRequestHandler'],
 };

@@ -31,7 +31,10 @@ import {
 } from './latestTrpc.js';
 
 type TestSetup = ReturnType<typeof createTestRouter>;
-type Tracked<T> = { id: string; data: T };
+interface Tracked<T> {
+  id: string;
+  data: T;
+}
 
 const serverKinds = [
   { name: 'node:http handler', start: (router: TestSetup['router']) => startNodeServer(router) },

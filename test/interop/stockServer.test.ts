@@ -33,7 +33,10 @@ import {
 } from './latestTrpc.js';
 
 type Setup = ReturnType<typeof createStockRouter>;
-type Tracked<T> = { id: string; data: T };
+interface Tracked<T> {
+  id: string;
+  data: T;
+}
 type Mode = NonNullable<CreateSSEClientOptions['mode']>;
 
 const WAIT_MS = 5_000;
@@ -274,7 +277,7 @@ describe.each(serverKits)('our sseLink against stock $name ($version)', (kit) =>
         const { client, requests, subscribe } = newClient(ctx.stock, EAGER);
         expect(client.mode).toBe('auto');
         await vi.waitFor(() => expect(client.mode).toBe('distinct'), { timeout: WAIT_MS, interval: 5 });
-        expect(requests).toEqual([{ url: `${ctx.stock.url}/${MUX_PATH}`, method: 'GET', headers: expect.any(Object), status: 404 }]);
+        expect(requests).toEqual([{ url: `${ctx.stock.url}/${MUX_PATH}`, method: 'GET', headers: expect.any(Object) as unknown, status: 404 }]);
         // A subscription made afterwards goes straight to its own stream.
         const c = subscribe('counter', { count: 1 });
         await c.until(() => c.completed, 'completion', WAIT_MS);

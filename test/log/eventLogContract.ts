@@ -2,7 +2,7 @@
  * The event-log contract: every backend (memory now, Redis next) runs this same suite.
  */
 import { isTrackedEnvelope } from '@trpc/server';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { PUSH_SOURCE, pushSourceOf } from '../../src/log/pushSource.js';
 import { isCheckpoint, isReset, type ResetSignal } from '../../src/log/reset.js';
 import type { EventLog } from '../../src/log/types.js';
@@ -79,10 +79,11 @@ function toItem(value: unknown): Item {
 }
 
 /**
- * Reads `count` items (bounded by a timeout so a broken backend fails instead of hanging).
+ * Reads `count` items (bounded by a timeout so a broken backend fails instead of hanging; the
+ * bound is far above what a healthy backend takes on a busy machine, and never a delay).
  * Checkpoints (positions, not events) are skipped unless `checkpoints` is set.
  */
-async function take(iterator: AsyncIterator<unknown>, count: number, timeoutMs = 5_000, checkpoints = false): Promise<Item[]> {
+async function take(iterator: AsyncIterator<unknown>, count: number, timeoutMs = 20_000, checkpoints = false): Promise<Item[]> {
   const items: Item[] = [];
   const deadline = Date.now() + timeoutMs;
   while (items.length < count) {
@@ -145,7 +146,7 @@ export function eventLogContract(backend: EventLogBackend, consume: 'pull' | 'pu
       await log.publish('t', 'old');
       const head = await log.publish('t', 'older still');
       const { iterator } = subscribe(log, 't');
-      expect(await take(iterator, 1, 5_000, true)).toEqual([{ kind: 'checkpoint', lastEventId: head }]);
+      expect(await take(iterator, 1, undefined, true)).toEqual([{ kind: 'checkpoint', lastEventId: head }]);
       // Resuming from that checkpoint misses nothing published after it.
       const next = await log.publish('t', 'after');
       const resumed = subscribe(log, 't', head).iterator;
@@ -246,28 +247,37 @@ export function eventLogContract(backend: EventLogBackend, consume: 'pull' | 'pu
     });
 
     test('a topic dropped while empty and published to again never reuses an id', async () => {
-      // The age limit is far above what publishing and reading a few events takes, even on a
-      // loaded machine, so the new events below never age out before they are read.
-      const maxAgeMs = 1_000;
+      const maxAgeMs = 60_000;
       const log = await create({ maxEvents: 1_000, maxAgeMs });
       const ids: string[] = [];
       for (let i = 0; i < 3; i++) ids.push(await log.publish('t', `old ${i}`));
-      // The old events age out (expiry by age has no signal to await: the wait is a lower
-      // bound, longer on a slow machine, never shorter); a reader comes and goes, so the topic
-      // can be dropped.
-      await new Promise((resolve) => setTimeout(resolve, maxAgeMs + 100));
-      const { iterator, abort } = subscribe(log, 't');
-      await take(iterator, 1, 5_000, true);
-      abort.abort();
-      await iterator.next();
-      const fresh: string[] = [];
-      for (let i = 0; i < 5; i++) fresh.push(await log.publish('t', `new ${i}`));
-      expect(fresh.filter((id) => ids.includes(id))).toEqual([]);
-      // A client still holding the last old id gets every new event: none is skipped as
-      // "already seen" (which a reused id would cause).
-      const resumed = subscribe(log, 't', ids[2]).iterator;
-      const items = await take(resumed, 5);
-      expect(items.map((item) => (item.kind === 'event' ? item.data : item.kind))).toEqual([0, 1, 2, 3, 4].map((i) => `new ${i}`));
+      // The old events age out by the logs' own clock (Date), moved past the age limit and then
+      // held still, so the new events below never age out, however slow the machine. Redis
+      // stamps events with its own time: the real clock first moves past the last old event,
+      // so every old event is older than the moved clock's limit and every new one is not.
+      const lastOld = Date.now();
+      while (Date.now() <= lastOld) await new Promise((resolve) => setImmediate(resolve));
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + maxAgeMs });
+      try {
+        // A reader comes and goes, so the topic can be dropped.
+        const { iterator, abort } = subscribe(log, 't');
+        await take(iterator, 1, undefined, true);
+        abort.abort();
+        await iterator.next();
+        const fresh: string[] = [];
+        for (let i = 0; i < 5; i++) fresh.push(await log.publish('t', `new ${i}`));
+        expect(fresh.filter((id) => ids.includes(id))).toEqual([]);
+        // The old events did age out: a client holding the first of them cannot resume.
+        const stale = subscribe(log, 't', ids[0]).iterator;
+        expect(await take(stale, 1)).toMatchObject([{ kind: 'reset', reason: 'trimmed' }]);
+        // A client still holding the last old id gets every new event: none is skipped as
+        // "already seen" (which a reused id would cause).
+        const resumed = subscribe(log, 't', ids[2]).iterator;
+        const items = await take(resumed, 5);
+        expect(items.map((item) => (item.kind === 'event' ? item.data : item.kind))).toEqual([0, 1, 2, 3, 4].map((i) => `new ${i}`));
+      } finally {
+        vi.useRealTimers();
+      }
     });
 
     test('a reader that falls out of the window gets a reset instead of a queue', async () => {
@@ -300,7 +310,7 @@ export function eventLogContract(backend: EventLogBackend, consume: 'pull' | 'pu
     test('a reader waiting for live events ends when its signal aborts', async () => {
       const log = await create();
       const { iterator, abort } = subscribe(log, 't');
-      expect(await take(iterator, 1, 5_000, true)).toMatchObject([{ kind: 'checkpoint' }]);
+      expect(await take(iterator, 1, undefined, true)).toMatchObject([{ kind: 'checkpoint' }]);
       const next = iterator.next();
       abort.abort();
       expect(await next).toEqual({ done: true, value: undefined });

@@ -247,10 +247,22 @@ export function range(n: number): string[] {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-export type CounterItem = { id: string; data: { n: number } };
-export type LiveItem = { id: string; data: { id: string; text: string } };
-export type SecretValue = { user: string; params: Record<string, string> | null };
-export type FailingInput = { after: number; code: 'FORBIDDEN' | 'INTERNAL_SERVER_ERROR' | 'CONFLICT' };
+export interface CounterItem {
+  id: string;
+  data: { n: number };
+}
+export interface LiveItem {
+  id: string;
+  data: { id: string; text: string };
+}
+export interface SecretValue {
+  user: string;
+  params: Record<string, string> | null;
+}
+export interface FailingInput {
+  after: number;
+  code: 'FORBIDDEN' | 'INTERNAL_SERVER_ERROR' | 'CONFLICT';
+}
 
 /**
  * One package's way of calling `useSubscription`: a provider wrapper and one component per
@@ -493,7 +505,7 @@ export function defineSubscriptionSuite(name: string, adapter: HookAdapter, mode
         // and so does distinct mode on every `connected` event.
         expect(h.probe.started).toBe(1);
         expect(h.controlOps('subscribe')).toHaveLength(1);
-        await waitFor(() => expect(rec.status, rec.describe()).toBe('pending'), { timeout: 1_000, interval: 5 });
+        await waitFor(() => expect(rec.status, rec.describe()).toBe('pending'), WAIT);
         expect(rec.statusSequence, rec.describe()).toEqual(['connecting', 'pending', 'connecting', 'pending']);
         expect(rec.latest?.error ?? null).toBeNull();
         expect(rec.data).toEqual([]);

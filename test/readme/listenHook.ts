@@ -6,6 +6,7 @@
  */
 import { Server } from 'node:net';
 
+// eslint-disable-next-line @typescript-eslint/unbound-method -- called below with each server as `this`
 const listen = Server.prototype.listen;
 
 Server.prototype.listen = function (this: Server, ...args: unknown[]): Server {

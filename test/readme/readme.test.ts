@@ -249,7 +249,7 @@ describe('README.md blocks run', { timeout: 60_000 }, () => {
   }
 
   /** What a server block needs around it: environment variables, and their cleanup. */
-  type Surroundings = () => Promise<{ env: Record<string, string>; stop(): Promise<void> }>;
+  type Surroundings = () => Promise<{ env: Record<string, string>; stop: () => Promise<void> }>;
   const nothing: Surroundings = async () => ({ env: {}, stop: async () => undefined });
   const redis: Surroundings = async () => {
     const server = await startRedisServer();

@@ -67,7 +67,7 @@ export interface Running {
   /** Resolves with the exit code (null after a signal) once the process has exited. */
   exited: Promise<number | null>;
   /** SIGKILL, unless it has exited already; resolves once it has. */
-  kill(): Promise<void>;
+  kill: () => Promise<void>;
 }
 
 function collect(child: ChildProcess, what: string): Running {
@@ -182,7 +182,10 @@ export function parseCurl(line: string): { url: string; headers: Record<string, 
 /** Reads `response`'s body into `output` as it arrives, until it ends or `signal` aborts. */
 export async function pipeBody(response: Response, output: Output, signal: AbortSignal): Promise<void> {
   const reader = response.body?.getReader();
-  if (!reader) return output.end('the response had no body');
+  if (!reader) {
+    output.end('the response had no body');
+    return;
+  }
   const decoder = new TextDecoder();
   signal.addEventListener('abort', () => void reader.cancel().catch(() => undefined), { once: true });
   try {

@@ -14,7 +14,7 @@ import { TYPESCRIPT_LANGS, type CodeBlock } from './markdown.js';
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 /** The app files every document directory gets; blocks import them as `./router.js` and so on. */
-export const FIXTURE_FILES = ['router.ts', 'messages.ts', 'auth.ts', 'fragment.ts'] as const;
+const FIXTURE_FILES = ['router.ts', 'messages.ts', 'auth.ts', 'fragment.ts'] as const;
 
 /** How imports are resolved: Node's ESM rules, or a bundler's (Vite, Next.js, esbuild). */
 export type Mode = 'nodenext' | 'bundler';
@@ -239,7 +239,7 @@ export function typecheck(root: string, check: Check): Promise<CheckResult> {
 }
 
 /** Splits `tsc --pretty false --listFiles` output into diagnostics and the program's files. */
-export function parseTscOutput(output: string, root: string): { diagnostics: Diagnostic[]; files: string[] } {
+function parseTscOutput(output: string, root: string): { diagnostics: Diagnostic[]; files: string[] } {
   const diagnostics: Diagnostic[] = [];
   const files: string[] = [];
   let last: Diagnostic | undefined;
@@ -264,7 +264,7 @@ export function parseTscOutput(output: string, root: string): { diagnostics: Dia
 }
 
 /** The document line a module's line comes from: wrapper lines point at the fences. */
-export function documentLine(module: BlockModule, moduleLine: number): number {
+function documentLine(module: BlockModule, moduleLine: number): number {
   const codeLines = module.block.code.split('\n').length;
   const index = moduleLine - 1 - module.prefixLines;
   if (index < 0) return module.block.fenceLine;

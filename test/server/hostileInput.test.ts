@@ -74,7 +74,7 @@ test('a tracked id that would inject fields is refused with a typed error, not w
     for (let e = await stream.next(); e; e = await stream.next()) events.push(e);
     expect(events.map((e) => e.event)).toEqual(['connected', 'message', 'serialized-error']);
     expect(events.some((e) => e.event === 'pwned')).toBe(false);
-    expect(JSON.parse(events[2]!.data).data.code).toBe('INTERNAL_SERVER_ERROR');
+    expect((JSON.parse(events[2]!.data) as { data: { code: string } }).data.code).toBe('INTERNAL_SERVER_ERROR');
   } finally {
     await injected.close();
   }
@@ -126,7 +126,7 @@ test.each([
       expect(shape.message).toMatch(/^Invalid tracked id: it (contains the control character U\+00[0-7][0-9A-F]|is 65 characters long)/);
       // …and the server would indeed have refused it back.
       expect(resumed.map((e) => e.event)).toEqual(['connected', 'serialized-error']);
-      expect(JSON.parse(resumed[1]!.data).data.code).toBe('BAD_REQUEST');
+      expect((JSON.parse(resumed[1]!.data) as { data: { code: string } }).data.code).toBe('BAD_REQUEST');
     }
   } finally {
     await ids.close();

@@ -410,7 +410,7 @@ describe('node:http', () => {
     fixture.feed.emit('item', { id: 'i1', text: 'one' });
     await take(conn.stream, 2);
     conn.stream.cancel();
-    await expect.poll(() => server.core.openStreams).toBe(0);
+    await expect.poll(() => server.core.openStreams, { timeout: 10_000 }).toBe(0);
     // While the client is away: an untracked and a tracked value.
     fixture.feed.emit('tick', 'tick-2');
     fixture.feed.emit('item', { id: 'i2', text: 'two' });
@@ -439,7 +439,7 @@ describe('node:http', () => {
     const finished = fixture.probe.next('finished');
     conn.stream.cancel();
     await finished;
-    await expect.poll(() => server.core.connections).toBe(0);
+    await expect.poll(() => server.core.connections, { timeout: 10_000 }).toBe(0);
     const back = await server.request(MUX_PATH, {
       headers: { ...SSE, 'last-event-id': '1', 'trpc-sse-connection': conn.connectionId, 'trpc-sse-secret': conn.secret },
     });

@@ -78,7 +78,9 @@ class TextSink implements SSEResponseSink {
   readonly bufferedBytes = 0;
   #waiters: Array<{ needle: string; resolve: () => void }> = [];
 
-  start(): void {}
+  start(): void {
+    // Status and headers play no part in what these tests check.
+  }
 
   write(chunk: string): boolean {
     this.text += chunk;
@@ -94,7 +96,9 @@ class TextSink implements SSEResponseSink {
     return Promise.resolve();
   }
 
-  end(): void {}
+  end(): void {
+    // Nothing to release: the text stays for the test to read.
+  }
 
   /** Resolves once `needle` has been written. */
   written(needle: string): Promise<void> {

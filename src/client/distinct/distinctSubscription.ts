@@ -43,13 +43,13 @@ export class DistinctSubscription {
   #serverRetryMs: number | undefined;
   #failures = 0;
 
-  constructor(runtime: ClientRuntime, { op, transformer, observer }: SubscriptionRequest, ended: () => void) {
+  constructor(runtime: ClientRuntime, { op, transformer, observer, lastEventId: resumeFrom }: SubscriptionRequest, ended: () => void) {
     this.#runtime = runtime;
     this.#op = op;
     this.#transformer = transformer;
     this.#observer = observer;
     this.#ended = ended;
-    const lastEventId = (op.input as { lastEventId?: unknown } | undefined)?.lastEventId;
+    const lastEventId = resumeFrom ?? (op.input as { lastEventId?: unknown } | undefined)?.lastEventId;
     if (typeof lastEventId === 'string') this.#lastEventId = lastEventId;
   }
 
@@ -150,7 +150,7 @@ export class DistinctSubscription {
       url: this.#url(inputs.url, inputs.connectionParams, inHeader ? undefined : resumeId),
       headers: requestHeaders,
       signal: this.#stop.signal,
-      deserialize: (value) => this.#transformer.output.deserialize(value),
+      deserialize: (value): unknown => this.#transformer.output.deserialize(value),
       onMessage: (message, control) => this.#onMessage(message, control),
       onRetry: (ms) => (this.#serverRetryMs = ms),
     });

@@ -36,12 +36,12 @@ export class MuxClientSubscription {
   /** Carried on by another transport (the client fell back to distinct mode). */
   #successor: Unsubscribable | undefined;
 
-  constructor(id: string, { op, transformer, observer }: SubscriptionRequest) {
+  constructor(id: string, { op, transformer, observer, lastEventId: resumeFrom }: SubscriptionRequest) {
     this.id = id;
     this.op = op;
     this.transformer = transformer;
     this.#observer = observer;
-    const lastEventId = (op.input as { lastEventId?: unknown } | undefined)?.lastEventId;
+    const lastEventId = resumeFrom ?? (op.input as { lastEventId?: unknown } | undefined)?.lastEventId;
     if (typeof lastEventId === 'string') this.#lastEventId = lastEventId;
   }
 
@@ -162,7 +162,8 @@ export class MuxClientSubscription {
 
   /** The server ended it with a failure; the error shape went through the transformer. */
   errorFrom(shape: unknown): AnyClientError {
-    return TRPCClientError.from<AnyTRPCRouter>({ error: this.transformer.output.deserialize(shape) } as never);
+    const error: unknown = this.transformer.output.deserialize(shape);
+    return TRPCClientError.from<AnyTRPCRouter>({ error } as never);
   }
 
   /** The server ended it (or the client closed): `stopped`, `idle`, complete. */

@@ -81,7 +81,7 @@ export class SubscriptionTable {
     subscription.cancel();
     this.#forget(subscription);
     const target = this.#link.target();
-    if (target && subscription.sentOn === target.connectionId) {
+    if (target?.connectionId === subscription.sentOn) {
       this.#link.send(target.connectionId, { op: 'unsubscribe', id: subscription.id });
     }
   }

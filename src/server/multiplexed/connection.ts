@@ -11,13 +11,21 @@ import { messageFrame } from '../valueFrame.js';
 import { ReplayBuffer } from './replayBuffer.js';
 import { MuxSubscription, writeFailure } from './subscription.js';
 import { PING_FRAME } from '../dialect.js';
+import type { StreamCloseReason } from '../observability/channels.js';
+import type { ServerMonitor } from '../observability/monitor.js';
+
+/** A stream as its connection holds it: the server notes on it why it ends it. */
+export interface ConnectionStream extends SSEResponseSink {
+  closeReason: StreamCloseReason | undefined;
+}
 
 /**
  * Ends a stream the server is done with. One with more than `maxBufferedBytes` still queued
  * (its peer stopped reading) is cut off instead: ended behind its queue, it would keep that
  * memory, no longer counted against `maxStreams`, for as long as the peer stays connected.
  */
-export function endStream(sink: SSEResponseSink, maxBufferedBytes: number): void {
+export function endStream(sink: ConnectionStream, maxBufferedBytes: number, reason: StreamCloseReason): void {
+  sink.closeReason ??= reason;
   if (sink.bufferedBytes > maxBufferedBytes && sink.destroy) sink.destroy();
   else sink.end();
 }
@@ -25,6 +33,7 @@ export function endStream(sink: SSEResponseSink, maxBufferedBytes: number): void
 /** What a connection needs from the server that owns it. */
 export interface ConnectionOwner {
   readonly options: ResolvedServerOptions;
+  readonly monitor: ServerMonitor;
   /** The connection ended for good. */
   closed(connection: MuxConnection): void;
   /** A stream attached / detached (for the heartbeat and the stream budget). */
@@ -45,11 +54,12 @@ export class MuxConnection implements HeartbeatTarget {
   readonly ctx: unknown;
   readonly hooks: RequestHooks;
   readonly serializer: ValueSerializer;
+  readonly monitor: ServerMonitor;
   wroteSinceTick = true;
   readonly #owner: ConnectionOwner;
   readonly #subscriptions = new Map<string, MuxSubscription>();
   readonly #replay: ReplayBuffer;
-  #sink: SSEResponseSink | null = null;
+  #sink: ConnectionStream | null = null;
   #seq = 0;
   #closed = false;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
@@ -63,6 +73,7 @@ export class MuxConnection implements HeartbeatTarget {
     this.ctx = ctx;
     this.hooks = hooks;
     this.serializer = serializer;
+    this.monitor = owner.monitor;
     this.#replay = new ReplayBuffer(owner.options.replayBufferBytes, owner.options.graceMs);
   }
 
@@ -83,15 +94,16 @@ export class MuxConnection implements HeartbeatTarget {
    * Puts a stream on this connection: a new one (`lastSeq` null) or a resumed one, which
    * first gets every frame after `lastSeq` (check {@link canResume} first). `opening`: the
    * subscriptions the stream's request carried, which the caller starts right after.
+   * Returns how many frames it replayed.
    */
-  attach(sink: SSEResponseSink, lastSeq: number | null, opening: readonly ValidSubscribeOp[] = []): void {
+  attach(sink: ConnectionStream, lastSeq: number | null, opening: readonly ValidSubscribeOp[] = []): number {
     const backlog = (lastSeq === null ? [] : this.#replay.after(lastSeq)) ?? [];
     if (this.#graceTimer) clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
     // A client reconnecting before the server saw its old stream die: the new one wins.
     const previous = this.#sink;
     this.#sink = null;
-    if (previous) endStream(previous, this.options.maxBufferedBytes);
+    if (previous) endStream(previous, this.options.maxBufferedBytes, 'replaced');
     sink.write(
       connectionFrame({
         protocol: 1,
@@ -109,6 +121,7 @@ export class MuxConnection implements HeartbeatTarget {
     this.wroteSinceTick = true;
     if (!previous) this.#owner.attached(this);
     this.#wake();
+    return backlog.length;
   }
 
   /** The stream `sink` went away (client left, network). Keeps the connection for `graceMs`. */
@@ -125,11 +138,11 @@ export class MuxConnection implements HeartbeatTarget {
   }
 
   /** Ends the current stream without closing the connection (the client resumes). */
-  dropStream(): void {
+  dropStream(reason: StreamCloseReason): void {
     const sink = this.#sink;
     if (!sink) return;
     this.detach(sink);
-    endStream(sink, this.options.maxBufferedBytes);
+    endStream(sink, this.options.maxBufferedBytes, reason);
   }
 
   /** Writes one frame with the next sequence number; false when the reader is behind. */
@@ -166,6 +179,8 @@ export class MuxConnection implements HeartbeatTarget {
    */
   drained(): Promise<void> {
     if (this.#closed) return Promise.resolve();
+    // Writers ask only after a write said the reader is behind; the first of them marks a pause.
+    if (this.#sink && this.#waiters.length === 0) this.monitor.paused('multiplexed', null, this.id, this.#sink.bufferedBytes);
     return new Promise((resolve) => {
       this.#waiters.push(resolve);
       void this.#sink?.drained().then(() => this.#wake());
@@ -228,7 +243,7 @@ export class MuxConnection implements HeartbeatTarget {
   }
 
   /** Ends the connection: every subscription stops, the stream ends. */
-  close(): void {
+  close(reason: StreamCloseReason = 'ended'): void {
     if (this.#closed) return;
     for (const subscription of [...this.#subscriptions.values()]) subscription.stop();
     this.#closed = true;
@@ -236,13 +251,14 @@ export class MuxConnection implements HeartbeatTarget {
     const sink = this.#sink;
     this.#sink = null;
     if (sink) this.#owner.detached(this);
-    if (sink) endStream(sink, this.options.maxBufferedBytes);
+    if (sink) endStream(sink, this.options.maxBufferedBytes, reason);
     this.#replay.clear();
     this.#wake();
     this.#owner.closed(this);
   }
 
   #rejectSubscribe(op: ValidSubscribeOp, error: TRPCError): void {
+    this.monitor.subscriptionStartFailed();
     writeFailure(this, op.id, { path: op.path, type: 'subscription', input: op.input, ctx: this.ctx }, error);
   }
 

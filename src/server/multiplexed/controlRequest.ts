@@ -10,6 +10,7 @@ import type { ConnectionDirectory, ForwardedControl } from './directory.js';
 import { parseOps, type ValidControlOp } from './ops.js';
 import type { ConnectionRegistry } from './registry.js';
 import { MUX_HEADER } from '../../protocol.js';
+import type { ControlContext } from '../observability/channels.js';
 
 /** What a control request presents, wherever it arrived. */
 interface ControlCredentials {
@@ -27,6 +28,7 @@ async function applyControl(
   credentials: ControlCredentials,
   readBody: () => Promise<string>,
   hooks: Pick<RequestHooks, 'onError'>,
+  trace: ControlContext,
 ): Promise<PlainResponse> {
   const { options } = env;
   const scope: ErrorScope = { path: undefined, type: 'unknown', input: undefined, ctx: undefined };
@@ -52,19 +54,23 @@ async function applyControl(
     } finally {
       connection.pendingControlRequests--;
     }
+    trace.ops = ops.length;
     for (const op of ops) {
       if (connection.closed) break;
       if (op.op === 'subscribe') connection.subscribe(op);
       else if (op.op === 'unsubscribe') connection.unsubscribe(op.id);
       else connection.close();
     }
+    env.monitor.controlAnswered(null);
     return { status: 204, headers: {}, body: '' };
   } catch (cause) {
     return errorResponse(env, reportFailure(hooks, cause, scope), scope);
   }
 }
 
+/** The answer to a refused control request (counted here: every refusal comes through). */
 function errorResponse(env: StreamEnvironment, error: TRPCError, scope: ErrorScope): PlainResponse {
+  env.monitor.controlAnswered(error.code);
   const shape = serializeErrorShape(env.options.router, error, scope);
   return { status: getHTTPStatusCodeFromError(error), headers: { 'Content-Type': 'application/json' }, body: `{"error":${shape}}` };
 }
@@ -74,18 +80,34 @@ function errorResponse(env: StreamEnvironment, error: TRPCError, scope: ErrorSco
  * before any body is read, bounded in size and in requests in flight per connection. A
  * request for a connection another process holds is handed to it through the directory.
  */
-export async function handleControlRequest(
+export function handleControlRequest(
   env: StreamEnvironment,
   registry: ConnectionRegistry,
   req: SSERequest,
   hooks: RequestHooks,
   directory: ConnectionDirectory | undefined,
 ): Promise<PlainResponse> {
-  const credentials = { connectionId: req.headers.get(MUX_HEADER.connection), secret: req.headers.get(MUX_HEADER.secret) };
+  const trace: ControlContext = { connectionId: req.headers.get(MUX_HEADER.connection), forwarded: false, ops: 0 };
+  return env.monitor.control(trace, answerControl, undefined, env, registry, req, hooks, directory, trace);
+}
+
+/**
+ * Applies a control request here, or hands it to the process that holds its connection (which
+ * counts it: every request is counted once, where it is applied or refused).
+ */
+async function answerControl(
+  env: StreamEnvironment,
+  registry: ConnectionRegistry,
+  req: SSERequest,
+  hooks: RequestHooks,
+  directory: ConnectionDirectory | undefined,
+  trace: ControlContext,
+): Promise<PlainResponse> {
+  const credentials = { connectionId: trace.connectionId, secret: req.headers.get(MUX_HEADER.secret) };
   const readBody = () => req.readBody(env.options.maxControlBodyBytes);
   const local = registry.get(credentials.connectionId);
   if (local || !directory || credentials.connectionId === null) {
-    return applyControl(env, registry, credentials, readBody, hooks);
+    return applyControl(env, registry, credentials, readBody, hooks, trace);
   }
   const scope: ErrorScope = { path: undefined, type: 'unknown', input: undefined, ctx: undefined };
   try {
@@ -101,5 +123,6 @@ export async function handleControlRequest(
 export function handleForwardedControl(env: StreamEnvironment, registry: ConnectionRegistry, request: ForwardedControl): Promise<PlainResponse> {
   const connection = registry.get(request.connectionId);
   const hooks = connection?.hooks ?? { onError: () => undefined };
-  return applyControl(env, registry, request, () => Promise.resolve(request.body), hooks);
+  const trace: ControlContext = { connectionId: request.connectionId, forwarded: true, ops: 0 };
+  return env.monitor.control(trace, applyControl, undefined, env, registry, request, () => Promise.resolve(request.body), hooks, trace);
 }

@@ -4,10 +4,12 @@ import type { ValueSerializer } from '../serialize.js';
 import type { StreamEnvironment } from '../environment.js';
 import { MuxConnection, type ConnectionOwner } from './connection.js';
 import type { ConnectionDirectory } from './directory.js';
+import type { ServerMonitor } from '../observability/monitor.js';
 
 /** The multiplexed connections of one server, by id. */
 export class ConnectionRegistry implements ConnectionOwner {
   readonly options: ResolvedServerOptions;
+  readonly monitor: ServerMonitor;
   readonly #env: StreamEnvironment;
   readonly #connections = new Map<string, MuxConnection>();
 
@@ -16,6 +18,7 @@ export class ConnectionRegistry implements ConnectionOwner {
   constructor(env: StreamEnvironment, directory: ConnectionDirectory | undefined) {
     this.#env = env;
     this.options = env.options;
+    this.monitor = env.monitor;
     this.#directory = directory;
   }
 

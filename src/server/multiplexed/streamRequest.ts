@@ -8,7 +8,8 @@ import type { RequestHooks } from '../options.js';
 import type { ClientGoneListener, SSERequest, SSEResponseSink } from '../request.js';
 import { secretsMatch } from '../secret.js';
 import { serializeErrorShape, ValueSerializer } from '../serialize.js';
-import { endStream, type MuxConnection } from './connection.js';
+import { endStream, type ConnectionStream, type MuxConnection } from './connection.js';
+import type { StreamCloseReason } from '../observability/channels.js';
 import { parseOpeningSubscribes, type ValidSubscribeOp } from './ops.js';
 import { LAST_EVENT_ID_HEADER, MUX_HEADER, QUERY_PARAM } from '../../protocol.js';
 import type { ConnectionRegistry } from './registry.js';
@@ -46,10 +47,13 @@ function readResumeSeq(req: SSERequest): number | null {
  * environment counts and closes, and the listener for the client leaving. One object per
  * open stream, with no closures (a server holds thousands).
  */
-class MuxStream implements SSEResponseSink, Closable, ClientGoneListener {
+class MuxStream implements ConnectionStream, Closable, ClientGoneListener {
   readonly mode = 'multiplexed';
   /** The connection it carries, once there is one. */
   connection: MuxConnection | undefined;
+  closeReason: StreamCloseReason | undefined;
+  /** When it opened (0: not yet), for the server's figures. */
+  #openedAt = 0;
   /** Resolves when the stream has ended (the client left, or the server ended it). */
   readonly done: Promise<void>;
   readonly #env: StreamEnvironment;
@@ -74,7 +78,14 @@ class MuxStream implements SSEResponseSink, Closable, ClientGoneListener {
   }
 
   write(chunk: string): boolean {
+    this.#env.monitor.wrote(chunk);
     return this.#sink.write(chunk);
+  }
+
+  /** It carries `connection` now (new, or resumed from the replay buffer). */
+  opened(connection: MuxConnection, resumed: boolean): void {
+    this.connection = connection;
+    this.#openedAt = this.#env.monitor.streamOpened('multiplexed', null, connection.id, resumed);
   }
 
   drained(): Promise<void> {
@@ -103,18 +114,21 @@ class MuxStream implements SSEResponseSink, Closable, ClientGoneListener {
   }
 
   /** Closable: the environment drops the stream; the connection stays for a resume. */
-  close(): void {
-    this.connection?.dropStream();
+  close(reason: StreamCloseReason): void {
+    this.connection?.dropStream(reason);
   }
 
   /** The client left. */
   clientGone(): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.closeReason = 'client';
     this.#finish();
   }
 
   #finish(): void {
+    const reason = this.closeReason ?? 'ended';
+    if (this.#openedAt) this.#env.monitor.streamClosed('multiplexed', null, this.connection!.id, reason, this.#openedAt, this.#sink.bufferedBytes);
     this.#req.onGone(null);
     this.connection?.detach(this);
     this.#env.release(this);
@@ -142,19 +156,24 @@ export async function serveMultiplexedStream(
     return done;
   }
 
-  const resumable = registry.get(req.headers.get(MUX_HEADER.connection));
+  const resumeId = req.headers.get(MUX_HEADER.connection);
+  const resumable = registry.get(resumeId);
   const lastSeq = readResumeSeq(req);
   if (resumable && !resumable.closed && lastSeq !== null && secretsMatch(req.headers.get(MUX_HEADER.secret), resumable.secret)) {
     if (resumable.canResume(lastSeq)) {
       stream.start(200, eventStreamHeaders(hooks.http2, env.refusing));
-      resumable.attach(stream, lastSeq);
-      stream.connection = resumable;
+      const replayed = resumable.attach(stream, lastSeq);
+      stream.opened(resumable, true);
+      env.monitor.resumedFromReplay(resumable.id, replayed);
       limitLifetime(env, resumable, stream, done);
       return done;
     }
     // Too late to resume (frames gone): the client subscribes afresh on a new connection, so
     // the old procedures must not run on beside the new ones.
+    env.monitor.replayMissed(resumable.id, 'trimmed');
     resumable.close();
+  } else if (resumeId !== null && lastSeq !== null) {
+    env.monitor.replayMissed(resumeId, resumable && !resumable.closed ? 'forbidden' : 'unknown');
   }
 
   // Connections outlive their streams (graceMs), so they are bounded on their own.
@@ -182,7 +201,7 @@ export async function serveMultiplexedStream(
       },
       url: req.url,
     };
-    const ctx = await hooks.createContext(info);
+    const ctx = await env.monitor.openConnection(opening.length, hooks.createContext, hooks, info);
     if (stream.ended) return done;
     connection = registry.create(ctx, hooks, ValueSerializer.for(env.options, req));
     stream.connection = connection;
@@ -193,18 +212,19 @@ export async function serveMultiplexedStream(
   }
   stream.start(200, eventStreamHeaders(hooks.http2, env.refusing));
   connection.attach(stream, null, opening);
+  stream.opened(connection, false);
   for (const op of opening) connection.subscribe(op);
   limitLifetime(env, connection, stream, done);
   return done;
 }
 
 /** `maxDurationMs`: the stream ends (resumably) when its time is up. */
-function limitLifetime(env: StreamEnvironment, connection: MuxConnection, stream: SSEResponseSink, done: Promise<void>): void {
+function limitLifetime(env: StreamEnvironment, connection: MuxConnection, stream: MuxStream, done: Promise<void>): void {
   const { maxDurationMs } = env.options;
   if (maxDurationMs <= 0) return;
   const timer = setTimeout(() => {
     connection.detach(stream);
-    endStream(stream, env.options.maxBufferedBytes);
+    endStream(stream, env.options.maxBufferedBytes, 'maxDuration');
   }, maxDurationMs);
   void done.then(() => clearTimeout(timer));
 }

@@ -43,7 +43,7 @@ console.log(
     stream: { status: stream.status, contentType: stream.headers.get('content-type') },
     sent: { status: sent.status, body: sentBody },
     event: event ? { id: event[1], data: JSON.parse(event[2] ?? 'null') as unknown } : null,
-    greeting: await greeting.json(),
+    greeting: (await greeting.json()) as unknown,
   }),
 );
 // The handler's heartbeat timer would keep the process alive; the run is over.
