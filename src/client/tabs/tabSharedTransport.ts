@@ -486,10 +486,7 @@ export class TabSharedTransport implements Transport {
  * What `createSSEClient`'s `share` option takes: made by {@link tabSharing}, so only an app
  * that shares tabs has this code in its bundle.
  */
-export interface TabSharing {
-  /** @internal Builds the transport of one client; `lead` makes the transport a leader carries. */
-  (runtime: ClientRuntime, lead: () => Transport): { transport: Transport; role(): TabRole };
-}
+export type TabSharing = (runtime: ClientRuntime, lead: () => Transport) => { transport: Transport; role: () => TabRole };
 
 /**
  * One stream per browser instead of one per tab, for `createSSEClient({ share: tabSharing() })`:
