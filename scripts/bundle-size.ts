@@ -31,7 +31,7 @@ export const DEFAULT_CLIENT_ADDED_GZIP_BUDGET = 10 * 1024;
 /** The entry of the distinct-only client; measured once package.json `exports` has it. */
 const DISTINCT_ENTRY = './client/distinct';
 
-export type ScenarioId = 'baseline' | 'default' | 'shortForm' | 'distinctOnly' | 'wsLink' | 'httpSubscriptionLink';
+export type ScenarioId = 'baseline' | 'default' | 'shortForm' | 'tabSharing' | 'distinctOnly' | 'wsLink' | 'httpSubscriptionLink';
 
 interface ScenarioSpec {
   id: ScenarioId;
@@ -62,6 +62,12 @@ const SCENARIOS: readonly ScenarioSpec[] = [
     label: 'trpc-sse short form: sseLink({ url })',
     imports: "import { sseLink } from 'trpc-sse/client';",
     subscriptionLink: 'sseLink({ url })',
+  },
+  {
+    id: 'tabSharing',
+    label: 'trpc-sse default client sharing tabs: createSSEClient({ url, share: tabSharing() })',
+    imports: "import { createSSEClient, sseLink, tabSharing } from 'trpc-sse/client';",
+    subscriptionLink: 'sseLink({ client: createSSEClient({ url, share: tabSharing() }) })',
   },
   {
     id: 'distinctOnly',
