@@ -3,7 +3,7 @@ import type { TRPCConnectionState } from '@trpc/client/unstable-internals';
 import type { TRPCCombinedDataTransformer } from '@trpc/server';
 import type { BehaviorSubject, Unsubscribable } from '@trpc/server/observable';
 import type { AnyClientError } from './errors.js';
-import type { ClientRuntime } from './runtime.js';
+import type { ClientInspection, ClientRuntime } from './runtime.js';
 import type { EnvelopeObserver, Transport } from './transport.js';
 
 /** The connection a set of `sseLink`s share, like `createWSClient`'s client. */
@@ -33,8 +33,21 @@ export interface SSEClient {
    * @internal
    */
   subscribe(op: Operation, transformer: TRPCCombinedDataTransformer, observer: EnvelopeObserver): Unsubscribable;
+  /**
+   * One readable snapshot of the connection for a devtools panel or a support log: the mode,
+   * the tab role, the connection state, streams open, the reconnect attempt and when it is
+   * due, and the last error.
+   */
+  inspect(): SSEClientInspection;
   /** Stops every subscription (each completes) and releases the connection. */
   close(): void;
+}
+
+/** What {@link SSEClient.inspect} returns. */
+export interface SSEClientInspection extends ClientInspection {
+  mode: SSEClient['mode'];
+  tabRole: SSEClient['tabRole'];
+  connectionState: TRPCConnectionState<AnyClientError>['state'];
 }
 
 /**
@@ -61,6 +74,14 @@ export function clientHandle(
     },
     get tabRole() {
       return state.tabRole?.() ?? null;
+    },
+    inspect() {
+      return {
+        ...runtime.inspect(),
+        mode: state.mode,
+        tabRole: state.tabRole?.() ?? null,
+        connectionState: runtime.connectionState.get().state,
+      };
     },
     subscribe(op, transformer, observer) {
       if (closed) throw new Error('trpc-sse: this client is closed');

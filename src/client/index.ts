@@ -9,6 +9,8 @@ export {
   type LazyOptions,
   type SSEClient,
 } from './createSSEClient.js';
+export type { SSEClientInspection } from './clientHandle.js';
+export type { ClientInspection } from './runtime.js';
 export { tabSharing, type TabRole, type TabShareOptions, type TabSharing } from './tabs/tabSharedTransport.js';
 export type { FetchLike, HeadersInitLike, Resolvable, ResetInfo, ResponseLike, SSEClientOptions } from './options.js';
 export type { ResetReason } from '../log/reset.js';

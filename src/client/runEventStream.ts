@@ -71,6 +71,7 @@ export async function runEventStream<T>(
     if (!response.ok || !isEventStreamType(response.headers.get('content-type'))) {
       return { kind: 'error', error: await errorFromResponse(response, opts.deserialize) };
     }
+    runtime.countStream(1);
     let outcome: T | StreamFailure | undefined;
     let lastActivity = Date.now();
     const control: StreamControl<T> = {
@@ -117,6 +118,7 @@ export async function runEventStream<T>(
     } catch (cause) {
       outcome ??= { kind: 'error', error: toClientError(cause) };
     }
+    runtime.countStream(-1);
     runtime.notifyClose(outcome && (outcome as StreamFailure).kind === 'error' ? (outcome as StreamFailure).error : undefined);
     return (
       outcome ?? {

@@ -16,6 +16,24 @@ export interface RequestInputs {
   connectionParams: Record<string, string> | null;
 }
 
+/**
+ * What a devtools panel shows about a client's connection, kept current by its loops
+ * (`client.inspect()` adds the mode, the tab role and the connection state).
+ */
+export interface ClientInspection {
+  /** Event streams being read now (multiplexed: at most one, two during a drain handover; distinct: one per running subscription). */
+  openStreams: number;
+  /** When a stream last opened (ms since the epoch), or `null`. */
+  lastOpenedAt: number | null;
+  /** Failures in a row behind the wait now scheduled (0 once a stream opens). */
+  attempt: number;
+  /** When the next reconnect attempt is due (ms since the epoch); `null` when none waits. */
+  nextRetryAt: number | null;
+  /** The last failure reported to `onError`, and when. */
+  lastError: AnyClientError | null;
+  lastErrorAt: number | null;
+}
+
 /** Options with defaults applied. */
 export type ResolvedClientOptions = SSEClientOptions & { maxLineLength: number };
 
@@ -28,6 +46,14 @@ export class ClientRuntime {
   readonly fetch: FetchLike;
   readonly connectionState: BehaviorSubject<TRPCConnectionState<AnyClientError>>;
   readonly #states = new Map<object, SubscriptionState>();
+  readonly #inspection: ClientInspection = {
+    openStreams: 0,
+    lastOpenedAt: null,
+    attempt: 0,
+    nextRetryAt: null,
+    lastError: null,
+    lastErrorAt: null,
+  };
   readonly #sleepers = new Set<() => void>();
   readonly #onOnline = (): void => {
     for (const wake of [...this.#sleepers]) wake();
@@ -54,9 +80,12 @@ export class ClientRuntime {
    */
   sleep(ms: number, signal: AbortSignal): Promise<void> {
     if (signal.aborted) return Promise.resolve();
+    const dueAt = Date.now() + ms;
+    this.#inspection.nextRetryAt = dueAt;
     return new Promise((resolve) => {
       const wake = (): void => {
         clearTimeout(timer);
+        if (this.#inspection.nextRetryAt === dueAt) this.#inspection.nextRetryAt = null;
         signal.removeEventListener('abort', wake);
         this.#sleepers.delete(wake);
         resolve();
@@ -78,11 +107,25 @@ export class ClientRuntime {
 
   /** `onError`, guarded: the app's callback cannot break the loop that reports to it. */
   notifyError(error: AnyClientError): void {
+    this.#inspection.lastError = error;
+    this.#inspection.lastErrorAt = Date.now();
     callUserCallback('onError', this.options.onError, error);
   }
 
   notifyOpen(): void {
+    this.#inspection.lastOpenedAt = Date.now();
+    this.#inspection.attempt = 0;
     callUserCallback('onOpen', this.options.onOpen);
+  }
+
+  /** An event stream began (`+1`) or ended (`-1`) being read. */
+  countStream(delta: 1 | -1): void {
+    this.#inspection.openStreams += delta;
+  }
+
+  /** A snapshot of {@link ClientInspection}. */
+  inspect(): ClientInspection {
+    return { ...this.#inspection };
   }
 
   notifyClose(cause?: AnyClientError): void {
@@ -123,6 +166,7 @@ export class ClientRuntime {
    * `retry:` advice when given, else the default.
    */
   backoff(attempt: number, serverRetryMs?: number): number {
+    this.#inspection.attempt = attempt;
     const retry = this.options.retry ?? {};
     const minDelayMs = retry.minDelayMs ?? serverRetryMs ?? RETRY_DEFAULTS.minDelayMs;
     const maxDelayMs = Math.max(minDelayMs, retry.maxDelayMs ?? RETRY_DEFAULTS.maxDelayMs);

@@ -15,6 +15,12 @@ const entries: Record<string, string[]> = {
   'trpc-sse/node': ['createSSEHandler'],
   'trpc-sse/fetch': ['sseFetchHandler', 'createSSEFetchHandler'],
   'trpc-sse/redis': ['createRedisEventLog', 'createRedisConnectionDirectory'],
+  'trpc-sse/postgres': [
+    'createPostgresEventLog',
+    'createPostgresConnectionDirectory',
+    'postgresEventLogSchema',
+    'postgresConnectionDirectorySchema',
+  ],
 };
 
 describe('package exports', () => {

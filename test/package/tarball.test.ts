@@ -19,7 +19,11 @@ const manifest = JSON.parse(readFileSync(join(pkg.dir, 'package.json'), 'utf8'))
   license: string;
   peerDependencies: Record<string, string>;
 };
-type Entry = { parentPath: string; name: string; isFile(): boolean };
+interface Entry {
+  parentPath: string;
+  name: string;
+  isFile(): boolean;
+}
 const files = (readdirSync(pkg.dir, { recursive: true, withFileTypes: true }) as Entry[])
   .filter((entry) => entry.isFile())
   .map((entry) => relative(pkg.dir, join(entry.parentPath, entry.name)))
@@ -34,6 +38,7 @@ const ENTRIES: Record<string, string> = {
   './node': 'adapters/node',
   './fetch': 'adapters/fetch',
   './redis': 'redis/index',
+  './postgres': 'postgres/index',
 };
 
 interface AttwResolution {
@@ -51,7 +56,7 @@ describe('arethetypeswrong', () => {
     // attw exits non-zero when it finds problems; the JSON says which, so read it either way.
     const output = await promisify(execFile)(process.execPath, [cli, pkg.tarball, '--format', 'json'], {
       maxBuffer: 64 * 1024 * 1024,
-    }).catch((failed: { stdout?: string }) => ({ stdout: failed.stdout ?? '' }));
+    }).catch((failed: unknown) => ({ stdout: (failed as { stdout?: string }).stdout ?? '' }));
     const report = JSON.parse(output.stdout) as AttwReport;
     expect(report.problems).toEqual({});
 

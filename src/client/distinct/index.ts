@@ -14,7 +14,8 @@ import type { SSEClientOptions } from '../options.js';
 import { ClientRuntime } from '../runtime.js';
 import { createDistinctTransport } from './distinctTransport.js';
 
-export type { SSEClient } from '../clientHandle.js';
+export type { SSEClient, SSEClientInspection } from '../clientHandle.js';
+export type { ClientInspection } from '../runtime.js';
 export type { FetchLike, HeadersInitLike, Resolvable, ResetInfo, ResponseLike, SSEClientOptions } from '../options.js';
 export type { ResetReason } from '../../log/reset.js';
 export {
