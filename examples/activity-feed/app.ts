@@ -17,7 +17,7 @@ export interface FeedBackend {
 }
 
 /** The feed on the memory log (`redisUrl` absent) or on Redis. */
-export function createFeedBackend(opts: { redisUrl?: string | undefined; intervalMs?: number }): FeedBackend {
+function createFeedBackend(opts: { redisUrl?: string | undefined; intervalMs?: number }): FeedBackend {
   const intervalMs = opts.intervalMs ?? 1_500;
   if (!opts.redisUrl) {
     const log = createMemoryEventLog();

@@ -39,7 +39,7 @@ export interface PageClient {
 }
 
 /** The user a page signs in as: `?user=` in its address, else `ada`. */
-export function pageUser(): string {
+function pageUser(): string {
   return new URLSearchParams(location.search).get('user')?.trim() || 'ada';
 }
 

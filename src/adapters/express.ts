@@ -29,7 +29,7 @@ export interface SSEMiddleware {
 export function createSSEMiddleware<TRouter extends AnyTRPCRouter>(
   opts: CreateSSEMiddlewareOptions<TRouter>,
 ): SSEMiddleware {
-  const { core, dispatch } = createNodeDispatcher(opts);
+  const dispatcher = createNodeDispatcher(opts);
   const middleware = (req: Request, res: Response, next: NextFunction): void => {
     // Mounted at '/trpc', Express gives `/greet` for `/trpc/greet`.
     let path: string;
@@ -39,7 +39,7 @@ export function createSSEMiddleware<TRouter extends AnyTRPCRouter>(
       path = req.path.slice(1);
     }
     // Not ours: on to the next handler. (An open stream keeps only the `catch`, not the closure.)
-    dispatch(req, res, path, () => next()).catch(next);
+    dispatcher.dispatch(req, res, path, () => next()).catch(next);
   };
-  return Object.assign(middleware, { core });
+  return Object.assign(middleware, { core: dispatcher.core });
 }

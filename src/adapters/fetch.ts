@@ -238,7 +238,7 @@ class FetchRequestHooks<TRouter extends AnyTRPCRouter> implements RequestHooks {
   }
 
   onError(err: Parameters<RequestHooks['onError']>[0]): void {
-    this.#opts.onError?.({ ...err, req: this.#req } as Parameters<NonNullable<SSEFetchHandlerOptions<TRouter>['onError']>>[0]);
+    this.#opts.onError?.({ ...err, req: this.#req });
   }
 }
 

@@ -30,10 +30,6 @@ export interface NodeAdapterOptions<TRouter extends AnyTRPCRouter, TRequest exte
   queriesAndMutations?: TRPCHandlerOptions<TRouter> | false;
 }
 
-type NodeErrorHandlerOptions<TRouter extends AnyTRPCRouter, TRequest extends NodeRequest> = Parameters<
-  NonNullable<NodeAdapterOptions<TRouter, TRequest, NodeResponse>['onError']>
->[0];
-
 /**
  * What the core calls back for one request: `createContext` and `onError` with this
  * request's `req` and `res`. A multiplexed connection keeps it for its whole life, so it is
@@ -61,7 +57,7 @@ class NodeRequestHooks<TRouter extends AnyTRPCRouter, TRequest extends NodeReque
   }
 
   onError(err: Parameters<RequestHooks['onError']>[0]): void {
-    this.#opts.onError?.({ ...err, req: this.#req } as NodeErrorHandlerOptions<TRouter, TRequest>);
+    this.#opts.onError?.({ ...err, req: this.#req });
   }
 }
 
@@ -145,7 +141,10 @@ export function createNodeDispatcher<TRouter extends AnyTRPCRouter, TRequest ext
     res: TResponse,
     unhandled: Unhandled<TRequest, TResponse>,
   ): Promise<void> {
-    if (opts.queriesAndMutations === false) return unhandled(req, res);
+    if (opts.queriesAndMutations === false) {
+      unhandled(req, res);
+      return;
+    }
     await withBodyForTRPC(req, () =>
       nodeHTTPRequestHandler({
         ...opts.queriesAndMutations,

@@ -129,9 +129,10 @@ export function bodyStreamConsumed(req: NodeRequest): boolean {
 function readNodeBody(req: NodeRequest, maxBytes: number): Promise<string> {
   try {
     checkDeclaredLength(req.headers['content-length'], maxBytes);
-    // The client went away mid-body: no `end` will come (HTTP/1), or one came for a body cut
-    // short (HTTP/2 ends an aborted request's stream as if it were whole).
-    if (req.aborted || (req.destroyed && !req.readableEnded)) throw clientLeft();
+    // The client went away mid-body: the request was destroyed before its end (HTTP/1), or
+    // aborted, whose stream HTTP/2 then ends as if the body were whole. Only HTTP/2's
+    // compatibility request still reports `aborted`; on HTTP/1 it was `destroyed` before the end.
+    if (('stream' in req && req.aborted) || (req.destroyed && !req.readableEnded)) throw clientLeft();
     if (bodyStreamConsumed(req)) return Promise.resolve(parsedBodyText((req as { body?: unknown }).body, maxBytes));
   } catch (error) {
     return Promise.reject(error);
@@ -196,7 +197,8 @@ function parsedBodyText(body: unknown, maxBytes: number): string {
     throw bodyAlreadyRead('req.body is an empty object');
   } else {
     try {
-      text = JSON.stringify(body) as string | undefined;
+      // Undefined for a function or a symbol, whatever its declared type says.
+      text = JSON.stringify(body);
     } catch {
       text = undefined;
     }
@@ -244,7 +246,7 @@ export class NodeResponseSink implements SSEResponseSink {
 
   constructor(res: NodeResponse) {
     this.#res = res;
-    this.#writable = 'stream' in res ? (res.stream as unknown as Writable) : (res as unknown as Writable);
+    this.#writable = 'stream' in res ? res.stream : res;
     this.#flush = (res as { flush?: () => void }).flush;
   }
 

@@ -16,7 +16,7 @@ const ABSOLUTE_URL = /^[a-z][a-z\d+\-.]*:/i;
  * A client misconfiguration no retry can mend (a relative URL with no page to resolve it
  * against): the subscription fails at once with it instead of retrying forever.
  */
-export class EndpointError extends Error {
+class EndpointError extends Error {
   readonly clientError: AnyClientError;
   constructor(message: string) {
     super(message);

@@ -75,10 +75,6 @@ export interface ResetInfo {
 
 export const CLIENT_DEFAULTS = { maxLineLength: 16 * 1024 * 1024 } as const;
 
-export async function resolve<T>(value: Resolvable<T>): Promise<T> {
-  return typeof value === 'function' ? await (value as () => MaybePromise<T>)() : value;
-}
-
 /** Flattens any `HeadersInit` form into a plain record. */
 export function headersToRecord(init: HeadersInitLike | undefined): Record<string, string> {
   if (!init) return {};

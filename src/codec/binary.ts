@@ -13,7 +13,7 @@
  */
 
 /** The key of the object that stands for a byte array on the wire. */
-export const BINARY_TAG = '$trpcSseBinary';
+const BINARY_TAG = '$trpcSseBinary';
 
 // Searching for the quoted tag is far cheaper than running a reviver over every value.
 const QUOTED_TAG = `"${BINARY_TAG}"`;
@@ -29,7 +29,7 @@ interface BufferLike {
 const NodeBuffer = (globalThis as { Buffer?: BufferLike }).Buffer;
 
 /** Encodes bytes as standard base64 (with padding). */
-export function bytesToBase64(bytes: Uint8Array): string {
+function bytesToBase64(bytes: Uint8Array): string {
   if (NodeBuffer) {
     // A view on the same memory: no copy before encoding.
     return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
@@ -58,7 +58,7 @@ const BASE64_LOOKUP = (() => {
 })();
 
 /** Decodes standard base64; throws a `TypeError` on characters outside the alphabet. */
-export function base64ToBytes(text: string): Uint8Array {
+function base64ToBytes(text: string): Uint8Array {
   if (NodeBuffer) {
     const buffer = NodeBuffer.from(text, 'base64');
     return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);

@@ -73,7 +73,7 @@ export class PushableGenerator<T> implements AsyncGenerator<T, void, undefined>,
   }
 
   return(value?: void | PromiseLike<void>): Promise<IteratorResult<T, void>> {
-    return this.#pulled().return(value as void);
+    return this.#pulled().return(value);
   }
 
   throw(error: unknown): Promise<IteratorResult<T, void>> {

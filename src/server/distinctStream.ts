@@ -64,6 +64,8 @@ async function startProcedure(
  */
 class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener, SubscriptionPlace {
   readonly mode = 'distinct';
+  readonly id = null;
+  readonly connectionId = null;
   wroteSinceTick = true;
   #closed = false;
   readonly #abort = new AbortController();
@@ -97,14 +99,6 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener,
     return this.#req.path;
   }
 
-  get id(): null {
-    return null;
-  }
-
-  get connectionId(): null {
-    return null;
-  }
-
   /** Resolves when the stream has ended, for whatever reason. */
   get done(): Promise<void> {
     return this.#done;
@@ -112,7 +106,10 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener,
 
   async run(): Promise<void> {
     const { options, monitor } = this.#env;
-    if (!this.#req.onGone(this)) return this.#finish('client', 'stopped');
+    if (!this.#req.onGone(this)) {
+      this.#finish('client', 'stopped');
+      return;
+    }
     if (!this.#env.admit(this)) {
       monitor.subscriptionStartFailed();
       this.#open();

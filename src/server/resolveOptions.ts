@@ -81,7 +81,7 @@ function resolveKeepAlive(opts: SSECoreOptions, routerSSE: RouterSSEConfig): { h
  * where our options are not given, so an app moving from tRPC's handler keeps its settings.
  */
 export function resolveServerOptions(opts: SSECoreOptions): ResolvedServerOptions {
-  const routerSSE = ((opts.router._def._config as { sse?: RouterSSEConfig }).sse ?? {}) as RouterSSEConfig;
+  const routerSSE = (opts.router._def._config as { sse?: RouterSSEConfig }).sse ?? {};
   const { heartbeatMs, reconnectAfterInactivityMs } = resolveKeepAlive(opts, routerSSE);
   return {
     router: opts.router,

@@ -12,7 +12,7 @@ import { valueBody } from './valueFrame.js';
  * Our client asks for tagged bytes with an Accept parameter. Others (a stock tRPC client,
  * EventSource) get exactly what tRPC's server would send them, transformer output included.
  */
-export function acceptsTaggedBinary(req: SSERequest): boolean {
+function acceptsTaggedBinary(req: SSERequest): boolean {
   return req.headers.get('accept')?.includes(BINARY_ACCEPT_PARAM) ?? false;
 }
 
@@ -40,7 +40,7 @@ export class ValueSerializer {
     this.#serialize = (value) => {
       const json = JSON.stringify(transformer.output.serialize(tagBytes ? tagBinary(value) : value));
       // `undefined` has no JSON form; the wire needs text.
-      return json === undefined ? 'null' : json;
+      return json ?? 'null';
     };
   }
 

@@ -50,7 +50,7 @@ export async function callSubscription(opts: {
     signal: opts.signal,
     batchIndex: 0,
   });
-  if (isObservable(result)) return { kind: 'observable', value: result as Observable<unknown, unknown> };
+  if (isObservable(result)) return { kind: 'observable', value: result };
   if (isAsyncIterable(result)) return { kind: 'iterable', value: result };
   throw new TRPCError({
     code: 'INTERNAL_SERVER_ERROR',

@@ -42,7 +42,7 @@ async function busyCore(): Promise<{ core: SSECore; publish: (n: number) => Prom
   for (const reader of readers) await reader.until('message', 2);
   const recorder = new ChannelRecorder();
   cleanups.push(() => recorder.close());
-  readers[0]!.cancel();
+  readers[0].cancel();
   await recorder.until(STREAM_CLOSE_CHANNEL, 1);
   await (await handler(new Request('http://x/trpc/nope', { headers: { accept: 'text/event-stream' } }))).text();
   return { core: handler.core, publish: (n) => log.publish('feed', { n }), fetchHandler: handler };

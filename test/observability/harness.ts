@@ -24,7 +24,7 @@ import {
 } from '../../src/server/observability/channels.js';
 import { MUX_HEADER, MUX_PATH } from '../../src/protocol.js';
 
-export const POINT_CHANNELS = [
+const POINT_CHANNELS = [
   STREAM_OPEN_CHANNEL,
   STREAM_CLOSE_CHANNEL,
   SUBSCRIPTION_END_CHANNEL,
@@ -33,7 +33,7 @@ export const POINT_CHANNELS = [
   DRAIN_CHANNEL,
   SLOW_CONSUMER_CHANNEL,
 ] as const;
-export const TRACING_CHANNELS = [CONNECTION_OPEN_CHANNEL, SUBSCRIPTION_START_CHANNEL, CONTROL_CHANNEL, LOG_PUBLISH_CHANNEL] as const;
+const TRACING_CHANNELS = [CONNECTION_OPEN_CHANNEL, SUBSCRIPTION_START_CHANNEL, CONTROL_CHANNEL, LOG_PUBLISH_CHANNEL] as const;
 const TRACING_EVENTS = ['start', 'end', 'asyncStart', 'asyncEnd', 'error'] as const;
 
 export interface Recorded {
@@ -66,8 +66,9 @@ export class ChannelRecorder {
     }
   }
 
-  of(channel: string): Array<Record<string, unknown>> {
-    return this.messages.filter((m) => m.channel === channel).map((m) => m.message);
+  /** The messages `channel` carried, read as `M`: the type it publishes (channels.ts), which the assertions then check. */
+  of<M extends object = Record<string, unknown>>(channel: string): M[] {
+    return this.messages.filter((m) => m.channel === channel).map((m) => m.message as unknown as M);
   }
 
   /** Resolves once `channel` has carried `count` messages (matching `where`, if given). */

@@ -18,6 +18,10 @@ import {
   STREAM_OPEN_CHANNEL,
   SUBSCRIPTION_END_CHANNEL,
   SUBSCRIPTION_START_CHANNEL,
+  type StreamCloseMessage,
+  type StreamOpenMessage,
+  type SubscriptionEndMessage,
+  type SubscriptionStartContext,
 } from '../../src/server/observability/channels.js';
 import { startNodeServer, type RunningServer } from '../helpers/servers.js';
 import { ChannelRecorder, control, observedRouter, openMux, resumeMux, StreamReader, type MuxClient } from './harness.js';
@@ -134,7 +138,7 @@ describe('a scripted scenario over node:http', () => {
       { source: 'log', resumed: false, mode: 'distinct', connectionId: null, path: 'feed', replayedFrames: 0, reason: 'epoch' },
     ]);
     expect(recorder.of(RESET_CHANNEL)).toEqual([
-      { mode: 'distinct', path: 'feed', id: null, connectionId: null, reason: 'epoch', lastEventId: expect.stringMatching(/-3$/) },
+      { mode: 'distinct', path: 'feed', id: null, connectionId: null, reason: 'epoch', lastEventId: expect.stringMatching(/-3$/) as unknown },
     ]);
     const controls = recorder.of(`tracing:${CONTROL_CHANNEL}:asyncEnd`);
     expect(controls.map((c) => [c['ops'], (c['result'] as { status: number }).status, c['forwarded']])).toEqual([
@@ -144,11 +148,11 @@ describe('a scripted scenario over node:http', () => {
       [0, 403, false],
     ]);
     expect(recorder.of(SLOW_CONSUMER_CHANNEL)).toEqual([
-      { action: 'cut', mode: 'distinct', connectionId: null, path: 'flood', bufferedBytes: expect.any(Number) },
+      { action: 'cut', mode: 'distinct', connectionId: null, path: 'flood', bufferedBytes: expect.any(Number) as unknown },
     ]);
     expect(recorder.of(SLOW_CONSUMER_CHANNEL)[0]!['bufferedBytes']).toBeGreaterThan(QUIET.maxBufferedBytes);
-    const closes = recorder.of(STREAM_CLOSE_CHANNEL);
-    expect(closes.map((c) => `${c['mode']}:${c['reason']}`).sort()).toEqual([
+    const closes = recorder.of<StreamCloseMessage>(STREAM_CLOSE_CHANNEL);
+    expect(closes.map((c) => `${c.mode}:${c.reason}`).sort()).toEqual([
       'distinct:client',
       'distinct:client',
       'distinct:drain',
@@ -157,22 +161,22 @@ describe('a scripted scenario over node:http', () => {
       'multiplexed:client',
       'multiplexed:client',
     ]);
-    for (const close of closes) expect(close['durationMs']).toBeGreaterThanOrEqual(0);
+    for (const close of closes) expect(close.durationMs).toBeGreaterThanOrEqual(0);
     // 4 new multiplexed, 2 resumed, 2 + 2 distinct on feed, 1 flood.
-    expect(recorder.of(STREAM_OPEN_CHANNEL).map((m) => `${m['mode']}:${m['resumed']}`).sort()).toEqual([
+    expect(recorder.of<StreamOpenMessage>(STREAM_OPEN_CHANNEL).map((m) => `${m.mode}:${m.resumed}`).sort()).toEqual([
       ...Array<string>(5).fill('distinct:false'),
       ...Array<string>(4).fill('multiplexed:false'),
       ...Array<string>(2).fill('multiplexed:true'),
     ]);
-    expect(recorder.of(SUBSCRIPTION_END_CHANNEL).map((m) => `${m['path']}:${m['outcome']}`).sort()).toEqual([
+    expect(recorder.of<SubscriptionEndMessage>(SUBSCRIPTION_END_CHANNEL).map((m) => `${m.path}:${m.outcome}`).sort()).toEqual([
       'feed:stopped',
       'feed:stopped',
       'feed:stopped',
       'feed:stopped',
       'flood:overflow',
     ]);
-    const starts = recorder.of(`tracing:${SUBSCRIPTION_START_CHANNEL}:asyncEnd`);
-    expect(starts.map((s) => `${s['mode']}:${s['path']}:${s['lastEventId']}`).sort()).toEqual(
+    const starts = recorder.of<SubscriptionStartContext>(`tracing:${SUBSCRIPTION_START_CHANNEL}:asyncEnd`);
+    expect(starts.map((s) => `${s.mode}:${s.path}:${s.lastEventId}`).sort()).toEqual(
       [
         'distinct:feed:null',
         'distinct:feed:null',
@@ -240,7 +244,7 @@ describe('fetch handler', () => {
     // Nobody reads: the body's queue fills past its high-water mark and the generator waits.
     await recorder.until(SLOW_CONSUMER_CHANNEL, 1);
     expect(recorder.of(SLOW_CONSUMER_CHANNEL)).toEqual([
-      { action: 'pause', mode: 'distinct', connectionId: null, path: 'big', bufferedBytes: expect.any(Number) },
+      { action: 'pause', mode: 'distinct', connectionId: null, path: 'big', bufferedBytes: expect.any(Number) as unknown },
     ]);
     expect(handler.core.stats().slowConsumerPauses).toBe(1);
     await response.body!.cancel();

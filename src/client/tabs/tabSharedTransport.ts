@@ -55,7 +55,7 @@ export interface TabEnvironment {
 }
 
 /** The browser's, when it has everything sharing needs and the context is secure. */
-export function browserTabEnvironment(): TabEnvironment | null {
+function browserTabEnvironment(): TabEnvironment | null {
   const g = globalThis as {
     navigator?: { locks?: LockManagerLike };
     BroadcastChannel?: new (name: string) => BroadcastChannel;
@@ -93,7 +93,7 @@ export function browserTabEnvironment(): TabEnvironment | null {
  * on a channel of their own. When the leader goes, the next tab in the lock's queue leads, and
  * every subscription resumes there from its last tracked id.
  */
-export class TabSharedTransport implements Transport {
+class TabSharedTransport implements Transport {
   readonly #runtime: ClientRuntime;
   readonly #env: TabEnvironment;
   readonly #options: TabShareOptions;

@@ -15,7 +15,7 @@ import { LAST_EVENT_ID_HEADER, MUX_HEADER, QUERY_PARAM } from '../../protocol.js
 import type { ConnectionRegistry } from './registry.js';
 
 /** An error answered with its HTTP status and `{ error: shape }`, as tRPC's HTTP handler does. */
-export function writeJSONError(sink: SSEResponseSink, env: StreamEnvironment, error: TRPCError, scope: ErrorScope): void {
+function writeJSONError(sink: SSEResponseSink, env: StreamEnvironment, error: TRPCError, scope: ErrorScope): void {
   const shape = serializeErrorShape(env.options.router, error, scope);
   sink.start(getHTTPStatusCodeFromError(error), { 'Content-Type': 'application/json' });
   sink.write(`{"error":${shape}}`);
@@ -202,7 +202,10 @@ export async function serveMultiplexedStream(
       url: req.url,
     };
     const ctx = await env.monitor.openConnection(opening.length, hooks.createContext, hooks, info);
-    if (stream.ended) return done;
+    if (stream.ended) {
+      await done;
+      return;
+    }
     connection = registry.create(ctx, hooks, ValueSerializer.for(env.options, req));
     stream.connection = connection;
   } catch (cause) {

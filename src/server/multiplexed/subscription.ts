@@ -16,6 +16,7 @@ import type { SubscriptionPlace } from '../observability/monitor.js';
  * It is its pump's outlet itself (no closures per subscription: a connection may hold many).
  */
 export class MuxSubscription implements PumpOutlet, SubscriptionPlace {
+  readonly mode = 'multiplexed';
   readonly id: string;
   readonly path: string;
   readonly #connection: MuxConnection;
@@ -36,10 +37,6 @@ export class MuxSubscription implements PumpOutlet, SubscriptionPlace {
     this.path = path;
     this.#scope = { path, type: 'subscription', input: undefined, ctx: connection.ctx };
     this.#key = subscriptionKey(id);
-  }
-
-  get mode(): 'multiplexed' {
-    return 'multiplexed';
   }
 
   get connectionId(): string {

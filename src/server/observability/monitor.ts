@@ -41,9 +41,11 @@ const reset = pointChannel<ResetMessage>(RESET_CHANNEL);
 const drain = pointChannel<DrainMessage>(DRAIN_CHANNEL);
 const slowConsumer = pointChannel<SlowConsumerMessage>(SLOW_CONSUMER_CHANNEL);
 
+const nodeBuffer = (globalThis as { Buffer?: { byteLength(text: string): number } }).Buffer;
+
 /** UTF-8 length of a string: Node's native count where there is one, else counted here. */
 const utf8Length: (text: string) => number =
-  (globalThis as { Buffer?: { byteLength(text: string): number } }).Buffer?.byteLength ??
+  nodeBuffer?.byteLength.bind(nodeBuffer) ??
   ((text) => {
     let bytes = text.length;
     for (let i = 0; i < text.length; i++) {
@@ -157,7 +159,7 @@ export class ServerMonitor {
 
   /** Runs `createContext` for a new connection as a traced operation. */
   openConnection<R, A extends unknown[]>(openingSubscriptions: number, open: (...args: A) => Promise<R>, thisArg: unknown, ...args: A): Promise<R> {
-    if (!connectionOpen.hasSubscribers) return Reflect.apply(open, thisArg, args) as Promise<R>;
+    if (!connectionOpen.hasSubscribers) return Reflect.apply<unknown, A, Promise<R>>(open, thisArg, args);
     return connectionOpen.tracePromise(open, { openingSubscriptions }, thisArg, ...args);
   }
 
@@ -185,7 +187,7 @@ export class ServerMonitor {
     thisArg: unknown,
     ...args: A
   ): Promise<R> {
-    if (!subscriptionStart.hasSubscribers) return Reflect.apply(start, thisArg, args) as Promise<R>;
+    if (!subscriptionStart.hasSubscribers) return Reflect.apply<unknown, A, Promise<R>>(start, thisArg, args);
     const context: SubscriptionStartContext = { mode: place.mode, path: place.path, id: place.id, connectionId: place.connectionId, lastEventId };
     return subscriptionStart.tracePromise(start, context, thisArg, ...args);
   }
@@ -259,7 +261,7 @@ export class ServerMonitor {
 
   /** Runs a control request as a traced operation. */
   control<R, A extends unknown[]>(context: ControlContext, apply: (...args: A) => Promise<R>, thisArg: unknown, ...args: A): Promise<R> {
-    if (!control.hasSubscribers) return Reflect.apply(apply, thisArg, args) as Promise<R>;
+    if (!control.hasSubscribers) return Reflect.apply<unknown, A, Promise<R>>(apply, thisArg, args);
     return control.tracePromise(apply, context, thisArg, ...args);
   }
 
