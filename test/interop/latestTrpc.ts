@@ -109,7 +109,7 @@ export interface StockContext {
 }
 
 /** Ping settings of the stock routers: stock tRPC only pings when asked to. */
-export const STOCK_SSE_CONFIG = {
+const STOCK_SSE_CONFIG = {
   ping: { enabled: true, intervalMs: 200 },
   client: { reconnectAfterInactivityMs: 5_000 },
 } as const;
@@ -211,7 +211,7 @@ export type StockRouter = ReturnType<typeof createStockRouter>['router'];
  * The stock servers' `createContext`: a user from `Authorization: Bearer <user>` or the
  * `user` connection param; a call to `secret` without one fails with UNAUTHORIZED.
  */
-export function stockCreateContext(
+function stockCreateContext(
   kit: ServerKit,
   authorization: string | null,
   info: { connectionParams: Record<string, string> | null; calls: ReadonlyArray<{ path: string }> },

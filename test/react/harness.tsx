@@ -23,7 +23,7 @@ import { createTestRouter, type Probe, type TestRouter } from '../helpers/router
 import { startNodeServer, type RunningServer } from '../helpers/servers.js';
 
 /** Reconnect quickly: the tests drop streams on purpose. */
-export const FAST_RETRY = { minDelayMs: 10, maxDelayMs: 50 } as const;
+const FAST_RETRY = { minDelayMs: 10, maxDelayMs: 50 } as const;
 
 /** The wire modes the suite runs in (the client's `mode`, never `'auto'`, so each is pinned). */
 export type WireMode = 'distinct' | 'multiplexed';
@@ -76,7 +76,7 @@ export interface Harness {
   dispose(): Promise<void>;
 }
 
-export async function createHarness(opts: HarnessOptions): Promise<Harness> {
+async function createHarness(opts: HarnessOptions): Promise<Harness> {
   const { router, probe, feed } = createTestRouter();
   const server = await startNodeServer(router, opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {});
   // The client's default fetch is `globalThis.fetch`, which jsdom leaves as Node's; recording
@@ -236,12 +236,12 @@ export function useRecord<T>(recorder: Recorder<T>, sub: { status: string; data:
 }
 
 /** The tRPC code on a client error (`error.data.code`). */
-export function codeOf(error: unknown): string | undefined {
+function codeOf(error: unknown): string | undefined {
   return (error as { data?: { code?: string } } | null | undefined)?.data?.code;
 }
 
 /** Ids 0..n-1 as strings. */
-export function range(n: number): string[] {
+function range(n: number): string[] {
   return Array.from({ length: n }, (_, i) => String(i));
 }
 
