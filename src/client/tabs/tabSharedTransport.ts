@@ -109,6 +109,11 @@ class TabSharedTransport implements Transport {
   #shared: BroadcastChannel | null = null;
   #inbox: BroadcastChannel | null = null;
   #alive: { release: () => void } | null = null;
+  /**
+   * This tab holds its alive lock. Until it does, it sends no subscription: a leader watching
+   * for that lock to free would find it free and drop them at once.
+   */
+  #aliveHeld = false;
   #leadership: Leadership | null = null;
   /** The leader this tab follows (null: none known yet). */
   #leader: string | null = null;
@@ -209,7 +214,10 @@ class TabSharedTransport implements Transport {
     const alive = holdWhileAlive(this.#env.locks, aliveLockName(this.#scope!, this.#me));
     this.#alive = alive;
     await alive.granted;
-    if (this.#closed || this.#suspended) return;
+    if (this.#closed || this.#suspended || this.#alive !== alive) return;
+    this.#aliveHeld = true;
+    // A leader announced itself meanwhile: what waited for the lock goes to it now.
+    if (this.#leader) for (const subscription of this.#local.values()) this.#carry(subscription);
     if (this.#runtime.connectionState.get().state === 'idle') {
       this.#runtime.setConnectionState({ type: 'state', state: 'connecting', error: null });
     }
@@ -223,6 +231,7 @@ class TabSharedTransport implements Transport {
     this.#leadership?.withdraw();
     this.#alive?.release();
     this.#alive = null;
+    this.#aliveHeld = false;
     this.#leader = null;
   }
 
@@ -247,7 +256,7 @@ class TabSharedTransport implements Transport {
     if (subscription.ended) return;
     if (this.#role === 'unshared') return this.#carryHere(subscription, this.#ownTransport());
     if (this.#transport) return this.#carryHere(subscription, this.#transport);
-    if (this.#role !== 'follower' || !this.#leader || this.#suspended) return;
+    if (this.#role !== 'follower' || !this.#leader || this.#suspended || !this.#aliveHeld) return;
     subscription.move();
     const { op, transformer } = subscription.request;
     let input: unknown;
