@@ -80,7 +80,10 @@ export default defineConfig(
         },
       ],
       // `() => resolve()` as a callback is idiomatic, and so is `return notify();` in a function that returns nothing is how this code base ends a branch.
-      '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true, ignoreVoidReturningFunctions: true }],
+      '@typescript-eslint/no-confusing-void-expression': [
+        'error',
+        { ignoreArrowShorthand: true, ignoreVoidReturningFunctions: true },
+      ],
       // `||` on a string treats '' as missing, on purpose (environment variables, query parameters, SSE fields).
       '@typescript-eslint/prefer-nullish-coalescing': ['error', { ignorePrimitives: { string: true } }],
       // Handing on what a `catch` caught is not inventing a non-Error reason.

@@ -22,7 +22,9 @@ import { runStorm } from './scenarios/storm.js';
 import { runThroughput } from './scenarios/throughput.js';
 import { TRANSPORTS, type TransportInfo } from './transports/registry.js';
 
-const resultsDir = config.resultsDir ? pathToFileURL(`${resolve(config.resultsDir)}/`) : new URL('./results/', import.meta.url);
+const resultsDir = config.resultsDir
+  ? pathToFileURL(`${resolve(config.resultsDir)}/`)
+  : new URL('./results/', import.meta.url);
 mkdirSync(resultsDir, { recursive: true });
 
 const started = Date.now();
@@ -54,14 +56,21 @@ const selected = TRANSPORTS.filter((t) => !config.transports || config.transport
 const wanted = (scenario: string): boolean => !config.only || config.only.includes(scenario);
 
 /** Runs one case into `into[t.id]`, unless the run is over its time budget. */
-async function runCase(name: string, t: TransportInfo, into: ByTransport, run: () => Promise<CaseResult>): Promise<void> {
+async function runCase(
+  name: string,
+  t: TransportInfo,
+  into: ByTransport,
+  run: () => Promise<CaseResult>,
+): Promise<void> {
   if (Date.now() - started > config.suiteBudgetMs) {
     into[t.id] = { skipped: 'run time budget exhausted' };
   } else {
     const t0 = Date.now();
     into[t.id] = await run();
     const line = JSON.stringify(into[t.id]);
-    console.log(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${name} ${t.label} (${((Date.now() - t0) / 1000).toFixed(1)} s): ${line.length > 400 ? line.slice(0, 400) + '…' : line}`);
+    console.log(
+      `[${((Date.now() - started) / 1000).toFixed(0)} s] ${name} ${t.label} (${((Date.now() - t0) / 1000).toFixed(1)} s): ${line.length > 400 ? line.slice(0, 400) + '…' : line}`,
+    );
   }
   save();
 }
@@ -80,7 +89,9 @@ console.log(`# trpc-sse bench${config.quick ? ' (quick)' : ''}: ${JSON.stringify
 await scenario('size', async () => {
   try {
     const size = (results.size = await measureBundleSizes());
-    const added = size.scenarios.map((s) => `${s.id} ${s.status === 'built' ? `+${s.added.gzip} B` : s.status}`).join(', ');
+    const added = size.scenarios
+      .map((s) => `${s.id} ${s.status === 'built' ? `+${s.added.gzip} B` : s.status}`)
+      .join(', ');
     console.log(`[${((Date.now() - started) / 1000).toFixed(0)} s] bundle size, added gzip: ${added}`);
   } catch (cause) {
     results.size = { error: cause instanceof Error ? cause.message : String(cause) };
@@ -108,18 +119,22 @@ await scenario('memory', async () => {
 });
 
 await scenario('connect', async () => {
-  for (const t of selected) await runCase('connect (fresh client)', t, results.connect, () => runConnect(t, config, true));
+  for (const t of selected)
+    await runCase('connect (fresh client)', t, results.connect, () => runConnect(t, config, true));
   for (const t of selected.filter((x) => x.id === 'mux' || x.id === 'ws')) {
     await runCase('connect (open connection)', t, results.connectWarm, () => runConnect(t, config, false));
   }
 });
 
 await scenario('storm', async () => {
-  for (const t of selected.filter((x) => x.resumes)) await runCase('reconnect storm', t, results.storm, () => runStorm(t, config));
+  for (const t of selected.filter((x) => x.resumes))
+    await runCase('reconnect storm', t, results.storm, () => runStorm(t, config));
 });
 
 await scenario('observability', async () => {
-  results.observability = await runObservabilityCost(config, (line) => console.log(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${line}`));
+  results.observability = await runObservabilityCost(config, (line) =>
+    console.log(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${line}`),
+  );
 });
 
 const md = save();

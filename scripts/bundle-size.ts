@@ -31,7 +31,8 @@ export const DEFAULT_CLIENT_ADDED_GZIP_BUDGET = 10 * 1024;
 /** The entry of the distinct-only client; measured once package.json `exports` has it. */
 const DISTINCT_ENTRY = './client/distinct';
 
-export type ScenarioId = 'baseline' | 'default' | 'shortForm' | 'tabSharing' | 'distinctOnly' | 'wsLink' | 'httpSubscriptionLink';
+export type ScenarioId =
+  'baseline' | 'default' | 'shortForm' | 'tabSharing' | 'distinctOnly' | 'wsLink' | 'httpSubscriptionLink';
 
 interface ScenarioSpec {
   id: ScenarioId;
@@ -252,7 +253,11 @@ function sizes(code: Uint8Array): Bytes {
   };
 }
 
-const minus = (a: Bytes, b: Bytes): Bytes => ({ minified: a.minified - b.minified, gzip: a.gzip - b.gzip, brotli: a.brotli - b.brotli });
+const minus = (a: Bytes, b: Bytes): Bytes => ({
+  minified: a.minified - b.minified,
+  gzip: a.gzip - b.gzip,
+  brotli: a.brotli - b.brotli,
+});
 
 function nodeImportsOf(built: Built): string[] {
   const fromText = [...built.text.matchAll(NODE_IMPORT_IN_TEXT)].map((match) => match[1]!);
@@ -278,7 +283,8 @@ function contributors(app: string, installed: string, scenario: Built, baseline:
     else if (trpc !== undefined) grouped.trpc.push({ file: name, addedBytes });
     else grouped.other.push({ file: name, addedBytes });
   }
-  for (const list of Object.values(grouped) as Contributor[][]) list.sort((a, b) => b.addedBytes - a.addedBytes || a.file.localeCompare(b.file));
+  for (const list of Object.values(grouped) as Contributor[][])
+    list.sort((a, b) => b.addedBytes - a.addedBytes || a.file.localeCompare(b.file));
   return grouped;
 }
 
@@ -300,9 +306,15 @@ export interface MeasureOptions {
 /** Builds every scenario and returns the figures. Needs a build (`npm run build`). */
 export async function measureBundleSizes(options: MeasureOptions = {}): Promise<BundleSizeReport> {
   const packageDir = realpathSync(options.packageDir ?? root);
-  if (!existsSync(join(packageDir, 'dist/client/index.js'))) throw new Error(`No build in ${packageDir}: run \`npm run build\` first`);
-  const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { name: string; exports?: Record<string, unknown> };
-  const trpcClient = (JSON.parse(readFileSync(join(root, 'node_modules/@trpc/client/package.json'), 'utf8')) as { version: string }).version;
+  if (!existsSync(join(packageDir, 'dist/client/index.js')))
+    throw new Error(`No build in ${packageDir}: run \`npm run build\` first`);
+  const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as {
+    name: string;
+    exports?: Record<string, unknown>;
+  };
+  const trpcClient = (
+    JSON.parse(readFileSync(join(root, 'node_modules/@trpc/client/package.json'), 'utf8')) as { version: string }
+  ).version;
   const { app, installed } = scratchApp(packageDir, manifest.name);
   try {
     const builds = new Map<ScenarioId, Built>();
@@ -342,7 +354,10 @@ export async function measureBundleSizes(options: MeasureOptions = {}): Promise<
       esbuild: esbuildVersion,
       trpcClient,
       scenarios,
-      contributors: defaultBuild && baseline ? contributors(app, installed, defaultBuild, baseline) : { ours: [], trpc: [], other: [], grown: [] },
+      contributors:
+        defaultBuild && baseline
+          ? contributors(app, installed, defaultBuild, baseline)
+          : { ours: [], trpc: [], other: [], grown: [] },
       ratios: [
         ratio('default client ÷ wsLink', 'default', 'wsLink'),
         ratio('default client ÷ httpSubscriptionLink', 'default', 'httpSubscriptionLink'),
@@ -352,7 +367,11 @@ export async function measureBundleSizes(options: MeasureOptions = {}): Promise<
       ],
       targets: [
         target('default client adds no more than wsLink', ours, gz('wsLink')),
-        target('distinct-only client adds no more than httpSubscriptionLink', gz('distinctOnly'), gz('httpSubscriptionLink')),
+        target(
+          'distinct-only client adds no more than httpSubscriptionLink',
+          gz('distinctOnly'),
+          gz('httpSubscriptionLink'),
+        ),
       ],
       budget: {
         limit: DEFAULT_CLIENT_ADDED_GZIP_BUDGET,
@@ -366,7 +385,8 @@ export async function measureBundleSizes(options: MeasureOptions = {}): Promise<
 }
 
 const kib = (bytes: number): string => `${(bytes / 1024).toFixed(2)} KiB`;
-const signed = (bytes: number): string => (bytes > 0 ? `+${bytes.toLocaleString('en-US')}` : bytes.toLocaleString('en-US'));
+const signed = (bytes: number): string =>
+  bytes > 0 ? `+${bytes.toLocaleString('en-US')}` : bytes.toLocaleString('en-US');
 
 function verdictText(target: Target): string {
   if (target.ours === undefined || target.limit === undefined) return 'not measured';
@@ -391,7 +411,7 @@ export function renderBundleSizeMarkdown(report: BundleSizeReport, options: Rend
     `${h(0)} ${options.title ?? 'Bundle size: what a subscription link adds to a tRPC app'}`,
     '',
     `esbuild ${report.esbuild} (bundle, minify, tree-shaken, platform browser, ESM), @trpc/client ${report.trpcClient}; gzip level 9, brotli quality 11. ` +
-      'Every app is `createTRPCClient` + `splitLink`, queries on `httpBatchLink`; the baseline\'s subscription branch is another `httpBatchLink`. ' +
+      "Every app is `createTRPCClient` + `splitLink`, queries on `httpBatchLink`; the baseline's subscription branch is another `httpBatchLink`. " +
       '**added** = app − baseline, in bytes.',
     '',
     '| app | minified | gzip | brotli | added minified | added gzip | added brotli |',
@@ -399,7 +419,9 @@ export function renderBundleSizeMarkdown(report: BundleSizeReport, options: Rend
   ];
   for (const scenario of report.scenarios) {
     if (scenario.status !== 'built') {
-      lines.push(`| ${scenario.label} | ${scenario.status}: ${scenario.reason.replaceAll('|', '\\|').replaceAll('\n', ' ')} | | | | | |`);
+      lines.push(
+        `| ${scenario.label} | ${scenario.status}: ${scenario.reason.replaceAll('|', '\\|').replaceAll('\n', ' ')} | | | | | |`,
+      );
       continue;
     }
     const { bytes, added } = scenario;
@@ -410,9 +432,12 @@ export function renderBundleSizeMarkdown(report: BundleSizeReport, options: Rend
         `${cell(added.minified)} | ${cell(added.gzip)}${isBaseline ? '' : ` (${kib(added.gzip)})`} | ${cell(added.brotli)} |`,
     );
   }
-  const withNode = report.scenarios.filter((scenario) => scenario.status === 'built' && scenario.nodeImports.length > 0);
+  const withNode = report.scenarios.filter(
+    (scenario) => scenario.status === 'built' && scenario.nodeImports.length > 0,
+  );
   for (const scenario of withNode) {
-    if (scenario.status === 'built') lines.push('', `⚠ ${scenario.label} imports Node built-ins: ${scenario.nodeImports.join(', ')}`);
+    if (scenario.status === 'built')
+      lines.push('', `⚠ ${scenario.label} imports Node built-ins: ${scenario.nodeImports.join(', ')}`);
   }
 
   lines.push('', `${h(1)} Targets (added gzip)`, '');
@@ -420,7 +445,9 @@ export function renderBundleSizeMarkdown(report: BundleSizeReport, options: Rend
   const b = report.budget;
   lines.push(
     `- regression budget of the default client (\`DEFAULT_CLIENT_ADDED_GZIP_BUDGET\`, scripts/bundle-size.ts): ` +
-      (b.ours === undefined ? 'not measured' : `${b.verdict}: ${b.ours.toLocaleString('en-US')} B of ${b.limit.toLocaleString('en-US')} B`),
+      (b.ours === undefined
+        ? 'not measured'
+        : `${b.verdict}: ${b.ours.toLocaleString('en-US')} B of ${b.limit.toLocaleString('en-US')} B`),
   );
   lines.push('', `${h(1)} Ratios (added gzip)`, '');
   for (const r of report.ratios) lines.push(`- ${r.label}: ${r.value === undefined ? '—' : `${r.value.toFixed(2)}×`}`);
@@ -449,7 +476,10 @@ export function renderBundleSizeMarkdown(report: BundleSizeReport, options: Rend
     lines.push(
       '',
       `Files already in the baseline grew by ${total(grown).toLocaleString('en-US')} B in all (longer minified names, more of a shared chunk used); ` +
-        `largest: ${grown.slice(0, 3).map((c) => `\`${c.file}\` ${c.addedBytes.toLocaleString('en-US')} B`).join(', ')}.`,
+        `largest: ${grown
+          .slice(0, 3)
+          .map((c) => `\`${c.file}\` ${c.addedBytes.toLocaleString('en-US')} B`)
+          .join(', ')}.`,
     );
   }
   return `${lines.join('\n')}\n`;
@@ -457,7 +487,9 @@ export function renderBundleSizeMarkdown(report: BundleSizeReport, options: Rend
 
 async function main(): Promise<void> {
   const report = await measureBundleSizes();
-  process.stdout.write(process.argv.includes('--json') ? `${JSON.stringify(report, null, 2)}\n` : renderBundleSizeMarkdown(report));
+  process.stdout.write(
+    process.argv.includes('--json') ? `${JSON.stringify(report, null, 2)}\n` : renderBundleSizeMarkdown(report),
+  );
   if (report.scenarios.some((scenario) => scenario.status === 'failed')) process.exitCode = 1;
 }
 

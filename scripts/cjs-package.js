@@ -5,4 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 
-writeFileSync(new URL('../dist/cjs/package.json', import.meta.url), `${JSON.stringify({ type: 'commonjs' }, null, 2)}\n`);
+writeFileSync(
+  new URL('../dist/cjs/package.json', import.meta.url),
+  `${JSON.stringify({ type: 'commonjs' }, null, 2)}\n`,
+);

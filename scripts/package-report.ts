@@ -41,7 +41,10 @@ const MODULE_KIND: Record<number, string> = { 1: 'CJS', 99: 'ESM' };
 
 function pack(into: string): string {
   if (!existsSync(join(root, 'dist/client/index.js'))) throw new Error('No build to pack: run `npm run build` first');
-  const report = execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', into], { cwd: root, encoding: 'utf8' });
+  const report = execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', into], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   const [packed] = JSON.parse(report) as Array<{ filename: string }>;
   if (!packed) throw new Error(`npm pack reported nothing: ${report}`);
   return join(into, packed.filename);
@@ -51,7 +54,10 @@ function attw(tarball: string): AttwAnalysis {
   const cli = join(root, 'node_modules/@arethetypeswrong/cli/dist/index.js');
   let output: string;
   try {
-    output = execFileSync(process.execPath, [cli, tarball, '--format', 'json'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    output = execFileSync(process.execPath, [cli, tarball, '--format', 'json'], {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
   } catch (failed) {
     // A non-zero exit means problems were found; the JSON on stdout says which.
     output = (failed as { stdout?: string }).stdout ?? '';
@@ -60,7 +66,9 @@ function attw(tarball: string): AttwAnalysis {
 }
 
 function attwCell(analysis: AttwAnalysis, entry: string, mode: string): string {
-  const problems = analysis.problems.filter((problem) => problem.entrypoint === entry && problem.resolutionKind === mode);
+  const problems = analysis.problems.filter(
+    (problem) => problem.entrypoint === entry && problem.resolutionKind === mode,
+  );
   if (problems.length > 0) return `❌ ${[...new Set(problems.map((problem) => problem.kind))].join(', ')}`;
   const resolution = analysis.entrypoints[entry]?.resolutions[mode];
   const file = resolution?.resolution?.fileName;
@@ -127,22 +135,30 @@ async function main(): Promise<void> {
     lines.push('## arethetypeswrong', '');
     lines.push(`| | ${ENTRIES.map((entry) => `\`${entry}\``).join(' | ')} |`);
     lines.push(`|---|${ENTRIES.map(() => '---').join('|')}|`);
-    for (const mode of MODES) lines.push(`| ${mode} | ${ENTRIES.map((entry) => attwCell(analysis, entry, mode)).join(' | ')} |`);
+    for (const mode of MODES)
+      lines.push(`| ${mode} | ${ENTRIES.map((entry) => attwCell(analysis, entry, mode)).join(' | ')} |`);
     const kinds = [...new Set(analysis.problems.map((problem) => problem.kind))];
     lines.push('', kinds.length === 0 ? 'No problems found.' : `Problems: ${kinds.join(', ')}.`);
 
     const sizes: Size[] = [];
     for (const entry of ENTRIES) sizes.push(await measure(packageDir, entry));
     lines.push('', '## Bundle cost per entry point', '');
-    lines.push('esbuild, minified, platform browser, ESM; `@trpc/*`, express, ioredis and `node:*` external; gzip level 9.', '');
+    lines.push(
+      'esbuild, minified, platform browser, ESM; `@trpc/*`, express, ioredis and `node:*` external; gzip level 9.',
+      '',
+    );
     lines.push('| entry point | our modules | minified | minified + gzip |', '|---|---:|---:|---:|');
     for (const size of sizes) {
       const bytes = (n: number): string => `${kb(n)} (${n} B)`;
-      lines.push(`| \`${name(size.entry)}\` | ${size.modules.length} | ${bytes(size.minified)} | ${bytes(size.gzip)} |`);
+      lines.push(
+        `| \`${name(size.entry)}\` | ${size.modules.length} | ${bytes(size.minified)} | ${bytes(size.gzip)} |`,
+      );
     }
     lines.push('', '## Our modules per entry point (those with code in the bundle)', '');
     for (const size of sizes) {
-      lines.push(`- \`${name(size.entry)}\` (${size.modules.length}): ${size.modules.map((module) => `\`${module}\``).join(', ')}`);
+      lines.push(
+        `- \`${name(size.entry)}\` (${size.modules.length}): ${size.modules.map((module) => `\`${module}\``).join(', ')}`,
+      );
     }
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {

@@ -24,7 +24,9 @@ try {
   await page.waitForFunction(() => document.querySelector('#unread')?.textContent === '2');
   await page.click('#job-start');
   await page.waitForFunction(() => document.querySelectorAll('#job-steps li').length >= 14);
-  await page.waitForFunction(() => Number(document.querySelector('#log-lines')?.textContent?.replace(/,/g, '')) >= 10_000);
+  await page.waitForFunction(
+    () => Number(document.querySelector('#log-lines')?.textContent?.replace(/,/g, '')) >= 10_000,
+  );
   await page.screenshot({ path: output, fullPage: true });
   console.log(`wrote ${output}`);
 } finally {

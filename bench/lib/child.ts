@@ -55,7 +55,10 @@ export function forkChild(script: string, args: string[], env: Record<string, st
     onReady = resolve;
     onReadyFail = reject;
   });
-  const readyTimer = setTimeout(() => onReadyFail(new Error(`${name}: not ready after ${readyTimeoutMs} ms`)), readyTimeoutMs);
+  const readyTimer = setTimeout(
+    () => onReadyFail(new Error(`${name}: not ready after ${readyTimeoutMs} ms`)),
+    readyTimeoutMs,
+  );
   readyPromise.catch(() => undefined).finally(() => clearTimeout(readyTimer));
 
   proc.on('message', (raw) => {

@@ -35,7 +35,8 @@ export function serveIpc(handlers: Record<string, Handler>, ready: unknown): voi
       .then(() => handler(msg.args ?? {}))
       .then(
         (data) => send({ type: 'reply', id: msg.id, ok: true, data }),
-        (error: unknown) => send({ type: 'reply', id: msg.id, ok: false, error: String((error as Error)?.stack ?? error) }),
+        (error: unknown) =>
+          send({ type: 'reply', id: msg.id, ok: false, error: String((error as Error)?.stack ?? error) }),
       );
   });
   process.on('disconnect', () => process.exit(0));

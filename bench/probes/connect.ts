@@ -31,7 +31,10 @@ function once(client: BenchClient, timeoutMs: number): Promise<{ us: number; err
   });
 }
 
-export async function connect(factory: ClientFactory, opts: { iters: number; warmup: number; fresh: boolean; timeoutMs: number }) {
+export async function connect(
+  factory: ClientFactory,
+  opts: { iters: number; warmup: number; fresh: boolean; timeoutMs: number },
+) {
   const shared = opts.fresh ? null : factory();
   const times: number[] = [];
   const errors: string[] = [];
@@ -45,5 +48,11 @@ export async function connect(factory: ClientFactory, opts: { iters: number; war
   }
   shared?.close();
   times.sort((a, b) => a - b);
-  return { iters: times.length, errors: errors.length, errorSamples: errors.slice(0, 3), p50Ms: percentile(times, 50), p99Ms: percentile(times, 99) };
+  return {
+    iters: times.length,
+    errors: errors.length,
+    errorSamples: errors.slice(0, 3),
+    p50Ms: percentile(times, 50),
+    p99Ms: percentile(times, 99),
+  };
 }

@@ -50,36 +50,50 @@ export class Storm {
   }
 
   #openOne(): Promise<void> {
-    const w: Watch = { started: false, firstSeq: -1, lastSeq: -1, gaps: 0, duplicates: 0, resumedAtUs: 0, errors: 0, completed: false };
+    const w: Watch = {
+      started: false,
+      firstSeq: -1,
+      lastSeq: -1,
+      gaps: 0,
+      duplicates: 0,
+      resumedAtUs: 0,
+      errors: 0,
+      completed: false,
+    };
     this.#watches.push(w);
     const client = this.#factory();
     return new Promise<void>((resolve) => {
-      const unsubscribe = client.subscribe('counter', {}, {
-        onStarted: () => {
-          w.started = true;
-          resolve();
+      const unsubscribe = client.subscribe(
+        'counter',
+        {},
+        {
+          onStarted: () => {
+            w.started = true;
+            resolve();
+          },
+          onData: (value) => {
+            const event = asCounter(value);
+            if (!event) return;
+            if (w.firstSeq < 0) w.firstSeq = event.seq;
+            else if (event.seq <= w.lastSeq) {
+              w.duplicates++;
+              return;
+            } else if (event.seq > w.lastSeq + 1) w.gaps += event.seq - w.lastSeq - 1;
+            w.lastSeq = event.seq;
+            if (event.g > 1 && !w.resumedAtUs) w.resumedAtUs = nowUs();
+          },
+          onError: (error) => {
+            w.errors++;
+            if (this.#errorSamples.size < 5)
+              this.#errorSamples.add((error instanceof Error ? error.message : String(error)).slice(0, 200));
+            resolve();
+          },
+          onComplete: () => {
+            w.completed = true;
+            resolve();
+          },
         },
-        onData: (value) => {
-          const event = asCounter(value);
-          if (!event) return;
-          if (w.firstSeq < 0) w.firstSeq = event.seq;
-          else if (event.seq <= w.lastSeq) {
-            w.duplicates++;
-            return;
-          } else if (event.seq > w.lastSeq + 1) w.gaps += event.seq - w.lastSeq - 1;
-          w.lastSeq = event.seq;
-          if (event.g > 1 && !w.resumedAtUs) w.resumedAtUs = nowUs();
-        },
-        onError: (error) => {
-          w.errors++;
-          if (this.#errorSamples.size < 5) this.#errorSamples.add((error instanceof Error ? error.message : String(error)).slice(0, 200));
-          resolve();
-        },
-        onComplete: () => {
-          w.completed = true;
-          resolve();
-        },
-      });
+      );
       this.#clients.push({ client, unsubscribe });
     });
   }

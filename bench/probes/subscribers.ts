@@ -31,7 +31,8 @@ export class SubscriberPool {
 
   #noteError(error: unknown): void {
     this.#errors++;
-    if (this.#errorSamples.size < 5) this.#errorSamples.add((error instanceof Error ? error.message : String(error)).slice(0, 200));
+    if (this.#errorSamples.size < 5)
+      this.#errorSamples.add((error instanceof Error ? error.message : String(error)).slice(0, 200));
   }
 
   /**

@@ -23,24 +23,28 @@ export async function throughput(factory: ClientFactory, count: number, timeoutM
       });
     };
     const timer = setTimeout(finish, timeoutMs);
-    const unsubscribe = client.subscribe('stream', { count }, {
-      onStarted: () => undefined,
-      onData(value) {
-        const tick = asTick(value);
-        if (!tick) return;
-        const now = nowUs();
-        if (received === 0) firstUs = now;
-        lastUs = now;
-        if (tick.seq !== expected) outOfOrder++;
-        expected = tick.seq + 1;
-        if (++received === count) finish();
+    const unsubscribe = client.subscribe(
+      'stream',
+      { count },
+      {
+        onStarted: () => undefined,
+        onData(value) {
+          const tick = asTick(value);
+          if (!tick) return;
+          const now = nowUs();
+          if (received === 0) firstUs = now;
+          lastUs = now;
+          if (tick.seq !== expected) outOfOrder++;
+          expected = tick.seq + 1;
+          if (++received === count) finish();
+        },
+        onError(error) {
+          errors.push(String(error));
+          finish();
+        },
+        onComplete: () => (received < count ? finish() : undefined),
       },
-      onError(error) {
-        errors.push(String(error));
-        finish();
-      },
-      onComplete: () => (received < count ? finish() : undefined),
-    });
+    );
   });
   const clientCpuUs = cpuSinceUs(cpu0);
   client.close();

@@ -71,7 +71,7 @@ export class Counter {
     signal?.addEventListener('abort', onAbort, { once: true });
     this.#active++;
     try {
-      for (let sent = 0; sent < MAX_EVENTS_PER_SUBSCRIPTION && !signal?.aborted; ) {
+      for (let sent = 0; sent < MAX_EVENTS_PER_SUBSCRIPTION && !signal?.aborted;) {
         if (next <= this.#head) {
           yield track(String(next), { seq: next, g: this.#generation });
           next++;

@@ -54,13 +54,16 @@ function failures(section: Section): string[] {
     const v = value as Record<string, unknown>;
     if (typeof v['error'] === 'string') out.push(`- ${label}: **error**: ${v['error']}`);
     else if (typeof v['skipped'] === 'string') out.push(`- ${label}: skipped: ${v['skipped']}`);
-    else for (const [k, inner] of Object.entries(v)) if (inner && typeof inner === 'object' && !Array.isArray(inner)) visit(`${label} ${k}`, inner);
+    else
+      for (const [k, inner] of Object.entries(v))
+        if (inner && typeof inner === 'object' && !Array.isArray(inner)) visit(`${label} ${k}`, inner);
     for (const [key, what] of [
       ['errorSamples', 'subscription errors'],
       ['connectionErrorSamples', 'client connection errors'],
     ] as const) {
       const samples = v[key];
-      if (Array.isArray(samples) && samples.length) out.push(`- ${label}: ${what} seen: ${samples.map((s) => `\`${String(s)}\``).join(', ')}`);
+      if (Array.isArray(samples) && samples.length)
+        out.push(`- ${label}: ${what} seen: ${samples.map((s) => `\`${String(s)}\``).join(', ')}`);
     }
   };
   for (const t of TRANSPORTS) visit(t.label, section.cells[t.id]);
@@ -95,7 +98,10 @@ export function renderMarkdown(r: Results, cfg: Config): string {
   }
   if (r.size) {
     const title = '6. Bundle size: what a subscription link adds to a tRPC app';
-    const size = 'error' in r.size ? `## ${title}\n\n- **error**: ${r.size.error}` : renderBundleSizeMarkdown(r.size, { level: 2, title }).trimEnd();
+    const size =
+      'error' in r.size
+        ? `## ${title}\n\n- **error**: ${r.size.error}`
+        : renderBundleSizeMarkdown(r.size, { level: 2, title }).trimEnd();
     parts.push('', size);
   }
   if (r.observability) parts.push('', renderObservabilityMarkdown(r.observability));

@@ -25,7 +25,9 @@ export function sections(r: Results, cfg: Config): Section[] {
   const out: Section[] = [
     {
       title: `1. Throughput: one subscriber, ${cfg.throughputCount.toLocaleString('en-US')} events`,
-      notes: ['events/s = events ÷ (last receipt − first receipt). CPU measured in each process with process.cpuUsage().'],
+      notes: [
+        'events/s = events ÷ (last receipt − first receipt). CPU measured in each process with process.cpuUsage().',
+      ],
       cells: r.throughput,
       metrics: [
         { label: 'events/s', path: 'eventsPerSec', better: 'higher' },
@@ -73,7 +75,7 @@ export function sections(r: Results, cfg: Config): Section[] {
   out.push({
     title: `3b. Idle memory per extra subscription on ONE connection (${cfg.sharedSubscriptions} subscriptions on one client)`,
     notes: [
-      'trpc-sse mux: one multiplexed stream (the server\'s maxSubscriptionsPerConnection raised for this case); wsLink: one socket. Other transports have one stream per subscription (see 3).',
+      "trpc-sse mux: one multiplexed stream (the server's maxSubscriptionsPerConnection raised for this case); wsLink: one socket. Other transports have one stream per subscription (see 3).",
     ],
     cells: r.idleShared,
     metrics: [
@@ -83,7 +85,9 @@ export function sections(r: Results, cfg: Config): Section[] {
   });
   out.push({
     title: `4. Subscribe → first event, ${cfg.connectIters} sequential (after ${cfg.connectWarmup} warm-up)`,
-    notes: ['fresh: a new client (connection) per subscription. open connection: subscribing on a client that is already connected (trpc-sse mux, wsLink).'],
+    notes: [
+      'fresh: a new client (connection) per subscription. open connection: subscribing on a client that is already connected (trpc-sse mux, wsLink).',
+    ],
     cells: mergeConnect(r.connect, r.connectWarm),
     metrics: [
       { label: 'fresh client: p50 ms', path: 'fresh.p50Ms', better: 'lower' },

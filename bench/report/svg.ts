@@ -33,14 +33,20 @@ function keys(r: Results, cfg: Config): Key[] {
     { label: `idle ${memN}: heap/connection`, cells: r.idle, path: `${memN}.heapKBPerConn`, better: 'lower' },
     { label: 'subscribe → first event p50', cells: r.connect, path: 'p50Ms', better: 'lower' },
     { label: 'storm: all resumed', cells: r.storm, path: 'allResumedMs', better: 'lower' },
-    ...(size ? [{ label: 'bundle: added gzip', cells: addedGzipCells(size), path: 'addedGzip', better: 'lower' } as const] : []),
+    ...(size
+      ? [{ label: 'bundle: added gzip', cells: addedGzipCells(size), path: 'addedGzip', better: 'lower' } as const]
+      : []),
   ];
 }
 
 /** The default client in the mux row (what an app of either mode ships), the stock links in theirs. */
 function addedGzipCells(size: BundleSizeReport): ByTransport {
   const cells: ByTransport = {};
-  const column: Partial<Record<ScenarioId, TransportId>> = { default: 'mux', wsLink: 'ws', httpSubscriptionLink: 'stock' };
+  const column: Partial<Record<ScenarioId, TransportId>> = {
+    default: 'mux',
+    wsLink: 'ws',
+    httpSubscriptionLink: 'stock',
+  };
   for (const scenario of size.scenarios) {
     const id = column[scenario.id];
     if (id && scenario.status === 'built') cells[id] = { addedGzip: scenario.added.gzip };
@@ -98,7 +104,9 @@ export function renderSvg(r: Results, cfg: Config): string {
         `<rect x="${Math.min(center, xa)}" y="${y}" width="${Math.max(1, Math.abs(xa - center))}" height="${barH}" fill="${COLORS[p.id]}"><title>${esc(`${key.label}, vs ${p.label}: ${fmt(advantage)}×`)}</title></rect>`,
       );
       const tx = xa >= center ? xa + 3 : xa - 3;
-      out.push(`<text x="${tx}" y="${y + barH - 2}" text-anchor="${xa >= center ? 'start' : 'end'}" fill="#333">${fmt(advantage)}×</text>`);
+      out.push(
+        `<text x="${tx}" y="${y + barH - 2}" text-anchor="${xa >= center ? 'start' : 'end'}" fill="#333">${fmt(advantage)}×</text>`,
+      );
     });
   });
   out.push('</svg>');

@@ -37,8 +37,16 @@ export function runFanout(t: TransportInfo, cfg: Config, n: number, serverEnv: R
     const cpu0 = await serverCpuUs(server);
     await client.call('markCpu');
     const publishMs = (cfg.fanoutEvents / cfg.fanoutRate) * 1000;
-    const published = await server.call<{ loopBusy: number }>('publish', { count: cfg.fanoutEvents, rate: cfg.fanoutRate }, publishMs + 60_000);
-    const r = await client.call<{ expected: number; lost: number }>('collect', { graceMs: cfg.graceMs }, cfg.graceMs + 60_000);
+    const published = await server.call<{ loopBusy: number }>(
+      'publish',
+      { count: cfg.fanoutEvents, rate: cfg.fanoutRate },
+      publishMs + 60_000,
+    );
+    const r = await client.call<{ expected: number; lost: number }>(
+      'collect',
+      { graceMs: cfg.graceMs },
+      cfg.graceMs + 60_000,
+    );
     const cpu1 = await serverCpuUs(server);
     // Best effort from here: a saturated server may not answer, and the deliveries are already counted.
     const rss = await server
@@ -52,7 +60,9 @@ export function runFanout(t: TransportInfo, cfg: Config, n: number, serverEnv: R
       .then((m) => m.heapUsed)
       .catch(() => NaN);
     // Proof that the observability scenario's listeners were there (they only count).
-    const observed = serverEnv['BENCH_OBSERVE'] ? { observedMessages: await server.call<number>('observed', {}, 20_000) } : {};
+    const observed = serverEnv['BENCH_OBSERVE']
+      ? { observedMessages: await server.call<number>('observed', {}, 20_000) }
+      : {};
     return {
       ...observed,
       ...r,

@@ -61,7 +61,11 @@ export function runIdlePerConnection(t: TransportInfo, cfg: Config) {
       have = n;
       await sleep(cfg.settleMs);
       const m = await measure(server, cfg, `idle-${t.id}-${n}`);
-      out[n] = { openMs, rssKBPerConn: (m.rss - base.rss) / n / KB, heapKBPerConn: (m.heapUsed - base.heapUsed) / n / KB };
+      out[n] = {
+        openMs,
+        rssKBPerConn: (m.rss - base.rss) / n / KB,
+        heapKBPerConn: (m.heapUsed - base.heapUsed) / n / KB,
+      };
     }
     return out;
   });

@@ -19,7 +19,14 @@ const median = (values: number[]): number => {
 export async function runObservabilityCost(cfg: Config, log: (line: string) => void): Promise<ObservabilityCost> {
   const mux = TRANSPORTS.find((t) => t.id === 'mux')!;
   const n = cfg.observabilitySubscribers;
-  const result: ObservabilityCost = { subscribers: n, offUsPerDelivery: [], onUsPerDelivery: [], overheadPct: NaN, channelMessages: 0, errors: [] };
+  const result: ObservabilityCost = {
+    subscribers: n,
+    offUsPerDelivery: [],
+    onUsPerDelivery: [],
+    overheadPct: NaN,
+    channelMessages: 0,
+    errors: [],
+  };
   for (let round = 0; round < cfg.observabilityRounds; round++) {
     for (const on of [false, true]) {
       const r = await runFanout(mux, cfg, n, on ? { BENCH_OBSERVE: 1 } : {});

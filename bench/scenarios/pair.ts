@@ -45,7 +45,9 @@ function freePort(): Promise<number> {
     probe.once('error', reject);
     probe.listen(0, '127.0.0.1', () => {
       const address = probe.address();
-      probe.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
+      probe.close(() =>
+        address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -69,7 +71,10 @@ export async function withPair<T extends object>(
     return { ...result, ...(await client.call<object>('diagnostics')) };
   } catch (error) {
     const stderr = [client?.stderrTail(), server?.stderrTail()].filter(Boolean).join('\n').slice(-1500);
-    return { error: (error instanceof Error ? error.message : String(error)).split('\n')[0]!.slice(0, 300), ...(stderr ? { stderr } : {}) };
+    return {
+      error: (error instanceof Error ? error.message : String(error)).split('\n')[0]!.slice(0, 300),
+      ...(stderr ? { stderr } : {}),
+    };
   } finally {
     await client?.stop();
     await server?.stop();

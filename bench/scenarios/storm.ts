@@ -37,8 +37,13 @@ export async function runStorm(t: TransportInfo, cfg: Config): Promise<object | 
     children.push(first.child);
     client = startClientChild(t, first.port);
     await client.ready;
-    const opened = await client.call<{ started: number; openMs: number }>('stormOpen', { n, batch: 100, timeoutMs: 120_000 }, 150_000);
-    if (opened.started < n) throw new Error(`only ${opened.started}/${n} subscriptions started: ${JSON.stringify(opened)}`);
+    const opened = await client.call<{ started: number; openMs: number }>(
+      'stormOpen',
+      { n, batch: 100, timeoutMs: 120_000 },
+      150_000,
+    );
+    if (opened.started < n)
+      throw new Error(`only ${opened.started}/${n} subscriptions started: ${JSON.stringify(opened)}`);
     const before = await pollUntil(client, (s) => s.withData === n, 30_000);
     if (before.withData < n) throw new Error(`only ${before.withData}/${n} subscribers got an event before the crash`);
     await sleep(cfg.settleMs);
@@ -59,10 +64,25 @@ export async function runStorm(t: TransportInfo, cfg: Config): Promise<object | 
     const { resumes, replayed } = await second.child.call<{ resumes: number; replayed: number }>('counter');
     const diagnostics = t.server === 'trpc-sse' ? await client.call<object>('diagnostics') : {};
     await client.call('stormClose');
-    return { openMs: opened.openMs, serverDownMs, allResumedMs, ...report, serverResumes: resumes, serverReplayed: replayed, ...diagnostics };
+    return {
+      openMs: opened.openMs,
+      serverDownMs,
+      allResumedMs,
+      ...report,
+      serverResumes: resumes,
+      serverReplayed: replayed,
+      ...diagnostics,
+    };
   } catch (error) {
-    const stderr = [client, ...children].map((c) => c?.stderrTail()).filter(Boolean).join('\n').slice(-1500);
-    return { error: (error instanceof Error ? error.message : String(error)).split('\n')[0]!.slice(0, 300), ...(stderr ? { stderr } : {}) };
+    const stderr = [client, ...children]
+      .map((c) => c?.stderrTail())
+      .filter(Boolean)
+      .join('\n')
+      .slice(-1500);
+    return {
+      error: (error instanceof Error ? error.message : String(error)).split('\n')[0]!.slice(0, 300),
+      ...(stderr ? { stderr } : {}),
+    };
   } finally {
     // The client first, so it does not reconnect to a server that is going away.
     await client?.stop();

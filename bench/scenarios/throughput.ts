@@ -12,7 +12,8 @@ export function runThroughput(t: TransportInfo, cfg: Config) {
       150_000,
     );
     const cpu1 = await server.call<NodeJS.CpuUsage>('cpu');
-    if (r.received < cfg.throughputCount) throw new Error(`received ${r.received}/${cfg.throughputCount}: ${r.errors.join('; ')}`);
+    if (r.received < cfg.throughputCount)
+      throw new Error(`received ${r.received}/${cfg.throughputCount}: ${r.errors.join('; ')}`);
     return { ...r, serverCpuUsPerEvent: cpuDeltaUs(cpu0, cpu1) / r.received };
   });
 }

@@ -21,7 +21,15 @@ import {
   type SSECore,
 } from 'trpc-sse/server';
 
-const POINT = [STREAM_OPEN_CHANNEL, STREAM_CLOSE_CHANNEL, SUBSCRIPTION_END_CHANNEL, RESUME_CHANNEL, RESET_CHANNEL, DRAIN_CHANNEL, SLOW_CONSUMER_CHANNEL];
+const POINT = [
+  STREAM_OPEN_CHANNEL,
+  STREAM_CLOSE_CHANNEL,
+  SUBSCRIPTION_END_CHANNEL,
+  RESUME_CHANNEL,
+  RESET_CHANNEL,
+  DRAIN_CHANNEL,
+  SLOW_CONSUMER_CHANNEL,
+];
 const TRACING = [CONNECTION_OPEN_CHANNEL, SUBSCRIPTION_START_CHANNEL, CONTROL_CHANNEL, LOG_PUBLISH_CHANNEL];
 
 /** Starts listening; returns how many messages the listeners have had so far. */
@@ -32,7 +40,9 @@ export function observeEverything(core: SSECore): () => number {
   };
   for (const name of POINT) diagnostics.subscribe(name, count);
   for (const name of TRACING) {
-    diagnostics.tracingChannel(name).subscribe({ start: count, end: count, asyncStart: count, asyncEnd: count, error: count });
+    diagnostics
+      .tracingChannel(name)
+      .subscribe({ start: count, end: count, asyncStart: count, asyncEnd: count, error: count });
   }
   const scrape = setInterval(() => prometheusMetrics(core), 1000);
   scrape.unref();

@@ -36,9 +36,11 @@ export function clientFactory(port: number): ClientFactory {
         const count = (input as { count?: number } | undefined)?.count;
         const abort = new AbortController();
         streams.add(abort);
-        read(`http://${HOST}:${port}${route}${count ? `?count=${count}` : ''}`, abort.signal, h).catch((error: unknown) => {
-          if (!abort.signal.aborted) h.onError(error);
-        });
+        read(`http://${HOST}:${port}${route}${count ? `?count=${count}` : ''}`, abort.signal, h).catch(
+          (error: unknown) => {
+            if (!abort.signal.aborted) h.onError(error);
+          },
+        );
         return () => {
           streams.delete(abort);
           abort.abort();

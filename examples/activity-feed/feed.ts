@@ -44,7 +44,11 @@ export function createRedisFeedStore(redis: Redis, prefix = 'example-feed:'): Fe
   return {
     async add(text) {
       const item = { n: await redis.incr(`${prefix}n`), at: new Date().toISOString(), text };
-      await redis.multi().lpush(`${prefix}items`, JSON.stringify(item)).ltrim(`${prefix}items`, 0, KEPT - 1).exec();
+      await redis
+        .multi()
+        .lpush(`${prefix}items`, JSON.stringify(item))
+        .ltrim(`${prefix}items`, 0, KEPT - 1)
+        .exec();
       return item;
     },
     async recent(limit) {

@@ -13,8 +13,12 @@ export function createFeedRouter(feed: Feed) {
        */
       onItem: publicProcedure
         .input(z.object({ lastEventId: z.string().nullish() }).optional())
-        .subscription(({ input, signal }) => feed.log.subscribe<FeedItem>(FEED_TOPIC, { lastEventId: input?.lastEventId, signal })),
-      post: publicProcedure.input(z.object({ text: z.string().trim().min(1).max(200) })).mutation(({ input }) => feed.post(input.text)),
+        .subscription(({ input, signal }) =>
+          feed.log.subscribe<FeedItem>(FEED_TOPIC, { lastEventId: input?.lastEventId, signal }),
+        ),
+      post: publicProcedure
+        .input(z.object({ text: z.string().trim().min(1).max(200) }))
+        .mutation(({ input }) => feed.post(input.text)),
     }),
   });
 }

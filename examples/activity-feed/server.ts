@@ -2,4 +2,6 @@
 import { runFromCommandLine } from '../shared/cli.js';
 import { startActivityFeedApp } from './app.js';
 
-await runFromCommandLine('activity feed', (opts) => startActivityFeedApp({ ...opts, redisUrl: process.env['REDIS_URL'] }));
+await runFromCommandLine('activity feed', (opts) =>
+  startActivityFeedApp({ ...opts, redisUrl: process.env['REDIS_URL'] }),
+);

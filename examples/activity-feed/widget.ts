@@ -16,7 +16,12 @@ export function mountActivityFeed(root: HTMLElement, trpc: TRPCClient<FeedRouter
   const newButton = el('button', { id: 'feed-new', type: 'button', class: 'pill', hidden: '' }, '');
   const notice = el('p', { id: 'feed-notice', class: 'notice', hidden: '' });
   const counts = el('p', { class: 'muted small' });
-  const input = el('input', { id: 'feed-text', placeholder: 'Say something', maxlength: '200', 'aria-label': 'Post to the feed' });
+  const input = el('input', {
+    id: 'feed-text',
+    placeholder: 'Say something',
+    maxlength: '200',
+    'aria-label': 'Post to the feed',
+  });
   const form = el('form', { id: 'feed-post', class: 'row' }, input, el('button', {}, 'Post'));
   root.append(card('Activity feed', 'activity-feed', counts, form, notice, newButton, list));
 
@@ -34,16 +39,25 @@ export function mountActivityFeed(root: HTMLElement, trpc: TRPCClient<FeedRouter
     const missing = numbers.length ? Math.max(...numbers) - Math.min(...numbers) + 1 - numbers.length : 0;
     counts.innerHTML = '';
     counts.append(
-      'received ', el('b', { id: 'feed-received' }, String(seen.size)),
-      ' · missing ', el('b', { id: 'feed-missing' }, String(missing)),
-      ' · duplicates ', el('b', { id: 'feed-duplicates' }, String(duplicates)),
-      ' · resets ', el('b', { id: 'feed-resets' }, String(resets)),
+      'received ',
+      el('b', { id: 'feed-received' }, String(seen.size)),
+      ' · missing ',
+      el('b', { id: 'feed-missing' }, String(missing)),
+      ' · duplicates ',
+      el('b', { id: 'feed-duplicates' }, String(duplicates)),
+      ' · resets ',
+      el('b', { id: 'feed-resets' }, String(resets)),
     );
   };
 
   const render = (item: FeedItem): void => {
     // Newest first; an item fetched after newer live ones goes to its place.
-    const row = el('li', { 'data-n': String(item.n) }, el('time', {}, new Date(item.at).toLocaleTimeString()), ` #${item.n} ${item.text}`);
+    const row = el(
+      'li',
+      { 'data-n': String(item.n) },
+      el('time', {}, new Date(item.at).toLocaleTimeString()),
+      ` #${item.n} ${item.text}`,
+    );
     const after = [...list.children].find((li) => Number((li as HTMLElement).dataset['n']) < item.n);
     list.insertBefore(row, after ?? null);
     while (list.children.length > SHOWN) list.lastElementChild!.remove();

@@ -44,15 +44,45 @@ export async function startDemo(opts: DemoOptions = {}): Promise<DemoServer> {
   const jobs = new Jobs(log);
   const sources = new SourceCounters();
   const stepMs = opts.stepMs ?? 200;
-  const page = (path: string, title: string, entry: string, intro: string) => ({ path, title, intro, entry: new URL(entry, import.meta.url) });
+  const page = (path: string, title: string, entry: string, intro: string) => ({
+    path,
+    title,
+    intro,
+    entry: new URL(entry, import.meta.url),
+  });
   const server = await startExampleServer({
     router: createDemoRouter({ feed, notifier, jobs, sources, stepMs }),
     pages: [
-      page('/', 'trpc-sse demo', './client.ts', `Four live widgets, one event stream: tRPC subscriptions over server-sent events. ${LINKS}`),
-      page('/activity-feed', 'Activity feed', '../activity-feed/page.ts', 'Resumes after a dropped connection; after a server restart it says so and reloads.'),
-      page('/notifications', 'Notifications', '../notifications/page.ts', 'Per user: open <a href="?user=grace">?user=grace</a> in another tab and send each other notifications.'),
-      page('/job-progress', 'Progress of a long job', '../job-progress/page.ts', 'The job runs on the server; the page follows it and resumes after a dropped connection.'),
-      page('/log-streaming', 'Log streaming', '../log-streaming/page.ts', 'Thousands of lines a second as bytes; a slow page slows the program instead of filling a queue.'),
+      page(
+        '/',
+        'trpc-sse demo',
+        './client.ts',
+        `Four live widgets, one event stream: tRPC subscriptions over server-sent events. ${LINKS}`,
+      ),
+      page(
+        '/activity-feed',
+        'Activity feed',
+        '../activity-feed/page.ts',
+        'Resumes after a dropped connection; after a server restart it says so and reloads.',
+      ),
+      page(
+        '/notifications',
+        'Notifications',
+        '../notifications/page.ts',
+        'Per user: open <a href="?user=grace">?user=grace</a> in another tab and send each other notifications.',
+      ),
+      page(
+        '/job-progress',
+        'Progress of a long job',
+        '../job-progress/page.ts',
+        'The job runs on the server; the page follows it and resumes after a dropped connection.',
+      ),
+      page(
+        '/log-streaming',
+        'Log streaming',
+        '../log-streaming/page.ts',
+        'Thousands of lines a second as bytes; a slow page slows the program instead of filling a queue.',
+      ),
     ],
     ...(opts.port === undefined ? {} : { port: opts.port }),
     ...(opts.host === undefined ? {} : { host: opts.host }),

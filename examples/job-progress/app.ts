@@ -20,7 +20,8 @@ export async function startJobProgressApp(
       {
         path: '/',
         title: 'Progress of a long job',
-        intro: 'The job runs on the server; the page follows it, resumes after a dropped connection, and shows how it ended when opened late.',
+        intro:
+          'The job runs on the server; the page follows it, resumes after a dropped connection, and shows how it ended when opened late.',
         entry: new URL('./page.ts', import.meta.url),
       },
     ],

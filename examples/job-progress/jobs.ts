@@ -26,7 +26,16 @@ export interface JobSnapshot {
   lastEventId: string;
 }
 
-const WORK = ['fetching sources', 'resolving dependencies', 'compiling', 'running tests', 'bundling', 'compressing', 'uploading', 'verifying'];
+const WORK = [
+  'fetching sources',
+  'resolving dependencies',
+  'compiling',
+  'running tests',
+  'bundling',
+  'compressing',
+  'uploading',
+  'verifying',
+];
 const KEPT_JOBS = 100;
 
 export const topicOf = (jobId: string): string => `job:${jobId}`;

@@ -13,7 +13,9 @@ export function createJobsRouter(jobs: Jobs, opts: { stepMs: number }) {
   };
   return router({
     jobs: router({
-      start: publicProcedure.input(z.object({ steps: z.number().int().min(1).max(200) })).mutation(({ input }) => jobs.start(input.steps, opts.stepMs)),
+      start: publicProcedure
+        .input(z.object({ steps: z.number().int().min(1).max(200) }))
+        .mutation(({ input }) => jobs.start(input.steps, opts.stepMs)),
       /** The job as it is now: a page that opens late starts here, and follows from `lastEventId`. */
       get: publicProcedure.input(z.object({ jobId })).query(({ input }) => find(input.jobId)),
       cancel: publicProcedure.input(z.object({ jobId })).mutation(({ input }) => jobs.cancel(input.jobId)),

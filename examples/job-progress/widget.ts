@@ -18,7 +18,9 @@ export function mountJobProgress(root: HTMLElement, trpc: TRPCClient<JobsRouter>
   const status = el('p', { id: 'job-status', class: 'small' }, 'No job yet.');
   const link = el('a', { id: 'job-link', class: 'small', target: '_blank', hidden: '' }, 'open this job in a new tab');
   const list = el('ol', { id: 'job-steps', class: 'list steps' });
-  root.append(card('Progress of a long job', 'job-progress', el('div', { class: 'row' }, start, cancel, link), bar, status, list));
+  root.append(
+    card('Progress of a long job', 'job-progress', el('div', { class: 'row' }, start, cancel, link), bar, status, list),
+  );
 
   let current: { jobId: string; subscription: Unsubscribable | undefined } | undefined;
 

@@ -8,7 +8,9 @@ import { SourceCounters } from './source.js';
 const appRouter = (counters: SourceCounters) => mergeRouters(sharedRouter, createLogsRouter(counters));
 export type LogStreamingAppRouter = ReturnType<typeof appRouter>;
 
-export async function startLogStreamingApp(opts: { port?: number; host?: string } = {}): Promise<ExampleServer & { sources: SourceCounters }> {
+export async function startLogStreamingApp(
+  opts: { port?: number; host?: string } = {},
+): Promise<ExampleServer & { sources: SourceCounters }> {
   const sources = new SourceCounters();
   const server = await startExampleServer({
     router: appRouter(sources),
@@ -16,7 +18,8 @@ export async function startLogStreamingApp(opts: { port?: number; host?: string 
       {
         path: '/',
         title: 'Log streaming',
-        intro: 'A program writing thousands of lines a second, streamed as bytes; a page that reads slowly slows the program down instead of filling a queue.',
+        intro:
+          'A program writing thousands of lines a second, streamed as bytes; a page that reads slowly slows the program down instead of filling a queue.',
         entry: new URL('./page.ts', import.meta.url),
       },
     ],

@@ -9,16 +9,28 @@
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { from: { type: 'string', default: '0' }, rate: { type: 'string', default: '5000' } } });
+const { values } = parseArgs({
+  options: { from: { type: 'string', default: '0' }, rate: { type: 'string', default: '5000' } },
+});
 const rate = Number(values.rate);
 let n = Number(values.from);
 
 const LEVELS = ['INFO', 'INFO', 'INFO', 'DEBUG', 'WARN', 'INFO', 'ERROR', 'INFO'];
-const WHAT = ['GET /api/orders 200', 'cache miss user:42', 'GET /healthz 200', 'POST /api/cart 201', 'slow query 812ms', 'GET /api/items 200', 'upstream reset', 'job 7 done'];
+const WHAT = [
+  'GET /api/orders 200',
+  'cache miss user:42',
+  'GET /healthz 200',
+  'POST /api/cart 201',
+  'slow query 812ms',
+  'GET /api/items 200',
+  'upstream reset',
+  'job 7 done',
+];
 // The reader went away (it closed the pipe): nothing left to do.
 process.stdout.on('error', () => process.exit(0));
 
-const line = (i) => `${String(i).padStart(8, '0')} ${new Date().toISOString()} ${LEVELS[i % 8].padEnd(5)} ${WHAT[(i * 5) % 8]} (${(i * 2654435761) % 997}µs)\n`;
+const line = (i) =>
+  `${String(i).padStart(8, '0')} ${new Date().toISOString()} ${LEVELS[i % 8].padEnd(5)} ${WHAT[(i * 5) % 8]} (${(i * 2654435761) % 997}µs)\n`;
 
 for (;;) {
   // A batch per tick: at `rate` lines/s, about 10 ms of them; unbounded, 1,000.

@@ -34,7 +34,12 @@ function countLines(bytes: Uint8Array): number {
   return count;
 }
 
-export async function* tailProgram(opts: { afterLine: number; rate: number; signal: AbortSignal | undefined; counters: SourceCounters }) {
+export async function* tailProgram(opts: {
+  afterLine: number;
+  rate: number;
+  signal: AbortSignal | undefined;
+  counters: SourceCounters;
+}) {
   const { counters } = opts;
   const child = spawn(process.execPath, [EMITTER, '--from', String(opts.afterLine), '--rate', String(opts.rate)], {
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -14,7 +14,13 @@ const KEPT_LINES = 400;
 
 export function mountLogStream(root: HTMLElement, trpc: TRPCClient<LogsRouter>, opts: { rate?: number } = {}): void {
   const rate = el('select', { id: 'log-rate', 'aria-label': 'Lines per second' });
-  const rates: Array<[string, string]> = [['1000', '1,000 lines/s'], ['2000', '2,000 lines/s'], ['5000', '5,000 lines/s'], ['20000', '20,000 lines/s'], ['0', 'as fast as the page reads']];
+  const rates: Array<[string, string]> = [
+    ['1000', '1,000 lines/s'],
+    ['2000', '2,000 lines/s'],
+    ['5000', '5,000 lines/s'],
+    ['20000', '20,000 lines/s'],
+    ['0', 'as fast as the page reads'],
+  ];
   for (const [value, label] of rates) rate.append(el('option', { value }, label));
   rate.value = String(opts.rate ?? 5_000);
   // A rate that is not offered falls back to the first one, never to "unbounded".
@@ -24,7 +30,13 @@ export function mountLogStream(root: HTMLElement, trpc: TRPCClient<LogsRouter>, 
   const view = el('pre', { id: 'log', class: 'log' });
   const counts = el('p', { class: 'muted small' });
   root.append(
-    card('Log streaming', 'log-streaming', el('div', { class: 'row' }, pause, rate, el('label', { class: 'small' }, follow, ' follow')), counts, view),
+    card(
+      'Log streaming',
+      'log-streaming',
+      el('div', { class: 'row' }, pause, rate, el('label', { class: 'small' }, follow, ' follow')),
+      counts,
+      view,
+    ),
   );
 
   let lastLine = 0;
@@ -43,14 +55,27 @@ export function mountLogStream(root: HTMLElement, trpc: TRPCClient<LogsRouter>, 
     view.textContent = shown.join('\n');
     if (follow.checked) view.scrollTop = view.scrollHeight;
     const now = performance.now();
-    if (now - rateWindow.at >= 1_000) rateWindow = { at: now, lines: received, perSecond: Math.round(((received - rateWindow.lines) * 1_000) / (now - rateWindow.at)) };
+    if (now - rateWindow.at >= 1_000)
+      rateWindow = {
+        at: now,
+        lines: received,
+        perSecond: Math.round(((received - rateWindow.lines) * 1_000) / (now - rateWindow.at)),
+      };
     counts.replaceChildren(
-      'lines ', el('b', { id: 'log-lines' }, String(received)),
-      ' · last ', el('b', { id: 'log-last' }, String(lastLine)),
-      ' · gaps ', el('b', { id: 'log-gaps' }, String(gaps)),
-      ' · ', el('b', {}, rateWindow.perSecond.toLocaleString()), ' lines/s',
-      ' · ', el('span', { id: 'log-bytes' }, `${(bytes / 1e6).toFixed(1)} MB`),
-      ' in ', el('b', { id: 'log-binary' }, String(binaryChunks)), ' Uint8Array chunks',
+      'lines ',
+      el('b', { id: 'log-lines' }, String(received)),
+      ' · last ',
+      el('b', { id: 'log-last' }, String(lastLine)),
+      ' · gaps ',
+      el('b', { id: 'log-gaps' }, String(gaps)),
+      ' · ',
+      el('b', {}, rateWindow.perSecond.toLocaleString()),
+      ' lines/s',
+      ' · ',
+      el('span', { id: 'log-bytes' }, `${(bytes / 1e6).toFixed(1)} MB`),
+      ' in ',
+      el('b', { id: 'log-binary' }, String(binaryChunks)),
+      ' Uint8Array chunks',
     );
   };
 
@@ -73,7 +98,10 @@ export function mountLogStream(root: HTMLElement, trpc: TRPCClient<LogsRouter>, 
       { rate: Number(rate.value), lastEventId: lastLine ? String(lastLine) : null },
       // tRPC types an output as its JSON form when the router has no transformer; trpc-sse's
       // client revives the bytes, so this is a Uint8Array (checked and counted in onChunk).
-      { onData: ({ data }) => onChunk(data as unknown as LogChunk), onError: (error) => (counts.textContent = error.message) },
+      {
+        onData: ({ data }) => onChunk(data as unknown as LogChunk),
+        onError: (error) => (counts.textContent = error.message),
+      },
     );
     pause.textContent = 'Pause';
   };

@@ -14,7 +14,10 @@ export function createNotificationsRouter(notifier: Notifier) {
       onEvent: authedProcedure
         .input(z.object({ lastEventId: z.string().nullish() }).optional())
         .subscription(({ ctx, input, signal }) =>
-          notifier.log.subscribe<NotificationEvent>(topicOf(ctx.session.user), { lastEventId: input?.lastEventId, signal }),
+          notifier.log.subscribe<NotificationEvent>(topicOf(ctx.session.user), {
+            lastEventId: input?.lastEventId,
+            signal,
+          }),
         ),
       send: authedProcedure
         .input(z.object({ to: z.string().trim().min(1).max(40), text: z.string().trim().min(1).max(200) }))

@@ -10,7 +10,11 @@ import type { PageClient, SharedRouter } from '../shared/pageClient.js';
 import type { Inbox, Notification } from './store.js';
 import type { NotificationsRouter } from './router.js';
 
-export function mountNotifications(root: HTMLElement, client: PageClient, trpc: TRPCClient<NotificationsRouter> & TRPCClient<SharedRouter>): void {
+export function mountNotifications(
+  root: HTMLElement,
+  client: PageClient,
+  trpc: TRPCClient<NotificationsRouter> & TRPCClient<SharedRouter>,
+): void {
   const me = client.session().user;
   const unread = el('span', { id: 'unread', class: 'unread', 'data-count': '0', title: 'Unread' }, '0');
   const list = el('ul', { id: 'inbox', class: 'list' });
@@ -19,11 +23,30 @@ export function mountNotifications(root: HTMLElement, client: PageClient, trpc: 
   const text = el('input', { id: 'notify-text', 'aria-label': 'Message', placeholder: 'Message', maxlength: '200' });
   const form = el('form', { id: 'notify', class: 'row' }, to, text, el('button', {}, 'Send'));
   const markRead = el('button', { id: 'mark-read', type: 'button' }, 'Mark all read');
-  const refresh = el('button', { id: 'refresh-token', type: 'button', title: 'A new token; the next connection uses it' }, 'Refresh token');
-  const tokens = el('span', { class: 'muted small' }, 'page token #', el('b', { id: 'page-token' }, String(client.session().tokenNo)), ' · connection signed in with #', el('b', { id: 'connection-token' }, '…'));
+  const refresh = el(
+    'button',
+    { id: 'refresh-token', type: 'button', title: 'A new token; the next connection uses it' },
+    'Refresh token',
+  );
+  const tokens = el(
+    'span',
+    { class: 'muted small' },
+    'page token #',
+    el('b', { id: 'page-token' }, String(client.session().tokenNo)),
+    ' · connection signed in with #',
+    el('b', { id: 'connection-token' }, '…'),
+  );
   const toasts = el('div', { class: 'toasts', id: 'toasts', 'aria-live': 'polite' });
   root.append(
-    card(`Notifications for ${me}`, 'notifications', el('div', { class: 'row' }, unread, markRead, refresh), el('div', { class: 'row' }, tokens), form, notice, list),
+    card(
+      `Notifications for ${me}`,
+      'notifications',
+      el('div', { class: 'row' }, unread, markRead, refresh),
+      el('div', { class: 'row' }, tokens),
+      form,
+      notice,
+      list,
+    ),
   );
   document.body.append(toasts);
 

@@ -15,7 +15,11 @@ function stat(id: string, label: string, title: string): HTMLElement {
 export function mountConnectionPanel(root: HTMLElement, client: PageClient, trpc: TRPCClient<SharedRouter>): void {
   const state = el('span', { id: 'state', class: 'badge', 'data-state': 'idle' }, 'idle');
   const mode = el('span', { id: 'mode', class: 'muted' }, '');
-  const dropButton = el('button', { id: 'drop', type: 'button', title: 'The server ends every stream; each page resumes where it was' }, 'Drop connections');
+  const dropButton = el(
+    'button',
+    { id: 'drop', type: 'button', title: 'The server ends every stream; each page resumes where it was' },
+    'Drop connections',
+  );
   const panel = el(
     'section',
     { class: 'card panel', id: 'connection' },
@@ -29,7 +33,12 @@ export function mountConnectionPanel(root: HTMLElement, client: PageClient, trpc
       stat('page-streams', 'streams this page opened', 'One, plus one per reconnect'),
       stat('page-resets', 'resets', 'Subscriptions the server could not resume: the page refetched'),
     ),
-    el('div', { class: 'row' }, dropButton, el('span', { class: 'muted small' }, `Signed in as `, el('b', { id: 'user' }, client.session().user))),
+    el(
+      'div',
+      { class: 'row' },
+      dropButton,
+      el('span', { class: 'muted small' }, `Signed in as `, el('b', { id: 'user' }, client.session().user)),
+    ),
   );
   root.append(panel);
 

@@ -44,7 +44,9 @@ function pageUser(): string {
 }
 
 /** The page's clients; `trpc` is typed by the page's router (the app's, which includes the shared one). */
-export async function createPageClient<TRouter extends AnyTRPCRouter>(): Promise<PageClient & { trpc: TRPCClient<TRouter> }> {
+export async function createPageClient<TRouter extends AnyTRPCRouter>(): Promise<
+  PageClient & { trpc: TRPCClient<TRouter> }
+> {
   const url = `${location.origin}/trpc`;
   let token: string | null = null;
   // Read again for every request and on every (re)connection: a refreshed token is picked up.

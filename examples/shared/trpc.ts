@@ -19,7 +19,9 @@ const t = initTRPC.context<Context>().create();
 
 /** A resume carries the client's last tracked id in the input (the server merges it there). */
 function hasLastEventId(input: unknown): boolean {
-  return typeof input === 'object' && input !== null && typeof (input as { lastEventId?: unknown }).lastEventId === 'string';
+  return (
+    typeof input === 'object' && input !== null && typeof (input as { lastEventId?: unknown }).lastEventId === 'string'
+  );
 }
 
 /** Feeds the connection panel: counts running subscriptions, and those that resumed. */

@@ -28,9 +28,11 @@ export interface SSEFetchHandlerOptions<TRouter extends AnyTRPCRouter> extends S
    * Builds the context, as tRPC's fetch adapter does: `{ req, resHeaders, info }`.
    * @default () => ({})
    */
-  createContext?: (opts: { req: Request; resHeaders: Headers; info: TRPCRequestInfo }) =>
-    | inferRouterContext<TRouter>
-    | Promise<inferRouterContext<TRouter>>;
+  createContext?: (opts: {
+    req: Request;
+    resHeaders: Headers;
+    info: TRPCRequestInfo;
+  }) => inferRouterContext<TRouter> | Promise<inferRouterContext<TRouter>>;
   /**
    * Serve queries and mutations too, through tRPC's `fetchRequestHandler` (with these
    * options). `false` answers them 404.
@@ -45,7 +47,10 @@ const HIGH_WATER_MARK = 64 * 1024;
 const encoder = new TextEncoder();
 
 /** How the body's queue measures its chunks: one strategy for every stream. */
-const QUEUING_STRATEGY: QueuingStrategy<Uint8Array> = { highWaterMark: HIGH_WATER_MARK, size: (chunk) => chunk.byteLength };
+const QUEUING_STRATEGY: QueuingStrategy<Uint8Array> = {
+  highWaterMark: HIGH_WATER_MARK,
+  size: (chunk) => chunk.byteLength,
+};
 
 /**
  * A `ReadableStream` body fed by the core. Backpressure comes from the stream's queue: the
@@ -263,7 +268,9 @@ export interface SSEFetchHandler {
  * export { handler as GET, handler as POST };
  * ```
  */
-export function createSSEFetchHandler<TRouter extends AnyTRPCRouter>(opts: SSEFetchHandlerOptions<TRouter>): SSEFetchHandler {
+export function createSSEFetchHandler<TRouter extends AnyTRPCRouter>(
+  opts: SSEFetchHandlerOptions<TRouter>,
+): SSEFetchHandler {
   const core = createSSECore(opts);
   const handler = (req: Request): Promise<Response> => handleFetchRequest(core, opts, req);
   // Read-only at run time too: the core a shutdown drains is the one requests use.
@@ -333,13 +340,11 @@ async function answerFetchRequest<TRouter extends AnyTRPCRouter>(
       },
       () => abort.abort(),
     );
-    void core
-      .serveStream(sseReq, sink, new FetchRequestHooks(opts, req, resHeaders))
-      .finally(() => {
-        req.signal.removeEventListener('abort', onRequestAbort);
-        // Only takes effect when the client left before the stream started: nothing was sent.
-        resolve(new Response(null, { status: 499 }));
-      });
+    void core.serveStream(sseReq, sink, new FetchRequestHooks(opts, req, resHeaders)).finally(() => {
+      req.signal.removeEventListener('abort', onRequestAbort);
+      // Only takes effect when the client left before the stream started: nothing was sent.
+      resolve(new Response(null, { status: 499 }));
+    });
   });
 }
 

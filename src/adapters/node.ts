@@ -12,8 +12,11 @@ export type { TRPCHandlerOptions } from './nodeHandler.js';
 export * from './gracefulShutdown.js';
 
 /** Options of {@link createSSEHandler}. */
-export interface CreateSSEHandlerOptions<TRouter extends AnyTRPCRouter>
-  extends NodeAdapterOptions<TRouter, NodeRequest, NodeResponse> {
+export interface CreateSSEHandlerOptions<TRouter extends AnyTRPCRouter> extends NodeAdapterOptions<
+  TRouter,
+  NodeRequest,
+  NodeResponse
+> {
   /**
    * URL path the tRPC endpoint is mounted at; requests outside it get 404.
    * @default '/'

@@ -3,7 +3,14 @@ import type { TRPCRequestInfo } from '@trpc/server/http';
 import { nodeHTTPRequestHandler, type NodeHTTPHandlerOptions } from '@trpc/server/adapters/node-http';
 import { createSSECore, type RequestKind, type SSECore } from '../server/core.js';
 import type { RequestHooks, SSEServerOptions } from '../server/options.js';
-import { bodyStreamConsumed, isHttp2, NodeResponseSink, NodeSSERequest, type NodeRequest, type NodeResponse } from './nodeStream.js';
+import {
+  bodyStreamConsumed,
+  isHttp2,
+  NodeResponseSink,
+  NodeSSERequest,
+  type NodeRequest,
+  type NodeResponse,
+} from './nodeStream.js';
 
 /** Options of tRPC's own HTTP handler, used for queries and mutations. */
 export type TRPCHandlerOptions<TRouter extends AnyTRPCRouter> = Pick<
@@ -12,16 +19,21 @@ export type TRPCHandlerOptions<TRouter extends AnyTRPCRouter> = Pick<
 >;
 
 /** Options shared by the Node and Express adapters. */
-export interface NodeAdapterOptions<TRouter extends AnyTRPCRouter, TRequest extends NodeRequest, TResponse extends NodeResponse>
-  extends SSEServerOptions<TRouter, TRequest> {
+export interface NodeAdapterOptions<
+  TRouter extends AnyTRPCRouter,
+  TRequest extends NodeRequest,
+  TResponse extends NodeResponse,
+> extends SSEServerOptions<TRouter, TRequest> {
   /**
    * Builds the context, as tRPC's node adapters do: `{ req, res, info }`. For a stream it runs
    * once, before the procedure; `info.connectionParams` holds the client's `connectionParams`.
    * @default () => ({})
    */
-  createContext?: (opts: { req: TRequest; res: TResponse; info: TRPCRequestInfo }) =>
-    | inferRouterContext<TRouter>
-    | Promise<inferRouterContext<TRouter>>;
+  createContext?: (opts: {
+    req: TRequest;
+    res: TResponse;
+    info: TRPCRequestInfo;
+  }) => inferRouterContext<TRouter> | Promise<inferRouterContext<TRouter>>;
   /**
    * Serve the router's queries and mutations too, through tRPC's own HTTP handler (with these
    * options), so one handler replaces tRPC's adapter. `false` leaves them to the caller.
@@ -35,9 +47,11 @@ export interface NodeAdapterOptions<TRouter extends AnyTRPCRouter, TRequest exte
  * request's `req` and `res`. A multiplexed connection keeps it for its whole life, so it is
  * an instance with its methods on the prototype, not an object of closures.
  */
-class NodeRequestHooks<TRouter extends AnyTRPCRouter, TRequest extends NodeRequest, TResponse extends NodeResponse>
-  implements RequestHooks
-{
+class NodeRequestHooks<
+  TRouter extends AnyTRPCRouter,
+  TRequest extends NodeRequest,
+  TResponse extends NodeResponse,
+> implements RequestHooks {
   readonly #opts: NodeAdapterOptions<TRouter, TRequest, TResponse>;
   readonly #req: TRequest;
   readonly #res: TResponse;
@@ -61,7 +75,11 @@ class NodeRequestHooks<TRouter extends AnyTRPCRouter, TRequest extends NodeReque
   }
 }
 
-async function createNodeContext<TRouter extends AnyTRPCRouter, TRequest extends NodeRequest, TResponse extends NodeResponse>(
+async function createNodeContext<
+  TRouter extends AnyTRPCRouter,
+  TRequest extends NodeRequest,
+  TResponse extends NodeResponse,
+>(
   opts: NodeAdapterOptions<TRouter, TRequest, TResponse>,
   req: TRequest,
   res: TResponse,
@@ -98,7 +116,10 @@ async function withBodyForTRPC(req: NodeRequest, run: () => Promise<void>): Prom
 }
 
 /** What an adapter does with a request that is not one of ours (404, or Express's `next()`). */
-export type Unhandled<TRequest extends NodeRequest, TResponse extends NodeResponse> = (req: TRequest, res: TResponse) => void;
+export type Unhandled<TRequest extends NodeRequest, TResponse extends NodeResponse> = (
+  req: TRequest,
+  res: TResponse,
+) => void;
 
 /**
  * The request handling both Node adapters share, given the procedure path. Resolves once the
@@ -110,7 +131,11 @@ export type Unhandled<TRequest extends NodeRequest, TResponse extends NodeRespon
  * closure here. A stream is started as soon as the request is classified, which is at once
  * unless finding that out needs a router lookup.
  */
-export function createNodeDispatcher<TRouter extends AnyTRPCRouter, TRequest extends NodeRequest, TResponse extends NodeResponse>(
+export function createNodeDispatcher<
+  TRouter extends AnyTRPCRouter,
+  TRequest extends NodeRequest,
+  TResponse extends NodeResponse,
+>(
   opts: NodeAdapterOptions<TRouter, TRequest, TResponse>,
 ): {
   core: SSECore;
@@ -125,7 +150,8 @@ export function createNodeDispatcher<TRouter extends AnyTRPCRouter, TRequest ext
     res: TResponse,
     unhandled: Unhandled<TRequest, TResponse>,
   ): Promise<void> {
-    if (kind === 'stream') return core.serveStream(sseReq, new NodeResponseSink(res), new NodeRequestHooks(opts, req, res));
+    if (kind === 'stream')
+      return core.serveStream(sseReq, new NodeResponseSink(res), new NodeRequestHooks(opts, req, res));
     return kind === 'control' ? answerControl(sseReq, req, res) : answerOther(sseReq, req, res, unhandled);
   }
 
@@ -158,7 +184,12 @@ export function createNodeDispatcher<TRouter extends AnyTRPCRouter, TRequest ext
     );
   }
 
-  function dispatch(req: TRequest, res: TResponse, path: string, unhandled: Unhandled<TRequest, TResponse>): Promise<void> {
+  function dispatch(
+    req: TRequest,
+    res: TResponse,
+    path: string,
+    unhandled: Unhandled<TRequest, TResponse>,
+  ): Promise<void> {
     try {
       // Going away: every answer tells HTTP/1.1 clients to open a new connection next time,
       // which the balancer sends to another process (the fetch adapter does the same).

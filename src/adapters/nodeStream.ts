@@ -212,7 +212,10 @@ function parsedBodyText(body: unknown, maxBytes: number): string {
 }
 
 function clientLeft(): TRPCError {
-  return new TRPCError({ code: 'CLIENT_CLOSED_REQUEST', message: 'The client went away before the request body ended' });
+  return new TRPCError({
+    code: 'CLIENT_CLOSED_REQUEST',
+    message: 'The client went away before the request body ended',
+  });
 }
 
 function isEmptyPlainObject(value: unknown): boolean {

@@ -10,7 +10,6 @@ import type { TabRole, TabSharing } from './tabs/tabSharedTransport.js';
 export type { LazyOptions } from './multiplexed/multiplexedTransport.js';
 export type { SSEClient } from './clientHandle.js';
 
-
 /** Options of {@link createSSEClient}. */
 export interface CreateSSEClientOptions extends SSEClientOptions {
   /**

@@ -31,7 +31,8 @@ class EndpointError extends Error {
  * server, there is nothing to resolve it against.
  */
 export function checkEndpoint(url: unknown): string {
-  if (typeof url !== 'string' || url === '') throw new EndpointError(`trpc-sse: \`url\` must be a non-empty string, got ${String(url)}`);
+  if (typeof url !== 'string' || url === '')
+    throw new EndpointError(`trpc-sse: \`url\` must be a non-empty string, got ${String(url)}`);
   if (ABSOLUTE_URL.test(url) || pageHref() !== undefined) return url;
   throw new EndpointError(
     `trpc-sse: the url "${url}" is relative, and there is no page to resolve it against (this is Node, or server rendering): ` +
@@ -60,7 +61,9 @@ export function multiplexedUrl(endpoint: string, query: readonly string[] = []):
 
 /** What a failed attempt to set a request up comes to: a misconfiguration fails at once, anything else is retried. */
 export function setupFailure(cause: unknown): StreamFailure {
-  return cause instanceof EndpointError ? { kind: 'error', error: cause.clientError, fatal: true } : { kind: 'error', error: toClientError(cause) };
+  return cause instanceof EndpointError
+    ? { kind: 'error', error: cause.clientError, fatal: true }
+    : { kind: 'error', error: toClientError(cause) };
 }
 
 /** The origin of `url` when it differs from the page's: a request there is subject to CORS. */
@@ -81,7 +84,12 @@ function crossOrigin(url: string): { target: string; page: string } | null {
  * failure (a bare `TypeError: Failed to fetch`), so for a cross-origin URL the message says
  * what the server must allow; the request headers it names are those this request carried.
  */
-export function fetchFailure(cause: unknown, url: string, method: string, headers: Record<string, string>): AnyClientError {
+export function fetchFailure(
+  cause: unknown,
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+): AnyClientError {
   const origins = cause instanceof TypeError ? crossOrigin(url) : null;
   if (!origins) return toClientError(cause);
   const needed = Object.keys(headers)

@@ -32,7 +32,12 @@ export type AnyClientError = TRPCClientError<AnyTRPCRouter>;
  * shape (an HTTP status from a proxy, a wrong content type). Callers branch on
  * `error.data.code` exactly as for server errors.
  */
-export function clientErrorWithCode(code: TRPC_ERROR_CODE_KEY, message: string, httpStatus: number, cause?: unknown): AnyClientError {
+export function clientErrorWithCode(
+  code: TRPC_ERROR_CODE_KEY,
+  message: string,
+  httpStatus: number,
+  cause?: unknown,
+): AnyClientError {
   const error = TRPCClientError.from<AnyTRPCRouter>({
     error: { message, code: TRPC_ERROR_CODES_BY_KEY[code], data: { code, httpStatus } },
   } as never);
@@ -53,5 +58,7 @@ export function errorCode(error: AnyClientError): TRPC_ERROR_CODE_KEY | undefine
 
 /** Any failure as a `TRPCClientError` (one already is stays as it is). */
 export function toClientError(cause: unknown): AnyClientError {
-  return cause instanceof TRPCClientError ? (cause as AnyClientError) : TRPCClientError.from<AnyTRPCRouter>(cause as Error);
+  return cause instanceof TRPCClientError
+    ? (cause as AnyClientError)
+    : TRPCClientError.from<AnyTRPCRouter>(cause as Error);
 }

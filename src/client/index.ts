@@ -3,12 +3,7 @@
  * @module
  */
 export { sseLink, type SSELinkOptions } from './sseLink.js';
-export {
-  createSSEClient,
-  type CreateSSEClientOptions,
-  type LazyOptions,
-  type SSEClient,
-} from './createSSEClient.js';
+export { createSSEClient, type CreateSSEClientOptions, type LazyOptions, type SSEClient } from './createSSEClient.js';
 export type { SSEClientInspection } from './clientHandle.js';
 export type { ClientInspection } from './runtime.js';
 export { tabSharing, type TabRole, type TabShareOptions, type TabSharing } from './tabs/tabSharedTransport.js';

@@ -20,7 +20,9 @@ export function linkOver<TRouter extends AnyTRPCRouter>(
     ({ op }) =>
       observable((observer) => {
         if (op.type !== 'subscription') {
-          throw new Error(`sseLink carries subscriptions only; route "${op.path}" (${op.type}) to an HTTP link with splitLink`);
+          throw new Error(
+            `sseLink carries subscriptions only; route "${op.path}" (${op.type}) to an HTTP link with splitLink`,
+          );
         }
         const subscription = client.subscribe(op, transformer, observer);
         return () => subscription.unsubscribe();

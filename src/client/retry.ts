@@ -72,7 +72,12 @@ export const RETRY_DEFAULTS = { minDelayMs: 500, maxDelayMs: 30_000 } as const;
  * `min(cap, floor · 2^attempt)`. Spreading reconnects uniformly is what keeps thousands of
  * clients from hitting a restarted server in the same instant.
  */
-export function backoffDelay(attempt: number, minDelayMs: number, maxDelayMs: number, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  minDelayMs: number,
+  maxDelayMs: number,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(maxDelayMs, minDelayMs * 2 ** Math.min(attempt, 30));
   const floor = Math.min(minDelayMs, ceiling);
   return Math.round(floor + random() * (ceiling - floor));

@@ -37,7 +37,6 @@ function isEventStreamType(contentType: string | null): boolean {
   return essence.toLowerCase() === 'text/event-stream';
 }
 
-
 /**
  * One connection attempt: GET an event stream with real headers and read it with `fetch`,
  * handing each event to `onMessage`. Resolves with what `finish` was given, or with a typed
@@ -64,7 +63,12 @@ export async function runEventStream<T>(
   try {
     let response: Awaited<ReturnType<ClientRuntime['fetch']>>;
     try {
-      response = await runtime.fetch(opts.url, { method: 'GET', headers: opts.headers, signal: attempt.signal, cache: 'no-store' });
+      response = await runtime.fetch(opts.url, {
+        method: 'GET',
+        headers: opts.headers,
+        signal: attempt.signal,
+        cache: 'no-store',
+      });
     } catch (cause) {
       return { kind: 'error', error: fetchFailure(cause, opts.url, 'GET', opts.headers) };
     }
@@ -106,7 +110,12 @@ export async function runEventStream<T>(
             } catch (cause) {
               control.finish({
                 kind: 'error',
-                error: clientErrorWithCode('PARSE_ERROR', 'The server sent an event the client cannot read', 400, cause),
+                error: clientErrorWithCode(
+                  'PARSE_ERROR',
+                  'The server sent an event the client cannot read',
+                  400,
+                  cause,
+                ),
               });
             }
           },
@@ -119,7 +128,9 @@ export async function runEventStream<T>(
       outcome ??= { kind: 'error', error: toClientError(cause) };
     }
     runtime.countStream(-1);
-    runtime.notifyClose(outcome && (outcome as StreamFailure).kind === 'error' ? (outcome as StreamFailure).error : undefined);
+    runtime.notifyClose(
+      outcome && (outcome as StreamFailure).kind === 'error' ? (outcome as StreamFailure).error : undefined,
+    );
     return (
       outcome ?? {
         kind: 'error',

@@ -71,7 +71,10 @@ export class ClientRuntime {
       state: 'idle',
       error: null,
     });
-    (globalThis as { addEventListener?: (type: string, fn: () => void) => void }).addEventListener?.('online', this.#onOnline);
+    (globalThis as { addEventListener?: (type: string, fn: () => void) => void }).addEventListener?.(
+      'online',
+      this.#onOnline,
+    );
   }
 
   /**
@@ -102,7 +105,8 @@ export class ClientRuntime {
     // A subscription this tab carries for another (tab sharing): that tab's `onReset` is told.
     if (!context?.[RELAYED]) callUserCallback('onReset', this.options.onReset, info);
     const perOperation = context?.onReset;
-    if (typeof perOperation === 'function') callUserCallback('context.onReset', perOperation as (info: ResetInfo) => void, info);
+    if (typeof perOperation === 'function')
+      callUserCallback('context.onReset', perOperation as (info: ResetInfo) => void, info);
   }
 
   /** `onError`, guarded: the app's callback cannot break the loop that reports to it. */
@@ -139,7 +143,10 @@ export class ClientRuntime {
   shouldRetry(ctx: RetryContext): boolean {
     const perOperation = (ctx.op?.context as { retry?: unknown } | undefined)?.retry;
     if (perOperation === false) return false;
-    const policy = typeof perOperation === 'function' ? (perOperation as (ctx: RetryContext) => boolean) : this.options.retry?.shouldRetry;
+    const policy =
+      typeof perOperation === 'function'
+        ? (perOperation as (ctx: RetryContext) => boolean)
+        : this.options.retry?.shouldRetry;
     if (!policy) return defaultShouldRetry(ctx);
     try {
       // The app's policy may be plain JavaScript: only `true` retries.

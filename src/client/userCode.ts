@@ -23,7 +23,11 @@ export function reportUserError(where: string, cause: unknown): void {
 }
 
 /** Calls a callback of the application; a throw is reported, never propagated. */
-export function callUserCallback<A extends unknown[]>(where: string, fn: ((...args: A) => unknown) | undefined, ...args: A): void {
+export function callUserCallback<A extends unknown[]>(
+  where: string,
+  fn: ((...args: A) => unknown) | undefined,
+  ...args: A
+): void {
   if (!fn) return;
   try {
     const result = fn(...args);
@@ -52,7 +56,11 @@ function userCodeFailure(where: string, cause: unknown): AnyClientError {
  * one), at most {@link USER_FUNCTION_TIMEOUT_MS} and no longer than `signal` stays unaborted.
  * Rejects with a typed error naming `where`; `null` when `signal` aborted first.
  */
-export function settleUserValue<T>(where: string, value: T | (() => T | PromiseLike<T>), signal: AbortSignal): Promise<T | null> {
+export function settleUserValue<T>(
+  where: string,
+  value: T | (() => T | PromiseLike<T>),
+  signal: AbortSignal,
+): Promise<T | null> {
   let produced: T | PromiseLike<T>;
   try {
     produced = typeof value === 'function' ? (value as () => T | PromiseLike<T>)() : value;
@@ -72,7 +80,9 @@ export function settleUserValue<T>(where: string, value: T | (() => T | PromiseL
     };
     const timer = setTimeout(() => {
       finish();
-      reject(clientErrorWithCode('TIMEOUT', `trpc-sse: ${where} did not settle within ${USER_FUNCTION_TIMEOUT_MS} ms`, 408));
+      reject(
+        clientErrorWithCode('TIMEOUT', `trpc-sse: ${where} did not settle within ${USER_FUNCTION_TIMEOUT_MS} ms`, 408),
+      );
     }, USER_FUNCTION_TIMEOUT_MS);
     // Waiting on the application must not by itself keep a Node process alive.
     (timer as { unref?: () => void }).unref?.();

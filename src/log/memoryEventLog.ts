@@ -150,7 +150,13 @@ class PushedReader extends PushedReaderBase {
   readonly #release: (name: string, topic: Topic) => void;
   #paused = false;
 
-  constructor(cursor: Cursor, sink: PushSink, name: string, release: (name: string, topic: Topic) => void, signal: AbortSignal | undefined) {
+  constructor(
+    cursor: Cursor,
+    sink: PushSink,
+    name: string,
+    release: (name: string, topic: Topic) => void,
+    signal: AbortSignal | undefined,
+  ) {
     super(sink, signal);
     this.#cursor = cursor;
     this.#name = name;
@@ -234,7 +240,10 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
           if (topics.size < maxTopics) break;
         }
         if (topics.size >= maxTopics) {
-          throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: `The event log holds its limit of ${maxTopics} topics` });
+          throw new TRPCError({
+            code: 'TOO_MANY_REQUESTS',
+            message: `The event log holds its limit of ${maxTopics} topics`,
+          });
         }
       }
       topic = new Topic(highestSeq, limits);
@@ -247,7 +256,10 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
    * A reader's start: its cursor, and what it gets first — a reset when `lastEventId` cannot
    * be resumed from, or, starting from now, a checkpoint that tells the client where now is.
    */
-  const open = (name: string, lastEventId: string | null | undefined): { cursor: Cursor; first: ReaderItem | undefined } => {
+  const open = (
+    name: string,
+    lastEventId: string | null | undefined,
+  ): { cursor: Cursor; first: ReaderItem | undefined } => {
     const topic = topicFor(name);
     const cursor = new Cursor(topic, epoch, topic.lastSeq);
     if (lastEventId === undefined || lastEventId === null || lastEventId === '') {
@@ -287,7 +299,13 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
     }
     const { cursor, first } = open(name, options.lastEventId);
     // The consumer's own signal needs no listener: it calls stop() itself.
-    const reader = new PushedReader(cursor, sink, name, release, signal === pushOptions.consumerSignal ? undefined : signal);
+    const reader = new PushedReader(
+      cursor,
+      sink,
+      name,
+      release,
+      signal === pushOptions.consumerSignal ? undefined : signal,
+    );
     reader.start(first);
     return reader;
   }

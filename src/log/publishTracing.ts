@@ -21,7 +21,12 @@ export interface LogPublishContext {
 const publishChannel = tracingChannel<LogPublishContext>(LOG_PUBLISH_CHANNEL);
 
 /** Runs `publish(topic, data)` as a traced operation when someone listens, else just runs it. */
-export function tracePublish<T>(log: string, publish: (topic: string, data: T) => Promise<string>, topic: string, data: T): Promise<string> {
+export function tracePublish<T>(
+  log: string,
+  publish: (topic: string, data: T) => Promise<string>,
+  topic: string,
+  data: T,
+): Promise<string> {
   if (!publishChannel.hasSubscribers) return publish(topic, data);
   return publishChannel.tracePromise(publish, { log, topic }, undefined, topic, data);
 }

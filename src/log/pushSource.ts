@@ -48,7 +48,8 @@ export interface PushSource {
  * has already started pulling (say it peeked at the first value) goes on being pulled.
  */
 export function pushSourceOf(value: unknown): PushSource | undefined {
-  if (typeof value !== 'object' || value === null || typeof (value as Partial<PushSource>)[PUSH_SOURCE] !== 'function') return undefined;
+  if (typeof value !== 'object' || value === null || typeof (value as Partial<PushSource>)[PUSH_SOURCE] !== 'function')
+    return undefined;
   return (value as { pushable?: boolean }).pushable === false ? undefined : (value as PushSource);
 }
 
@@ -63,7 +64,10 @@ export class PushableGenerator<T> implements AsyncGenerator<T, void, undefined>,
   #generator: AsyncGenerator<T, void, undefined> | undefined;
   #pushed = false;
 
-  constructor(pull: () => AsyncGenerator<T, void, undefined>, push: (sink: PushSink, options: PushOptions) => PushHandle) {
+  constructor(
+    pull: () => AsyncGenerator<T, void, undefined>,
+    push: (sink: PushSink, options: PushOptions) => PushHandle,
+  ) {
     this.#pull = pull;
     this.#push = push;
   }

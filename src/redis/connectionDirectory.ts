@@ -73,17 +73,22 @@ export function createRedisConnectionDirectory(opts: RedisConnectionDirectoryOpt
     const { requestId, replyTo, connectionId, secret, body } = message;
     void (handler ? handler({ connectionId, secret, body }) : Promise.resolve(unavailable('not ready')))
       .catch(() => unavailable('the owner failed to apply the request'))
-      .then((answer) => redis.publish(replyTo, JSON.stringify({ kind: 'reply', requestId, answer } satisfies ReplyMessage)))
+      .then((answer) =>
+        redis.publish(replyTo, JSON.stringify({ kind: 'reply', requestId, answer } satisfies ReplyMessage)),
+      )
       .catch(() => undefined);
   });
 
   // Owner records expire unless renewed: a crashed process's connections fade out.
-  const renew = setInterval(() => {
-    if (held.size === 0) return;
-    const pipeline = redis.pipeline();
-    for (const connectionId of held) pipeline.set(ownerKey(connectionId), processId, 'PX', ttlMs);
-    void pipeline.exec().catch(() => undefined);
-  }, Math.max(1_000, Math.floor(ttlMs / 3)));
+  const renew = setInterval(
+    () => {
+      if (held.size === 0) return;
+      const pipeline = redis.pipeline();
+      for (const connectionId of held) pipeline.set(ownerKey(connectionId), processId, 'PX', ttlMs);
+      void pipeline.exec().catch(() => undefined);
+    },
+    Math.max(1_000, Math.floor(ttlMs / 3)),
+  );
   renew.unref?.();
 
   return {
@@ -139,7 +144,11 @@ function unavailable(message: string): PlainResponse {
     status: 503,
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({
-      error: { message, code: TRPC_ERROR_CODES_BY_KEY.SERVICE_UNAVAILABLE, data: { code: 'SERVICE_UNAVAILABLE', httpStatus: 503 } },
+      error: {
+        message,
+        code: TRPC_ERROR_CODES_BY_KEY.SERVICE_UNAVAILABLE,
+        data: { code: 'SERVICE_UNAVAILABLE', httpStatus: 503 },
+      },
     }),
   };
 }
@@ -149,7 +158,11 @@ function notFound(): PlainResponse {
     status: 404,
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({
-      error: { message: 'No such connection', code: TRPC_ERROR_CODES_BY_KEY.NOT_FOUND, data: { code: 'NOT_FOUND', httpStatus: 404 } },
+      error: {
+        message: 'No such connection',
+        code: TRPC_ERROR_CODES_BY_KEY.NOT_FOUND,
+        data: { code: 'NOT_FOUND', httpStatus: 404 },
+      },
     }),
   };
 }

@@ -3,7 +3,13 @@ import type { Redis } from 'ioredis';
 import { randomToken } from '../shared/randomToken.js';
 import { createCheckpoint, createReset, type CheckpointSignal, type ResetSignal } from '../log/reset.js';
 import { SharedValue, withSharedValue } from '../log/sharedValue.js';
-import { PushableGenerator, PushedReaderBase, type PushHandle, type PushOptions, type PushSink } from '../log/pushSource.js';
+import {
+  PushableGenerator,
+  PushedReaderBase,
+  type PushHandle,
+  type PushOptions,
+  type PushSink,
+} from '../log/pushSource.js';
 import type { EventLog, EventLogSubscribeOptions } from '../log/types.js';
 import { TopicSubscribers } from '../log/topicSubscribers.js';
 
@@ -89,7 +95,11 @@ class LocalTopic {
   readers = 0;
   readonly subscribers = new TopicSubscribers();
 
-  constructor(readonly key: string, readonly counterKey: string, start: Position) {
+  constructor(
+    readonly key: string,
+    readonly counterKey: string,
+    start: Position,
+  ) {
     this.contiguousAfter = start;
     this.readerAt = start;
   }
@@ -233,7 +243,8 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
         topics.set(key, topic);
         acquiring.delete(key);
         // The reader is blocked on the old set of topics: make it start over with this one.
-        if (readerClientId !== undefined) await redis.call('CLIENT', 'UNBLOCK', String(readerClientId)).catch(() => undefined);
+        if (readerClientId !== undefined)
+          await redis.call('CLIENT', 'UNBLOCK', String(readerClientId)).catch(() => undefined);
         ensureReader();
         return topic;
       })();
@@ -306,13 +317,19 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
    * A reader's start: where it stands, and what it gets first — a checkpoint when it starts
    * from now, a reset when `lastEventId` cannot be resumed from.
    */
-  async function openAt(topic: LocalTopic, lastEventId: string | null | undefined): Promise<{ cursor: Position; first: ReaderItem | undefined }> {
+  async function openAt(
+    topic: LocalTopic,
+    lastEventId: string | null | undefined,
+  ): Promise<{ cursor: Position; first: ReaderItem | undefined }> {
     if (lastEventId === undefined || lastEventId === null || lastEventId === '') {
       return { cursor: topic.readerAt, first: createCheckpoint(eventId(topic.readerAt)) };
     }
     const parsed = parseId(lastEventId);
     const head = await headOf(topic);
-    const reset = (reason: 'unknown' | 'epoch' | 'trimmed') => ({ cursor: topic.readerAt, first: createReset(reason, eventId(head)) });
+    const reset = (reason: 'unknown' | 'epoch' | 'trimmed') => ({
+      cursor: topic.readerAt,
+      first: createReset(reason, eventId(head)),
+    });
     if (!parsed) return reset('unknown');
     if (parsed.epoch !== epoch) return reset('epoch');
     if (parsed.position.n > head.n || compareIds(parsed.position.sid, head.sid) > 0) return reset('unknown');

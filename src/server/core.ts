@@ -132,7 +132,9 @@ export function createSSECore(opts: SSECoreOptions): SSECore {
     },
     serveStream(req, sink, hooks) {
       // Returned, not awaited: an open stream holds no suspended function here.
-      const served = isMultiplexedPath(req.path) ? serveMultiplexedStream(env, registry, req, sink, hooks) : serveDistinctStream(env, req, sink, hooks);
+      const served = isMultiplexedPath(req.path)
+        ? serveMultiplexedStream(env, registry, req, sink, hooks)
+        : serveDistinctStream(env, req, sink, hooks);
       // Both report failures in-band; this only guards the adapter.
       return served.catch(() => sink.end());
     },
@@ -160,13 +162,21 @@ export function createSSECore(opts: SSECoreOptions): SSECore {
       const distinctStreams = env.distinctStreams();
       for (const connection of connections) connection.requestReconnect(Math.floor(Math.random() * withinMs));
       for (const stream of distinctStreams) {
-        const timer = setTimeout(() => {
-          drainTimers.delete(timer);
-          stream.close('drain');
-        }, Math.floor(Math.random() * withinMs));
+        const timer = setTimeout(
+          () => {
+            drainTimers.delete(timer);
+            stream.close('drain');
+          },
+          Math.floor(Math.random() * withinMs),
+        );
         drainTimers.add(timer);
       }
-      env.monitor.drained({ withinMs, refuseNew, connections: connections.length, distinctStreams: distinctStreams.length });
+      env.monitor.drained({
+        withinMs,
+        refuseNew,
+        connections: connections.length,
+        distinctStreams: distinctStreams.length,
+      });
     },
     close() {
       for (const timer of drainTimers) clearTimeout(timer);

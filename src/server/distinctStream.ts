@@ -2,7 +2,15 @@ import { isTrackedEnvelope } from '@trpc/server';
 import type { TRPCRequestInfo } from '@trpc/server/http';
 import { encodeEvent } from '../codec/encoder.js';
 import { isCheckpoint, isReset } from '../log/reset.js';
-import { checkpointFrame, connectedFrame, errorFrame, eventStreamHeaders, PING_FRAME, resetFrame, RETURN_FRAME } from './dialect.js';
+import {
+  checkpointFrame,
+  connectedFrame,
+  errorFrame,
+  eventStreamHeaders,
+  PING_FRAME,
+  resetFrame,
+  RETURN_FRAME,
+} from './dialect.js';
 import { reportFailure, type ErrorScope } from './errorShape.js';
 import type { HeartbeatTarget } from './heartbeat.js';
 import type { RequestHooks } from './options.js';
@@ -120,7 +128,18 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener,
     try {
       this.#resumeFrom = readLastEventId(this.#req, options.maxLastEventIdLength);
       const { signal } = this.#abort;
-      source = await monitor.startSubscription(this, this.#resumeFrom, startProcedure, undefined, this.#env, this.#req, this.#hooks, this.#scope, signal, this.#resumeFrom);
+      source = await monitor.startSubscription(
+        this,
+        this.#resumeFrom,
+        startProcedure,
+        undefined,
+        this.#env,
+        this.#req,
+        this.#hooks,
+        this.#scope,
+        signal,
+        this.#resumeFrom,
+      );
     } catch (cause) {
       monitor.subscriptionStartFailed();
       if (this.#closed) return;
@@ -218,7 +237,8 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener,
       monitor.reset(this, value.reason, value.lastEventId);
       return this.#write(resetFrame(value.reason, value.lastEventId));
     }
-    if (isCheckpoint(value)) return this.#write(checkpointFrame(checkTrackedId(value.lastEventId, maxLastEventIdLength)));
+    if (isCheckpoint(value))
+      return this.#write(checkpointFrame(checkTrackedId(value.lastEventId, maxLastEventIdLength)));
     if (isTrackedEnvelope(value)) {
       checkEmittedId(value, maxLastEventIdLength);
       monitor.deliveredEnvelope(value);
@@ -248,7 +268,8 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener,
     this.#closed = true;
     const { monitor } = this.#env;
     if (this.#startedAt) monitor.subscriptionEnded(this, outcome, this.#startedAt);
-    if (this.#openedAt) monitor.streamClosed('distinct', this.#req.path, null, reason, this.#openedAt, this.#sink.bufferedBytes);
+    if (this.#openedAt)
+      monitor.streamClosed('distinct', this.#req.path, null, reason, this.#openedAt, this.#sink.bufferedBytes);
     this.#req.onGone(null);
     this.#env.heartbeat.delete(this);
     this.#env.release(this);
@@ -263,7 +284,12 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener,
 }
 
 /** Serves one distinct-mode subscription request; resolves when its stream has ended. */
-export function serveDistinctStream(env: StreamEnvironment, req: SSERequest, sink: SSEResponseSink, hooks: RequestHooks): Promise<void> {
+export function serveDistinctStream(
+  env: StreamEnvironment,
+  req: SSERequest,
+  sink: SSEResponseSink,
+  hooks: RequestHooks,
+): Promise<void> {
   const stream = new DistinctStream(env, req, sink, hooks);
   // Nothing in run() should throw; if something does, the stream must still be released.
   // (Chained, not awaited: an open stream holds no suspended function here.)

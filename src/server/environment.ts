@@ -58,7 +58,10 @@ export class StreamEnvironment {
   /** The error a stream gets when {@link admit} said no: retryable, so clients back off. */
   refusal(): TRPCError {
     if (this.#refusing) {
-      return new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'This server is shutting down; reconnect elsewhere' });
+      return new TRPCError({
+        code: 'SERVICE_UNAVAILABLE',
+        message: 'This server is shutting down; reconnect elsewhere',
+      });
     }
     return new TRPCError({
       code: 'SERVICE_UNAVAILABLE',

@@ -24,7 +24,14 @@ export function toErrorShape(router: AnyTRPCRouter, error: TRPCError, scope: Err
   if (config.isDev && typeof error.stack === 'string') data.stack = error.stack;
   if (typeof scope.path === 'string') data.path = scope.path;
   const shape = { message: error.message, code: TRPC_ERROR_CODES_BY_KEY[error.code], data };
-  return config.errorFormatter({ error, type: scope.type, path: scope.path, input: scope.input, ctx: scope.ctx, shape });
+  return config.errorFormatter({
+    error,
+    type: scope.type,
+    path: scope.path,
+    input: scope.input,
+    ctx: scope.ctx,
+    shape,
+  });
 }
 
 /**

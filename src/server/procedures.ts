@@ -24,4 +24,3 @@ export async function findProcedure(router: AnyTRPCRouter, path: string): Promis
   }
   return procedure ?? null;
 }
-

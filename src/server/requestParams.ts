@@ -13,7 +13,9 @@ import { trackedIdProblem } from './trackedId.js';
 export function readLastEventId(req: SSERequest, maxLength: number): string | null {
   const header = req.headers.get(LAST_EVENT_ID_HEADER);
   const value =
-    (header === null ? null : headerAsUtf8(header)) ?? req.searchParams.get(QUERY_PARAM.lastEventId) ?? req.searchParams.get('Last-Event-Id');
+    (header === null ? null : headerAsUtf8(header)) ??
+    req.searchParams.get(QUERY_PARAM.lastEventId) ??
+    req.searchParams.get('Last-Event-Id');
   if (value === null || value === '') return null;
   const problem = trackedIdProblem(value, maxLength);
   if (problem !== undefined) {

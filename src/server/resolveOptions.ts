@@ -33,7 +33,8 @@ function nonNegative(name: string, value: number): number {
 
 /** A non-negative whole number of ms that fits the SSE `retry:` field. */
 function wholeMilliseconds(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`trpc-sse: ${name} must be a whole number ≥ 0, got ${value}`);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new RangeError(`trpc-sse: ${name} must be a whole number ≥ 0, got ${value}`);
   return value;
 }
 
@@ -45,11 +46,16 @@ function wholeMilliseconds(name: string, value: number): number {
  * heartbeat comes from a default or from the router's `sse.ping` (off, or too slow), a
  * heartbeat that fits is derived, a third of the timeout, so a lost ping or two is survived.
  */
-function resolveKeepAlive(opts: SSECoreOptions, routerSSE: RouterSSEConfig): { heartbeatMs: number; reconnectAfterInactivityMs: number } {
+function resolveKeepAlive(
+  opts: SSECoreOptions,
+  routerSSE: RouterSSEConfig,
+): { heartbeatMs: number; reconnectAfterInactivityMs: number } {
   const ownHeartbeat = opts.heartbeatMs !== undefined;
   let heartbeatMs = nonNegative(
     'heartbeatMs',
-    opts.heartbeatMs ?? (routerSSE.ping?.enabled ? routerSSE.ping.intervalMs : undefined) ?? SSE_SERVER_DEFAULTS.heartbeatMs,
+    opts.heartbeatMs ??
+      (routerSSE.ping?.enabled ? routerSSE.ping.intervalMs : undefined) ??
+      SSE_SERVER_DEFAULTS.heartbeatMs,
   );
   const timeoutSource =
     opts.reconnectAfterInactivityMs !== undefined
@@ -92,12 +98,18 @@ export function resolveServerOptions(opts: SSECoreOptions): ResolvedServerOption
     maxBufferedBytes: nonNegative('maxBufferedBytes', opts.maxBufferedBytes ?? SSE_SERVER_DEFAULTS.maxBufferedBytes),
     maxStreams: nonNegative('maxStreams', opts.maxStreams ?? SSE_SERVER_DEFAULTS.maxStreams),
     graceMs: nonNegative('graceMs', opts.graceMs ?? SSE_SERVER_DEFAULTS.graceMs),
-    replayBufferBytes: nonNegative('replayBufferBytes', opts.replayBufferBytes ?? SSE_SERVER_DEFAULTS.replayBufferBytes),
+    replayBufferBytes: nonNegative(
+      'replayBufferBytes',
+      opts.replayBufferBytes ?? SSE_SERVER_DEFAULTS.replayBufferBytes,
+    ),
     maxSubscriptionsPerConnection: nonNegative(
       'maxSubscriptionsPerConnection',
       opts.maxSubscriptionsPerConnection ?? SSE_SERVER_DEFAULTS.maxSubscriptionsPerConnection,
     ),
-    maxControlBodyBytes: nonNegative('maxControlBodyBytes', opts.maxControlBodyBytes ?? SSE_SERVER_DEFAULTS.maxControlBodyBytes),
+    maxControlBodyBytes: nonNegative(
+      'maxControlBodyBytes',
+      opts.maxControlBodyBytes ?? SSE_SERVER_DEFAULTS.maxControlBodyBytes,
+    ),
     maxPendingControlRequests: nonNegative(
       'maxPendingControlRequests',
       opts.maxPendingControlRequests ?? SSE_SERVER_DEFAULTS.maxPendingControlRequests,

@@ -49,7 +49,7 @@ async function parserAccepts(parser: unknown, value: unknown): Promise<boolean> 
       return !result.issues;
     }
     if (typeof p['safeParseAsync'] === 'function') {
-      return ((await (p['safeParseAsync'] as (v: unknown) => Promise<{ success: boolean }>)(value)).success);
+      return (await (p['safeParseAsync'] as (v: unknown) => Promise<{ success: boolean }>)(value)).success;
     }
     if (typeof p['safeParse'] === 'function') {
       return (p['safeParse'] as (v: unknown) => { success: boolean })(value).success;

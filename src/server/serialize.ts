@@ -54,7 +54,9 @@ export class ValueSerializer {
    */
   trackedBody(envelope: readonly unknown[]): string {
     const shared = sharedValueOf(envelope);
-    return shared ? shared.derived(this.#bodyKey, this.#body) : valueBody(String(envelope[0]), this.#serialize(envelope[1]));
+    return shared
+      ? shared.derived(this.#bodyKey, this.#body)
+      : valueBody(String(envelope[0]), this.#serialize(envelope[1]));
   }
 
   /** A tracked value's distinct-mode event (`id:`, `data:`); for an event-log value, made once for every subscriber. */
@@ -68,7 +70,8 @@ export class ValueSerializer {
   readonly #bodyKey = {};
   readonly #body = (shared: SharedValue): string => valueBody(shared.id, shared.json(this, this.#serialize));
   readonly #eventKey = {};
-  readonly #event = (shared: SharedValue): string => encodeEvent({ id: shared.id, data: shared.json(this, this.#serialize) });
+  readonly #event = (shared: SharedValue): string =>
+    encodeEvent({ id: shared.id, data: shared.json(this, this.#serialize) });
 }
 
 /** The error's shape through the router's formatter and transformer, as JSON. */
@@ -77,6 +80,10 @@ export function serializeErrorShape(router: AnyTRPCRouter, error: TRPCError, sco
     return JSON.stringify(router._def._config.transformer.output.serialize(toErrorShape(router, error, scope)));
   } catch {
     // A broken errorFormatter or transformer must still leave the client a typed error.
-    return JSON.stringify({ message: error.message, code: -32603, data: { code: 'INTERNAL_SERVER_ERROR', httpStatus: 500 } });
+    return JSON.stringify({
+      message: error.message,
+      code: -32603,
+      data: { code: 'INTERNAL_SERVER_ERROR', httpStatus: 500 },
+    });
   }
 }

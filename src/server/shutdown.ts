@@ -43,12 +43,19 @@ const drains = new WeakMap<SSECore, Promise<number>>();
 function isCore(value: unknown): value is SSECore {
   if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return false;
   const candidate = value as Partial<Record<keyof SSECore, unknown>>;
-  return typeof candidate.drain === 'function' && typeof candidate.close === 'function' && typeof candidate.openStreams === 'number';
+  return (
+    typeof candidate.drain === 'function' &&
+    typeof candidate.close === 'function' &&
+    typeof candidate.openStreams === 'number'
+  );
 }
 
 function coreOf(target: unknown, caller: string): SSECore {
   if (isCore(target)) return target;
-  const carried = (typeof target === 'object' || typeof target === 'function') && target !== null ? (target as { core?: unknown }).core : undefined;
+  const carried =
+    (typeof target === 'object' || typeof target === 'function') && target !== null
+      ? (target as { core?: unknown }).core
+      : undefined;
   if (isCore(carried)) return carried;
   throw new TypeError(
     `${caller}: expected an SSECore or a handler that carries one as \`.core\` (createSSEFetchHandler, createSSEHandler, createSSEMiddleware); got ${describe(target)}`,
@@ -57,7 +64,8 @@ function coreOf(target: unknown, caller: string): SSECore {
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
-  if (typeof value === 'function') return 'a function without `.core` (the per-request `sseFetchHandler` keeps its core private: use `createSSEFetchHandler`)';
+  if (typeof value === 'function')
+    return 'a function without `.core` (the per-request `sseFetchHandler` keeps its core private: use `createSSEFetchHandler`)';
   return typeof value;
 }
 
@@ -209,7 +217,12 @@ interface SignalProcess {
 
 function runtimeProcess(): SignalProcess | undefined {
   const candidate = (globalThis as { process?: Partial<SignalProcess> }).process;
-  if (typeof candidate?.once !== 'function' || typeof candidate.off !== 'function' || typeof candidate.exit !== 'function') return undefined;
+  if (
+    typeof candidate?.once !== 'function' ||
+    typeof candidate.off !== 'function' ||
+    typeof candidate.exit !== 'function'
+  )
+    return undefined;
   return candidate as SignalProcess;
 }
 
@@ -222,7 +235,10 @@ interface Listener {
 }
 
 function listenerOf(server: unknown): Listener {
-  const s = (typeof server === 'object' || typeof server === 'function') && server !== null ? (server as Record<string, unknown>) : {};
+  const s =
+    (typeof server === 'object' || typeof server === 'function') && server !== null
+      ? (server as Record<string, unknown>)
+      : {};
   if (typeof s['close'] === 'function') {
     const node = server as ClosableServer;
     return {
@@ -241,10 +257,11 @@ function listenerOf(server: unknown): Listener {
   if (typeof s['stop'] === 'function') {
     const bun = server as StoppableServer;
     return {
-      stopAccepting: () => Promise.resolve(bun.stop()).then(
-        () => undefined,
-        () => undefined,
-      ),
+      stopAccepting: () =>
+        Promise.resolve(bun.stop()).then(
+          () => undefined,
+          () => undefined,
+        ),
       closeRemaining: () => void Promise.resolve(bun.stop(true)).catch(() => undefined),
     };
   }

@@ -92,7 +92,10 @@ export function pumpSource(source: SubscriptionSource, outlet: PumpOutlet, signa
 
 /** Lets a source that will never be pumped clean up (the client left while it started). */
 export function discardSource(source: SubscriptionSource): void {
-  if (source.kind === 'iterable') void source.value[Symbol.asyncIterator]().return?.()?.catch(() => undefined);
+  if (source.kind === 'iterable')
+    void source.value[Symbol.asyncIterator]()
+      .return?.()
+      ?.catch(() => undefined);
 }
 
 /**

@@ -5,8 +5,7 @@ import { inputWithResumeId } from './resumeInput.js';
 
 /** What a subscription procedure returned: something to iterate, or something to observe. */
 export type SubscriptionSource =
-  | { kind: 'iterable'; value: AsyncIterable<unknown> }
-  | { kind: 'observable'; value: Observable<unknown, unknown> };
+  { kind: 'iterable'; value: AsyncIterable<unknown> } | { kind: 'observable'; value: Observable<unknown, unknown> };
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return value !== null && typeof value === 'object' && Symbol.asyncIterator in value;

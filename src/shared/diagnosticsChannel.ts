@@ -14,7 +14,12 @@ export interface PointChannel<T> {
 /** The part of a tracing channel the server uses (start, end, asyncStart, asyncEnd, error). */
 export interface TracingChannelLike<T extends object> {
   readonly hasSubscribers: boolean;
-  tracePromise<R, A extends unknown[]>(fn: (...args: A) => Promise<R>, context: T, thisArg: unknown, ...args: A): Promise<R>;
+  tracePromise<R, A extends unknown[]>(
+    fn: (...args: A) => Promise<R>,
+    context: T,
+    thisArg: unknown,
+    ...args: A
+  ): Promise<R>;
 }
 
 interface DiagnosticsChannelModule {

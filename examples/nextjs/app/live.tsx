@@ -110,7 +110,9 @@ function Messages() {
   const subscription = useSubscription(
     trpc.onMessage.subscriptionOptions(undefined, {
       onData: (event) =>
-        setMessages((list) => [{ arrival: (list[0]?.arrival ?? 0) + 1, id: event.id, message: event.data }, ...list].slice(0, SHOWN)),
+        setMessages((list) =>
+          [{ arrival: (list[0]?.arrival ?? 0) + 1, id: event.id, message: event.data }, ...list].slice(0, SHOWN),
+        ),
     }),
   );
   const post = useMutation(trpc.post.mutationOptions());
@@ -125,7 +127,13 @@ function Messages() {
         Messages <small id="messages-status">{SUBSCRIPTION_LABEL[subscription.status]}</small>
       </h2>
       <form id="post" onSubmit={submit}>
-        <input id="text" value={text} onChange={(e) => setText(e.target.value)} placeholder="Say something" maxLength={200} />
+        <input
+          id="text"
+          value={text}
+          onChange={(e) => setText(e.target.value)}
+          placeholder="Say something"
+          maxLength={200}
+        />
         <button type="submit" disabled={post.isPending || text.trim() === ''}>
           Send
         </button>

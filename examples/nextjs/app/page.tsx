@@ -12,7 +12,8 @@ export default function Page() {
       <h1>trpc-sse in Next.js</h1>
       <p>
         Two subscriptions on one multiplexed event stream (<code>/api/trpc/trpc-sse</code>), served by tRPC&apos;s
-        standard <code>app/api/trpc/[trpc]/route.ts</code>. Lose the network for a moment: the clock resumes where it left off, with nothing missing.
+        standard <code>app/api/trpc/[trpc]/route.ts</code>. Lose the network for a moment: the clock resumes where it
+        left off, with nothing missing.
       </p>
       <p>
         <Link href="/progress">Progress of a long job</Link>: a route of its own streaming a job&apos;s steps.

@@ -33,7 +33,9 @@ function newest(path) {
 
 const sha256 = (file) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
-const sources = Math.max(...['src', 'tsconfig.build.json', 'tsconfig.build.cjs.json'].map((p) => newest(join(repo, p))));
+const sources = Math.max(
+  ...['src', 'tsconfig.build.json', 'tsconfig.build.cjs.json'].map((p) => newest(join(repo, p))),
+);
 if (newest(join(repo, 'dist')) < sources) {
   execFileSync(npm, ['run', 'build'], { cwd: repo, stdio: ['ignore', 'inherit', 'inherit'] });
 }

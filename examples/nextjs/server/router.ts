@@ -15,17 +15,23 @@ export const appRouter = router({
   /** A mutation: publishes to the log, which every `onMessage` subscriber receives. */
   post: publicProcedure
     .input(z.object({ text: z.string().trim().min(1).max(200) }))
-    .mutation(async ({ input }) => ({ id: await events().log.publish<Message>(MESSAGES, { text: input.text, at: new Date().toISOString() }) })),
+    .mutation(async ({ input }) => ({
+      id: await events().log.publish<Message>(MESSAGES, { text: input.text, at: new Date().toISOString() }),
+    })),
 
   /** The server's clock, one tracked event per tick: resumed exactly after any break. */
   onTick: publicProcedure
     .input(resumable)
-    .subscription(({ input, signal }) => events().log.subscribe<Tick>(TICKS, { lastEventId: input?.lastEventId, signal })),
+    .subscription(({ input, signal }) =>
+      events().log.subscribe<Tick>(TICKS, { lastEventId: input?.lastEventId, signal }),
+    ),
 
   /** Messages posted by anyone, tracked too. */
   onMessage: publicProcedure
     .input(resumable)
-    .subscription(({ input, signal }) => events().log.subscribe<Message>(MESSAGES, { lastEventId: input?.lastEventId, signal })),
+    .subscription(({ input, signal }) =>
+      events().log.subscribe<Message>(MESSAGES, { lastEventId: input?.lastEventId, signal }),
+    ),
 });
 
 export type AppRouter = typeof appRouter;

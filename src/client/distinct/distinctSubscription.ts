@@ -7,7 +7,13 @@ import { endpointUrl, setupFailure } from '../endpoint.js';
 import { toClientError } from '../errors.js';
 import { runEventStream, type StreamControl, type StreamFailure } from '../runEventStream.js';
 import type { ClientRuntime } from '../runtime.js';
-import { completeAsStopped, stateEnvelope, type EnvelopeObserver, type SubscriptionRequest, type SubscriptionState } from '../transport.js';
+import {
+  completeAsStopped,
+  stateEnvelope,
+  type EnvelopeObserver,
+  type SubscriptionRequest,
+  type SubscriptionState,
+} from '../transport.js';
 import { reportUserError } from '../userCode.js';
 import { deserializeValue, EVENT_STREAM_ACCEPT } from '../wire.js';
 
@@ -43,7 +49,11 @@ export class DistinctSubscription {
   #serverRetryMs: number | undefined;
   #failures = 0;
 
-  constructor(runtime: ClientRuntime, { op, transformer, observer, lastEventId: resumeFrom }: SubscriptionRequest, ended: () => void) {
+  constructor(
+    runtime: ClientRuntime,
+    { op, transformer, observer, lastEventId: resumeFrom }: SubscriptionRequest,
+    ended: () => void,
+  ) {
     this.#runtime = runtime;
     this.#op = op;
     this.#transformer = transformer;
@@ -131,7 +141,8 @@ export class DistinctSubscription {
       query.push('input=' + encodeURIComponent(JSON.stringify(this.#transformer.input.serialize(input))));
     }
     if (params) query.push('connectionParams=' + encodeURIComponent(JSON.stringify(params)));
-    if (lastEventIdParam !== undefined) query.push(`${QUERY_PARAM.lastEventId}=${encodeURIComponent(lastEventIdParam)}`);
+    if (lastEventIdParam !== undefined)
+      query.push(`${QUERY_PARAM.lastEventId}=${encodeURIComponent(lastEventIdParam)}`);
     return endpointUrl(base, path, query);
   }
 
@@ -178,7 +189,11 @@ export class DistinctSubscription {
         return;
       case 'serialized-error': {
         const shape = this.#deserialize(message.data);
-        control.finish({ kind: 'error', error: TRPCClientError.from<AnyTRPCRouter>({ error: shape } as never), fromProcedure: true });
+        control.finish({
+          kind: 'error',
+          error: TRPCClientError.from<AnyTRPCRouter>({ error: shape } as never),
+          fromProcedure: true,
+        });
         return;
       }
       case 'return':

@@ -77,7 +77,11 @@ export class ControlChannel {
   sendNow(target: ControlTarget, ops: ControlOp[]): void {
     // Not tied to the channel's abort: a client closing sends its `close` this way, and it
     // must go out after the channel has stopped.
-    void this.#post(target, ops.map((op) => JSON.stringify(op)), new AbortController().signal).catch(() => undefined);
+    void this.#post(
+      target,
+      ops.map((op) => JSON.stringify(op)),
+      new AbortController().signal,
+    ).catch(() => undefined);
   }
 
   /** Stops everything in flight (the client is closing). */
@@ -95,7 +99,10 @@ export class ControlChannel {
     }
     for (const [connectionId, ops] of byConnection) {
       if (target?.connectionId !== connectionId) {
-        this.#events.dropped(ops.map((entry) => entry.op), connectionId);
+        this.#events.dropped(
+          ops.map((entry) => entry.op),
+          connectionId,
+        );
         continue;
       }
       for (const batch of splitUnder(ops, target.maxBodyBytes)) {

@@ -175,7 +175,10 @@ export class MultiplexedTransport implements Transport {
       }
       this.#failures++;
       this.#runtime.notifyError(error);
-      if (outcome.fatal || !this.#runtime.shouldRetry({ error, attempt: this.#failures, op: undefined, source: 'transport' })) {
+      if (
+        outcome.fatal ||
+        !this.#runtime.shouldRetry({ error, attempt: this.#failures, op: undefined, source: 'transport' })
+      ) {
         this.#table.failAll(error);
         this.#resumable = null;
         this.#runtime.setConnectionState({ type: 'state', state: 'idle', error: null });
@@ -240,7 +243,11 @@ export class MultiplexedTransport implements Transport {
       // The server still wants us gone (it is draining): try again after the backoff, while
       // the old stream keeps delivering, if the policy says so. (A request that reused a
       // kept-alive connection to the draining process is refused; the next one may reach another.)
-      if (outcome.fatal || !this.#runtime.shouldRetry({ error: outcome.error, attempt, op: undefined, source: 'transport' })) return;
+      if (
+        outcome.fatal ||
+        !this.#runtime.shouldRetry({ error: outcome.error, attempt, op: undefined, source: 'transport' })
+      )
+        return;
       void this.#runtime.sleep(this.#runtime.backoff(attempt), NEVER).then(() => this.#handover(from, attempt + 1));
     });
   }

@@ -81,7 +81,12 @@ export class MuxSession {
   /** Where control requests for this session's connection go; `null` until it opened. */
   target(): ControlTarget | null {
     if (!this.#connectionId || !this.#secret) return null;
-    return { url: this.#url, connectionId: this.#connectionId, secret: this.#secret, maxBodyBytes: this.#maxControlBytes };
+    return {
+      url: this.#url,
+      connectionId: this.#connectionId,
+      secret: this.#secret,
+      maxBodyBytes: this.#maxControlBytes,
+    };
   }
 
   /** Ends the stream (the outcome is `closed`, or the failure that came first). */
@@ -100,9 +105,11 @@ export class MuxSession {
     if (!inputs) return { kind: 'closed' };
     this.#url = multiplexedUrl(inputs.url);
     const headers: Record<string, string> = { ...inputs.headers, accept: EVENT_STREAM_ACCEPT };
-    if (inputs.connectionParams) headers[MUX_HEADER.connectionParams] = encodeURIComponent(JSON.stringify(inputs.connectionParams));
+    if (inputs.connectionParams)
+      headers[MUX_HEADER.connectionParams] = encodeURIComponent(JSON.stringify(inputs.connectionParams));
     this.#identity = JSON.stringify([this.#url, headers]);
-    const resumable = resume && resume.#connectionId && resume.#secret && resume.#identity === this.#identity ? resume : null;
+    const resumable =
+      resume && resume.#connectionId && resume.#secret && resume.#identity === this.#identity ? resume : null;
     if (resumable) {
       headers[LAST_EVENT_ID_HEADER] = String(resumable.#lastSeq);
       headers[MUX_HEADER.connection] = resumable.#connectionId!;
@@ -155,7 +162,8 @@ export class MuxSession {
     const resumed = hello.resumed && resume !== null && resume.#connectionId === hello.connectionId;
     this.#connectionId = hello.connectionId;
     this.#secret = hello.secret;
-    if (typeof hello.maxControlBytes === 'number' && hello.maxControlBytes > 0) this.#maxControlBytes = hello.maxControlBytes;
+    if (typeof hello.maxControlBytes === 'number' && hello.maxControlBytes > 0)
+      this.#maxControlBytes = hello.maxControlBytes;
     this.#lastSeq = resumed ? resume.#lastSeq : 0;
     this.#events.opened(this);
     const subscribed = new Set(resumed || !Array.isArray(hello.subscribed) ? [] : hello.subscribed);

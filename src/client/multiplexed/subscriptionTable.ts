@@ -113,7 +113,12 @@ export class SubscriptionTable {
    * and `opening` (ids the stream's request carried) and `subscribed` (those the server
    * started) say which need no control request. Everything else is (re)sent.
    */
-  connectionOpened(connectionId: string, resumed: boolean, opening: ReadonlySet<string>, subscribed: ReadonlySet<string>): void {
+  connectionOpened(
+    connectionId: string,
+    resumed: boolean,
+    opening: ReadonlySet<string>,
+    subscribed: ReadonlySet<string>,
+  ): void {
     const orphans = this.#orphans;
     this.#orphans = [];
     if (resumed) {
@@ -293,7 +298,8 @@ export class SubscriptionTable {
     if (!this.#byId.delete(subscription.id)) return;
     const target = this.#link.target();
     const stopNow = target !== null && subscription.sentOn === target.connectionId;
-    if (subscription.sentOn !== null && !stopNow) this.#orphans.push({ id: subscription.id, connectionId: subscription.sentOn });
+    if (subscription.sentOn !== null && !stopNow)
+      this.#orphans.push({ id: subscription.id, connectionId: subscription.sentOn });
     if (this.#byId.size === 0) this.#link.emptied();
   }
 }

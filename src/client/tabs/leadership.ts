@@ -154,5 +154,7 @@ export function whenFreed(locks: LockManagerLike, name: string, signal: AbortSig
  * several tabs that try at once, one acts.
  */
 export function ifFirst(locks: LockManagerLike, name: string, act: () => Promise<void>): void {
-  void locks.request(name, { ifAvailable: true }, (lock) => (lock === null ? Promise.resolve() : act())).catch(() => undefined);
+  void locks
+    .request(name, { ifAvailable: true }, (lock) => (lock === null ? Promise.resolve() : act()))
+    .catch(() => undefined);
 }

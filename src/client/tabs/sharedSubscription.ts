@@ -55,7 +55,13 @@ export class SharedSubscription {
     return {
       next: (envelope) => {
         if (!this.current(generation)) return;
-        const result = envelope.result as { type?: string; state?: 'idle' | 'connecting' | 'pending'; error?: AnyClientError | null; id?: string; data?: unknown };
+        const result = envelope.result as {
+          type?: string;
+          state?: 'idle' | 'connecting' | 'pending';
+          error?: AnyClientError | null;
+          id?: string;
+          data?: unknown;
+        };
         if (result.type === 'started') return this.#onStarted();
         if (result.type === 'state') return this.state(result.state!, result.error ?? null);
         if (result.type === 'stopped') return this.request.observer.next(envelope);

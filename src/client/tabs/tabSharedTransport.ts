@@ -239,7 +239,8 @@ class TabSharedTransport implements Transport {
     const signal = this.#stop.signal;
     if (this.#options.scope !== undefined) {
       const scope = await settleUserValue('share.scope', this.#options.scope, signal);
-      if (typeof scope !== 'string' || scope === '') throw new TypeError('share.scope must resolve to a non-empty string');
+      if (typeof scope !== 'string' || scope === '')
+        throw new TypeError('share.scope must resolve to a non-empty string');
       return `scope:${await this.#env.digest(scope)}`;
     }
     const inputs = await this.#runtime.requestInputs(signal);
@@ -309,7 +310,12 @@ class TabSharedTransport implements Transport {
     this.#stateWatch = this.#runtime.connectionState.subscribe({
       next: (state) => this.#postShared({ v: TAB_PROTOCOL, t: 'state', from: this.#me, state: stateData(state) }),
     });
-    this.#postShared({ v: TAB_PROTOCOL, t: 'leader', from: this.#me, state: stateData(this.#runtime.connectionState.get()) });
+    this.#postShared({
+      v: TAB_PROTOCOL,
+      t: 'leader',
+      from: this.#me,
+      state: stateData(this.#runtime.connectionState.get()),
+    });
     this.#watchVisibility();
   }
 
@@ -341,7 +347,12 @@ class TabSharedTransport implements Transport {
     switch (message.t) {
       case 'hello':
         if (this.#role === 'leader') {
-          this.#postShared({ v: TAB_PROTOCOL, t: 'leader', from: this.#me, state: stateData(this.#runtime.connectionState.get()) });
+          this.#postShared({
+            v: TAB_PROTOCOL,
+            t: 'leader',
+            from: this.#me,
+            state: stateData(this.#runtime.connectionState.get()),
+          });
         }
         return;
       case 'leader':
@@ -390,7 +401,8 @@ class TabSharedTransport implements Transport {
   }
 
   #onTab(message: TabMessage): void {
-    if (this.#closed || message?.v !== TAB_PROTOCOL || message.from !== this.#leader || this.#role !== 'follower') return;
+    if (this.#closed || message?.v !== TAB_PROTOCOL || message.from !== this.#leader || this.#role !== 'follower')
+      return;
     const subscription = this.#local.get(message.id);
     if (!subscription) return;
     switch (message.t) {
@@ -403,7 +415,11 @@ class TabSharedTransport implements Transport {
         return;
       case 'reset':
         subscription.lastEventId = message.lastEventId ?? undefined;
-        this.#runtime.notifyReset({ op: subscription.request.op, reason: message.reason, lastEventId: message.lastEventId });
+        this.#runtime.notifyReset({
+          op: subscription.request.op,
+          reason: message.reason,
+          lastEventId: message.lastEventId,
+        });
         return;
     }
   }
@@ -415,7 +431,10 @@ class TabSharedTransport implements Transport {
     this.#outboxes.delete(tab);
   }
 
-  #mirrorState(state: { state: 'idle' | 'connecting' | 'pending'; error: { message: string; shape?: unknown } | null }): void {
+  #mirrorState(state: {
+    state: 'idle' | 'connecting' | 'pending';
+    error: { message: string; shape?: unknown } | null;
+  }): void {
     const error = state.error ? errorFromData(state.error) : null;
     if (state.state === 'connecting') {
       this.#runtime.setConnectionState({ type: 'state', state: 'connecting', error });
@@ -495,7 +514,10 @@ class TabSharedTransport implements Transport {
  * What `createSSEClient`'s `share` option takes: made by {@link tabSharing}, so only an app
  * that shares tabs has this code in its bundle.
  */
-export type TabSharing = (runtime: ClientRuntime, lead: () => Transport) => { transport: Transport; role: () => TabRole };
+export type TabSharing = (
+  runtime: ClientRuntime,
+  lead: () => Transport,
+) => { transport: Transport; role: () => TabRole };
 
 /**
  * One stream per browser instead of one per tab, for `createSSEClient({ share: tabSharing() })`:

@@ -180,7 +180,8 @@ export class MuxConnection implements HeartbeatTarget {
   drained(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     // Writers ask only after a write said the reader is behind; the first of them marks a pause.
-    if (this.#sink && this.#waiters.length === 0) this.monitor.paused('multiplexed', null, this.id, this.#sink.bufferedBytes);
+    if (this.#sink && this.#waiters.length === 0)
+      this.monitor.paused('multiplexed', null, this.id, this.#sink.bufferedBytes);
     return new Promise((resolve) => {
       this.#waiters.push(resolve);
       void this.#sink?.drained().then(() => this.#wake());
@@ -215,7 +216,10 @@ export class MuxConnection implements HeartbeatTarget {
     if (existing) {
       // The same subscribe again (a retried control request) is harmless.
       if (existing.path === op.path) return;
-      this.#rejectSubscribe(op, new TRPCError({ code: 'BAD_REQUEST', message: `Subscription id "${op.id}" is already in use` }));
+      this.#rejectSubscribe(
+        op,
+        new TRPCError({ code: 'BAD_REQUEST', message: `Subscription id "${op.id}" is already in use` }),
+      );
       return;
     }
     if (this.#subscriptions.size >= this.options.maxSubscriptionsPerConnection) {

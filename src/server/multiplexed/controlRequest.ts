@@ -72,7 +72,11 @@ async function applyControl(
 function errorResponse(env: StreamEnvironment, error: TRPCError, scope: ErrorScope): PlainResponse {
   env.monitor.controlAnswered(error.code);
   const shape = serializeErrorShape(env.options.router, error, scope);
-  return { status: getHTTPStatusCodeFromError(error), headers: { 'Content-Type': 'application/json' }, body: `{"error":${shape}}` };
+  return {
+    status: getHTTPStatusCodeFromError(error),
+    headers: { 'Content-Type': 'application/json' },
+    body: `{"error":${shape}}`,
+  };
 }
 
 /**
@@ -111,7 +115,11 @@ async function answerControl(
   }
   const scope: ErrorScope = { path: undefined, type: 'unknown', input: undefined, ctx: undefined };
   try {
-    const answer = await directory.forward({ ...credentials, connectionId: credentials.connectionId, body: await readBody() });
+    const answer = await directory.forward({
+      ...credentials,
+      connectionId: credentials.connectionId,
+      body: await readBody(),
+    });
     if (answer) return answer;
     throw new TRPCError({ code: 'NOT_FOUND', message: 'No such connection on any server; open a new stream' });
   } catch (cause) {
@@ -120,9 +128,23 @@ async function answerControl(
 }
 
 /** Answers a control request another process handed over (the owner side of {@link handleControlRequest}). */
-export function handleForwardedControl(env: StreamEnvironment, registry: ConnectionRegistry, request: ForwardedControl): Promise<PlainResponse> {
+export function handleForwardedControl(
+  env: StreamEnvironment,
+  registry: ConnectionRegistry,
+  request: ForwardedControl,
+): Promise<PlainResponse> {
   const connection = registry.get(request.connectionId);
   const hooks = connection?.hooks ?? { onError: () => undefined };
   const trace: ControlContext = { connectionId: request.connectionId, forwarded: true, ops: 0 };
-  return env.monitor.control(trace, applyControl, undefined, env, registry, request, () => Promise.resolve(request.body), hooks, trace);
+  return env.monitor.control(
+    trace,
+    applyControl,
+    undefined,
+    env,
+    registry,
+    request,
+    () => Promise.resolve(request.body),
+    hooks,
+    trace,
+  );
 }

@@ -46,9 +46,16 @@ export function parseOps(body: string, maxLastEventIdLength: number): ValidContr
  * a JSON array of subscribe ops, started as soon as the connection exists, which saves the
  * client a control request before its first event.
  */
-export function parseOpeningSubscribes(text: string, maxLength: number, maxLastEventIdLength: number): ValidSubscribeOp[] {
+export function parseOpeningSubscribes(
+  text: string,
+  maxLength: number,
+  maxLastEventIdLength: number,
+): ValidSubscribeOp[] {
   if (text.length > maxLength) {
-    throw new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: `The "subscribe" parameter exceeds ${maxLength} characters` });
+    throw new TRPCError({
+      code: 'PAYLOAD_TOO_LARGE',
+      message: `The "subscribe" parameter exceeds ${maxLength} characters`,
+    });
   }
   let ops: unknown;
   try {
@@ -69,7 +76,8 @@ function parseOp(raw: unknown, index: number, maxLastEventIdLength: number): Val
   switch (op?.['op']) {
     case 'subscribe': {
       const { id, path, lastEventId } = op;
-      if (!isShortString(id, MAX_ID_LENGTH)) throw badRequest(`ops[${index}].id must be a string of 1–${MAX_ID_LENGTH} characters`);
+      if (!isShortString(id, MAX_ID_LENGTH))
+        throw badRequest(`ops[${index}].id must be a string of 1–${MAX_ID_LENGTH} characters`);
       const subscribe = {
         op: 'subscribe' as const,
         id,
@@ -78,18 +86,23 @@ function parseOp(raw: unknown, index: number, maxLastEventIdLength: number): Val
         lastEventId: typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : null,
       };
       if (!isShortString(path, MAX_PATH_LENGTH)) {
-        return { ...subscribe, refusal: badRequest(`ops[${index}].path must be a string of 1–${MAX_PATH_LENGTH} characters`) };
+        return {
+          ...subscribe,
+          refusal: badRequest(`ops[${index}].path must be a string of 1–${MAX_PATH_LENGTH} characters`),
+        };
       }
       if (lastEventId !== undefined && lastEventId !== null) {
         // The rule the server's own ids obey when written (trackedId.ts).
         const problem =
           typeof lastEventId === 'string' ? trackedIdProblem(lastEventId, maxLastEventIdLength) : 'it is not a string';
-        if (problem !== undefined) return { ...subscribe, refusal: badRequest(`ops[${index}].lastEventId is invalid: ${problem}`) };
+        if (problem !== undefined)
+          return { ...subscribe, refusal: badRequest(`ops[${index}].lastEventId is invalid: ${problem}`) };
       }
       return subscribe;
     }
     case 'unsubscribe':
-      if (!isShortString(op['id'], MAX_ID_LENGTH)) throw badRequest(`ops[${index}].id must be a string of 1–${MAX_ID_LENGTH} characters`);
+      if (!isShortString(op['id'], MAX_ID_LENGTH))
+        throw badRequest(`ops[${index}].id must be a string of 1–${MAX_ID_LENGTH} characters`);
       return { op: 'unsubscribe', id: op['id'] };
     case 'close':
       return { op: 'close' };

@@ -128,7 +128,15 @@ class MuxStream implements ConnectionStream, Closable, ClientGoneListener {
 
   #finish(): void {
     const reason = this.closeReason ?? 'ended';
-    if (this.#openedAt) this.#env.monitor.streamClosed('multiplexed', null, this.connection!.id, reason, this.#openedAt, this.#sink.bufferedBytes);
+    if (this.#openedAt)
+      this.#env.monitor.streamClosed(
+        'multiplexed',
+        null,
+        this.connection!.id,
+        reason,
+        this.#openedAt,
+        this.#sink.bufferedBytes,
+      );
     this.#req.onGone(null);
     this.connection?.detach(this);
     this.#env.release(this);
@@ -159,7 +167,12 @@ export async function serveMultiplexedStream(
   const resumeId = req.headers.get(MUX_HEADER.connection);
   const resumable = registry.get(resumeId);
   const lastSeq = readResumeSeq(req);
-  if (resumable && !resumable.closed && lastSeq !== null && secretsMatch(req.headers.get(MUX_HEADER.secret), resumable.secret)) {
+  if (
+    resumable &&
+    !resumable.closed &&
+    lastSeq !== null &&
+    secretsMatch(req.headers.get(MUX_HEADER.secret), resumable.secret)
+  ) {
     if (resumable.canResume(lastSeq)) {
       stream.start(200, eventStreamHeaders(hooks.http2, env.refusing));
       const replayed = resumable.attach(stream, lastSeq);
@@ -222,7 +235,12 @@ export async function serveMultiplexedStream(
 }
 
 /** `maxDurationMs`: the stream ends (resumably) when its time is up. */
-function limitLifetime(env: StreamEnvironment, connection: MuxConnection, stream: MuxStream, done: Promise<void>): void {
+function limitLifetime(
+  env: StreamEnvironment,
+  connection: MuxConnection,
+  stream: MuxStream,
+  done: Promise<void>,
+): void {
   const { maxDurationMs } = env.options;
   if (maxDurationMs <= 0) return;
   const timer = setTimeout(() => {

@@ -47,7 +47,14 @@ export class MuxSubscription implements PumpOutlet, SubscriptionPlace {
   async start(rawInput: unknown, lastEventId: string | null): Promise<void> {
     const connection = this.#connection;
     try {
-      const source = await connection.monitor.startSubscription(this, lastEventId, this.#call, this, rawInput, lastEventId);
+      const source = await connection.monitor.startSubscription(
+        this,
+        lastEventId,
+        this.#call,
+        this,
+        rawInput,
+        lastEventId,
+      );
       if (this.#ended) {
         discardSource(source);
         return;
@@ -117,7 +124,10 @@ export class MuxSubscription implements PumpOutlet, SubscriptionPlace {
    * (the code is retryable) instead of holding a dead subscription.
    */
   overflow(): void {
-    this.#fail(new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'The subscription outran its reader and was stopped' }), 'overflow');
+    this.#fail(
+      new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'The subscription outran its reader and was stopped' }),
+      'overflow',
+    );
   }
 
   #writeValue(value: unknown): boolean {

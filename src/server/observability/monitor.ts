@@ -51,7 +51,8 @@ const utf8Length: (text: string) => number =
     for (let i = 0; i < text.length; i++) {
       const code = text.charCodeAt(i);
       // A surrogate pair is 2 units and 4 bytes; a lone surrogate becomes U+FFFD, 3 bytes.
-      if (code >= 0x80) bytes += code < 0x800 ? 1 : code >= 0xd800 && code <= 0xdbff && i + 1 < text.length ? (i++, 2) : 2;
+      if (code >= 0x80)
+        bytes += code < 0x800 ? 1 : code >= 0xd800 && code <= 0xdbff && i + 1 < text.length ? (i++, 2) : 2;
     }
     return bytes;
   });
@@ -137,11 +138,20 @@ export class ServerMonitor {
     return Date.now();
   }
 
-  streamClosed(mode: StreamMode, path: string | null, connectionId: string | null, reason: StreamCloseReason, openedAt: number, bufferedBytes: number): void {
+  streamClosed(
+    mode: StreamMode,
+    path: string | null,
+    connectionId: string | null,
+    reason: StreamCloseReason,
+    openedAt: number,
+    bufferedBytes: number,
+  ): void {
     this.#open[mode]--;
     this.#disconnects[reason]++;
-    if (reason === 'slow' && slowConsumer.hasSubscribers) slowConsumer.publish({ action: 'cut', mode, connectionId, path, bufferedBytes });
-    if (streamClose.hasSubscribers) streamClose.publish({ mode, path, connectionId, reason, durationMs: Date.now() - openedAt });
+    if (reason === 'slow' && slowConsumer.hasSubscribers)
+      slowConsumer.publish({ action: 'cut', mode, connectionId, path, bufferedBytes });
+    if (streamClose.hasSubscribers)
+      streamClose.publish({ mode, path, connectionId, reason, durationMs: Date.now() - openedAt });
   }
 
   /** Every string written to an event stream. */
@@ -158,7 +168,12 @@ export class ServerMonitor {
   // Multiplexed connections.
 
   /** Runs `createContext` for a new connection as a traced operation. */
-  openConnection<R, A extends unknown[]>(openingSubscriptions: number, open: (...args: A) => Promise<R>, thisArg: unknown, ...args: A): Promise<R> {
+  openConnection<R, A extends unknown[]>(
+    openingSubscriptions: number,
+    open: (...args: A) => Promise<R>,
+    thisArg: unknown,
+    ...args: A
+  ): Promise<R> {
     if (!connectionOpen.hasSubscribers) return Reflect.apply<unknown, A, Promise<R>>(open, thisArg, args);
     return connectionOpen.tracePromise(open, { openingSubscriptions }, thisArg, ...args);
   }
@@ -166,14 +181,30 @@ export class ServerMonitor {
   resumedFromReplay(connectionId: string, replayedFrames: number): void {
     this.#resumes.replay++;
     if (resume.hasSubscribers) {
-      resume.publish({ source: 'replay', resumed: true, mode: 'multiplexed', connectionId, path: null, replayedFrames, reason: null });
+      resume.publish({
+        source: 'replay',
+        resumed: true,
+        mode: 'multiplexed',
+        connectionId,
+        path: null,
+        replayedFrames,
+        reason: null,
+      });
     }
   }
 
   replayMissed(connectionId: string, reason: ReplayMissReason): void {
     this.#replayMisses[reason]++;
     if (resume.hasSubscribers) {
-      resume.publish({ source: 'replay', resumed: false, mode: 'multiplexed', connectionId, path: null, replayedFrames: 0, reason });
+      resume.publish({
+        source: 'replay',
+        resumed: false,
+        mode: 'multiplexed',
+        connectionId,
+        path: null,
+        replayedFrames: 0,
+        reason,
+      });
     }
   }
 
@@ -188,7 +219,13 @@ export class ServerMonitor {
     ...args: A
   ): Promise<R> {
     if (!subscriptionStart.hasSubscribers) return Reflect.apply<unknown, A, Promise<R>>(start, thisArg, args);
-    const context: SubscriptionStartContext = { mode: place.mode, path: place.path, id: place.id, connectionId: place.connectionId, lastEventId };
+    const context: SubscriptionStartContext = {
+      mode: place.mode,
+      path: place.path,
+      id: place.id,
+      connectionId: place.connectionId,
+      lastEventId,
+    };
     return subscriptionStart.tracePromise(start, context, thisArg, ...args);
   }
 
@@ -206,7 +243,13 @@ export class ServerMonitor {
     this.#subscriptions[place.mode]--;
     this.#ended[outcome]++;
     if (outcome === 'overflow' && place.mode === 'multiplexed' && slowConsumer.hasSubscribers) {
-      slowConsumer.publish({ action: 'stop', mode: place.mode, connectionId: place.connectionId, path: place.path, bufferedBytes: 0 });
+      slowConsumer.publish({
+        action: 'stop',
+        mode: place.mode,
+        connectionId: place.connectionId,
+        path: place.path,
+        bufferedBytes: 0,
+      });
     }
     if (subscriptionEnd.hasSubscribers) {
       const { mode, path, id, connectionId } = place;
@@ -260,7 +303,12 @@ export class ServerMonitor {
   // Control requests and drains.
 
   /** Runs a control request as a traced operation. */
-  control<R, A extends unknown[]>(context: ControlContext, apply: (...args: A) => Promise<R>, thisArg: unknown, ...args: A): Promise<R> {
+  control<R, A extends unknown[]>(
+    context: ControlContext,
+    apply: (...args: A) => Promise<R>,
+    thisArg: unknown,
+    ...args: A
+  ): Promise<R> {
     if (!control.hasSubscribers) return Reflect.apply<unknown, A, Promise<R>>(apply, thisArg, args);
     return control.tracePromise(apply, context, thisArg, ...args);
   }

@@ -52,13 +52,19 @@ interface ObservedCore {
  * Instrument names are the Prometheus names with dots (`trpc_sse.connections`,
  * `trpc_sse.resumes`, …) and the unit apart (README, "Observability").
  */
-export function registerOpenTelemetryMetrics(core: ObservedCore, meter: OpenTelemetryMeter, opts: OpenTelemetryMetricsOptions = {}): OpenTelemetryRegistration {
+export function registerOpenTelemetryMetrics(
+  core: ObservedCore,
+  meter: OpenTelemetryMeter,
+  opts: OpenTelemetryMetricsOptions = {},
+): OpenTelemetryRegistration {
   const common = opts.attributes ?? {};
   const instruments = new Map<string, object>();
   for (const family of metricFamilies(core.stats())) {
     const options = { description: family.help, unit: family.unit };
     const instrument =
-      family.kind === 'gauge' ? meter.createObservableGauge(family.openTelemetryName, options) : meter.createObservableCounter(family.openTelemetryName, options);
+      family.kind === 'gauge'
+        ? meter.createObservableGauge(family.openTelemetryName, options)
+        : meter.createObservableCounter(family.openTelemetryName, options);
     instruments.set(family.openTelemetryName, instrument);
   }
   const observe = (result: OpenTelemetryBatchResult): void => {

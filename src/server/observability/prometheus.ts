@@ -42,7 +42,9 @@ export function prometheusMetrics(source: { stats(): SSEServerStats }, opts: Pro
   for (const family of metricFamilies(stats)) {
     lines.push(`# HELP ${family.prometheusName} ${family.help}`, `# TYPE ${family.prometheusName} ${family.kind}`);
     for (const sample of family.samples) {
-      lines.push(`${family.prometheusName}${formatLabels({ ...common, ...sample.labels })} ${formatNumber(sample.value)}`);
+      lines.push(
+        `${family.prometheusName}${formatLabels({ ...common, ...sample.labels })} ${formatNumber(sample.value)}`,
+      );
     }
   }
   const lag = stats.deliveryLag;
@@ -50,7 +52,9 @@ export function prometheusMetrics(source: { stats(): SSEServerStats }, opts: Pro
     `# HELP ${LAG_NAME} Time from an event log's publish to the server writing the event to a stream.`,
     `# TYPE ${LAG_NAME} histogram`,
   );
-  lag.buckets.forEach((bound, i) => lines.push(`${LAG_NAME}_bucket${formatLabels({ ...common, le: String(bound) })} ${lag.counts[i]!}`));
+  lag.buckets.forEach((bound, i) =>
+    lines.push(`${LAG_NAME}_bucket${formatLabels({ ...common, le: String(bound) })} ${lag.counts[i]!}`),
+  );
   lines.push(
     `${LAG_NAME}_bucket${formatLabels({ ...common, le: '+Inf' })} ${lag.count}`,
     `${LAG_NAME}_sum${formatLabels(common)} ${formatNumber(lag.sum)}`,
