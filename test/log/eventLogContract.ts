@@ -4,7 +4,7 @@
 import { isTrackedEnvelope } from '@trpc/server';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { PUSH_SOURCE, pushSourceOf } from '../../src/log/pushSource.js';
-import { isCheckpoint, isReset, type ResetSignal } from '../../src/log/reset.js';
+import { isCheckpoint, isReset } from '../../src/log/reset.js';
 import type { EventLog } from '../../src/log/types.js';
 
 export interface EventLogBackend {
@@ -72,7 +72,7 @@ type Item =
   | { kind: 'checkpoint'; lastEventId: string };
 
 function toItem(value: unknown): Item {
-  if (isReset(value)) return { kind: 'reset', reason: (value as ResetSignal).reason, lastEventId: (value as ResetSignal).lastEventId };
+  if (isReset(value)) return { kind: 'reset', reason: value.reason, lastEventId: value.lastEventId };
   if (isCheckpoint(value)) return { kind: 'checkpoint', lastEventId: value.lastEventId };
   if (isTrackedEnvelope(value)) return { kind: 'event', id: String(value[0]), data: value[1] };
   throw new Error(`unexpected value ${String(value)}`);
@@ -83,7 +83,12 @@ function toItem(value: unknown): Item {
  * bound is far above what a healthy backend takes on a busy machine, and never a delay).
  * Checkpoints (positions, not events) are skipped unless `checkpoints` is set.
  */
-async function take(iterator: AsyncIterator<unknown>, count: number, timeoutMs = 20_000, checkpoints = false): Promise<Item[]> {
+async function take(
+  iterator: AsyncIterator<unknown>,
+  count: number,
+  timeoutMs = 20_000,
+  checkpoints = false,
+): Promise<Item[]> {
   const items: Item[] = [];
   const deadline = Date.now() + timeoutMs;
   while (items.length < count) {
@@ -184,7 +189,9 @@ export function eventLogContract(backend: EventLogBackend, consume: 'pull' | 'pu
       })();
       const items = await take(iterator, 399);
       await publishing;
-      expect(items.map((item) => (item.kind === 'event' ? item.data : item.kind))).toEqual(Array.from({ length: 399 }, (_, i) => i + 1));
+      expect(items.map((item) => (item.kind === 'event' ? item.data : item.kind))).toEqual(
+        Array.from({ length: 399 }, (_, i) => i + 1),
+      );
     });
 
     test('concurrent publishers: every event once, ids unique', async () => {
@@ -274,7 +281,9 @@ export function eventLogContract(backend: EventLogBackend, consume: 'pull' | 'pu
         // "already seen" (which a reused id would cause).
         const resumed = subscribe(log, 't', ids[2]).iterator;
         const items = await take(resumed, 5);
-        expect(items.map((item) => (item.kind === 'event' ? item.data : item.kind))).toEqual([0, 1, 2, 3, 4].map((i) => `new ${i}`));
+        expect(items.map((item) => (item.kind === 'event' ? item.data : item.kind))).toEqual(
+          [0, 1, 2, 3, 4].map((i) => `new ${i}`),
+        );
       } finally {
         vi.useRealTimers();
       }
