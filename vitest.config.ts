@@ -28,6 +28,9 @@ export default defineConfig({
   test: {
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // `expect.poll` waits for a state the code reaches by itself; on a busy machine that can
+    // take longer than the default second. (`vi.waitFor` calls give their own bound.)
+    expect: { poll: { timeout: 10_000 } },
     // Network tests bind loopback port 0 and clean up after themselves; files run in parallel.
     pool: 'forks',
     globalSetup: ['test/setup/systemPackages.ts'],

@@ -9,7 +9,13 @@ import { createTRPCClient, httpLink, splitLink } from '@trpc/client';
 import express5, { type RequestHandler } from 'express';
 import express4 from 'express4';
 import { EventEmitter, once } from 'node:events';
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import http2 from 'node:http2';
 import { connect, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -94,7 +100,13 @@ function trpcClient(url: string) {
   const sse = createSSEClient({ url, retry: FAST, mode: 'multiplexed' });
   cleanup.push(() => sse.close());
   return createTRPCClient<TestRouter>({
-    links: [splitLink({ condition: (op) => op.type === 'subscription', true: sseLink({ client: sse }), false: httpLink({ url }) })],
+    links: [
+      splitLink({
+        condition: (op) => op.type === 'subscription',
+        true: sseLink({ client: sse }),
+        false: httpLink({ url }),
+      }),
+    ],
   });
 }
 
@@ -114,17 +126,30 @@ async function openStream(fetchStream: (init: RequestInit) => Promise<Response>)
   }
   expect(events[0]!.event).toBe('connection');
   const hello = JSON.parse(events[0]!.data) as { connectionId: string; secret: string };
-  return { 'content-type': 'application/json', 'trpc-sse-connection': hello.connectionId, 'trpc-sse-secret': hello.secret };
+  return {
+    'content-type': 'application/json',
+    'trpc-sse-connection': hello.connectionId,
+    'trpc-sse-secret': hello.secret,
+  };
 }
 
 /** A control request's status and JSON answer. */
-async function answerOf(response: Response): Promise<{ status: number; body: { error?: { message: string; data: { code: string } } } | null }> {
+async function answerOf(
+  response: Response,
+): Promise<{ status: number; body: { error?: { message: string; data: { code: string } } } | null }> {
   const text = await response.text();
-  return { status: response.status, body: text ? (JSON.parse(text) as { error?: { message: string; data: { code: string } } }) : null };
+  return {
+    status: response.status,
+    body: text ? (JSON.parse(text) as { error?: { message: string; data: { code: string } } }) : null,
+  };
 }
 
 /** Sends a body without `Content-Length` (chunked), so only its parsed size can tell it is too big. */
-function postChunked(port: number, headers: Record<string, string>, body: string): Promise<{ status: number; text: string }> {
+function postChunked(
+  port: number,
+  headers: Record<string, string>,
+  body: string,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: '127.0.0.1', port, path: MUX, method: 'POST', headers }, (res) => {
       let text = '';
@@ -152,7 +177,11 @@ function consumesBody(leave: () => unknown): RequestHandler {
 
 const UNUSABLE: Array<{ name: string; leave: () => unknown; cause: RegExp }> = [
   { name: 'undefined', leave: () => undefined, cause: /req\.body is undefined/ },
-  { name: 'an empty object (a skipped body-parser 1 placeholder)', leave: () => ({}), cause: /req\.body is an empty object/ },
+  {
+    name: 'an empty object (a skipped body-parser 1 placeholder)',
+    leave: () => ({}),
+    cause: /req\.body is an empty object/,
+  },
   { name: 'a value JSON cannot carry', leave: () => ({ n: 1n }), cause: /req\.body cannot be turned into JSON/ },
 ];
 
@@ -237,9 +266,15 @@ describe.each(EXPRESSES)('$name', ({ express }) => {
       const headers = await openStream((init) => fetch(server.mux, init));
       const answer = await postChunked(server.port, headers, big);
       expect(answer.status).toBe(413);
-      expect((JSON.parse(answer.text) as { error: { data: { code: string } } }).error.data.code).toBe('PAYLOAD_TOO_LARGE');
+      expect((JSON.parse(answer.text) as { error: { data: { code: string } } }).error.data.code).toBe(
+        'PAYLOAD_TOO_LARGE',
+      );
       // Within the limit, the same chunked path is applied.
-      const small = await postChunked(server.port, headers, JSON.stringify({ ops: [{ op: 'subscribe', id: 'small', path: 'primitive', input: 'x' }] }));
+      const small = await postChunked(
+        server.port,
+        headers,
+        JSON.stringify({ ops: [{ op: 'subscribe', id: 'small', path: 'primitive', input: 'x' }] }),
+      );
       expect(small.status).toBe(204);
     });
   });
@@ -334,7 +369,11 @@ describe('the Node handler', () => {
       /** A fetch-shaped call over the HTTP/2 session. */
       fetch: (init) =>
         new Promise((resolve, reject) => {
-          const stream = client.request({ ':method': init.method ?? 'GET', ':path': MUX, ...(init.headers as Record<string, string>) });
+          const stream = client.request({
+            ':method': init.method ?? 'GET',
+            ':path': MUX,
+            ...(init.headers as Record<string, string>),
+          });
           init.signal?.addEventListener('abort', () => stream.close(http2.constants.NGHTTP2_CANCEL), { once: true });
           stream.end(typeof init.body === 'string' ? init.body : undefined);
           stream.on('error', reject);
@@ -370,18 +409,21 @@ describe('the Node handler', () => {
     { name: 'node:http2', start: startHttp2 },
   ];
 
-  test.each(PROTOCOLS)('$name: a body read and parsed first is used; one read and dropped gets a typed 400', async ({ start }) => {
-    const parsed = await start(parseJson);
-    const parsedHeaders = await openStream(parsed.fetch);
-    expect((await answerOf(await parsed.fetch({ method: 'POST', headers: parsedHeaders, body }))).status).toBe(204);
+  test.each(PROTOCOLS)(
+    '$name: a body read and parsed first is used; one read and dropped gets a typed 400',
+    async ({ start }) => {
+      const parsed = await start(parseJson);
+      const parsedHeaders = await openStream(parsed.fetch);
+      expect((await answerOf(await parsed.fetch({ method: 'POST', headers: parsedHeaders, body }))).status).toBe(204);
 
-    const dropped = await start(consume);
-    const droppedHeaders = await openStream(dropped.fetch);
-    const answer = await answerOf(await dropped.fetch({ method: 'POST', headers: droppedHeaders, body }));
-    expect(answer.status).toBe(400);
-    expect(answer.body?.error?.data.code).toBe('BAD_REQUEST');
-    expect(answer.body?.error?.message).toMatch(/already read by another middleware/);
-  });
+      const dropped = await start(consume);
+      const droppedHeaders = await openStream(dropped.fetch);
+      const answer = await answerOf(await dropped.fetch({ method: 'POST', headers: droppedHeaders, body }));
+      expect(answer.status).toBe(400);
+      expect(answer.body?.error?.data.code).toBe('BAD_REQUEST');
+      expect(answer.body?.error?.message).toMatch(/already read by another middleware/);
+    },
+  );
 
   const afterClientLeft: Prelude = (req) =>
     new Promise((resolve) => {

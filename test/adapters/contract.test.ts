@@ -93,20 +93,29 @@ describe.each(ADAPTERS)('$name', (adapter) => {
   });
 
   test('an error thrown mid-stream ends the stream with serialized-error', async () => {
-    const events = await readAll(await server.request(`failing?${q({ after: 2, code: 'FORBIDDEN' })}`, { headers: SSE }));
+    const events = await readAll(
+      await server.request(`failing?${q({ after: 2, code: 'FORBIDDEN' })}`, { headers: SSE }),
+    );
     expect(events.map((e) => e.event)).toEqual(['connected', 'message', 'message', 'serialized-error']);
-    expect(JSON.parse(events[3]!.data)).toMatchObject({ message: 'failed with FORBIDDEN', data: { code: 'FORBIDDEN', httpStatus: 403 } });
+    expect(JSON.parse(events[3]!.data)).toMatchObject({
+      message: 'failed with FORBIDDEN',
+      data: { code: 'FORBIDDEN', httpStatus: 403 },
+    });
   });
 
   test('Last-Event-ID reaches the procedure as input.lastEventId', async () => {
-    const events = await readAll(await server.request(`counter?${q({ count: 4 })}`, { headers: { ...SSE, 'last-event-id': '1' } }));
+    const events = await readAll(
+      await server.request(`counter?${q({ count: 4 })}`, { headers: { ...SSE, 'last-event-id': '1' } }),
+    );
     expect(events.filter((e) => e.event === 'message').map((e) => e.id)).toEqual(['2', '3']);
     const viaQuery = await readAll(await server.request(`counter?${q({ count: 4 })}&lastEventId=2`, { headers: SSE }));
     expect(viaQuery.filter((e) => e.event === 'message').map((e) => e.id)).toEqual(['3']);
   });
 
   test('connection params and headers reach createContext', async () => {
-    const viaHeader = await readAll(await server.request('secret', { headers: { ...SSE, authorization: 'Bearer ann' } }));
+    const viaHeader = await readAll(
+      await server.request('secret', { headers: { ...SSE, authorization: 'Bearer ann' } }),
+    );
     expect(JSON.parse(viaHeader[1]!.data)).toEqual({ user: 'ann', params: null });
     const params = encodeURIComponent(JSON.stringify({ user: 'bob' }));
     const viaParams = await readAll(await server.request(`secret?connectionParams=${params}`, { headers: SSE }));
@@ -123,7 +132,9 @@ describe.each(ADAPTERS)('$name', (adapter) => {
       body: JSON.stringify({ text: 'hi' }),
     });
     expect(JSON.parse(await mutation.text())).toEqual({ result: { data: 'hi' } });
-    const batch = await server.request(`hello,hello?batch=1&input=${encodeURIComponent(JSON.stringify({ 0: { name: 'a' }, 1: { name: 'b' } }))}`);
+    const batch = await server.request(
+      `hello,hello?batch=1&input=${encodeURIComponent(JSON.stringify({ 0: { name: 'a' }, 1: { name: 'b' } }))}`,
+    );
     expect(JSON.parse(await batch.text())).toEqual([{ result: { data: 'hello a' } }, { result: { data: 'hello b' } }]);
   });
 });

@@ -27,7 +27,9 @@ async function firstEvents(body: ReadableStream<Uint8Array>, reader = body.getRe
 test('request signal aborted → procedure stopped', async () => {
   const { handler, probe } = setup();
   const controller = new AbortController();
-  const response = await handler(new Request('http://x/trpc/idle', { headers: { accept: 'text/event-stream' }, signal: controller.signal }));
+  const response = await handler(
+    new Request('http://x/trpc/idle', { headers: { accept: 'text/event-stream' }, signal: controller.signal }),
+  );
   expect(await firstEvents(response.body!)).toContain('event: connected');
   const finished = probe.next('finished');
   controller.abort();
@@ -50,7 +52,9 @@ test('a request aborted before the stream started gets no stream and starts noth
   const { handler, probe } = setup();
   const controller = new AbortController();
   controller.abort();
-  const response = await handler(new Request('http://x/trpc/idle', { headers: { accept: 'text/event-stream' }, signal: controller.signal }));
+  const response = await handler(
+    new Request('http://x/trpc/idle', { headers: { accept: 'text/event-stream' }, signal: controller.signal }),
+  );
   expect(response.status).toBe(499);
   expect(probe.started).toBe(0);
 });

@@ -12,7 +12,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createTRPCClient } from '@trpc/client';
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { createSSEFetchHandler, drainForShutdown, installGracefulShutdown, sseFetchHandler } from '../../src/adapters/fetch.js';
+import {
+  createSSEFetchHandler,
+  drainForShutdown,
+  installGracefulShutdown,
+  sseFetchHandler,
+} from '../../src/adapters/fetch.js';
 import { createSSEClient, sseLink } from '../../src/client/index.js';
 import { MUX_PATH } from '../../src/protocol.js';
 import { startChaosProxy, type ChaosProxy } from '../helpers/chaosProxy.js';
@@ -59,7 +64,9 @@ function startHonoProcess(env: Record<string, string>): Promise<HonoProcess> {
         port: Number(match[1]),
         lines,
         get starts() {
-          return lines.filter((line) => line.startsWith('started ')).map((line) => JSON.parse(line.slice('started '.length)) as { count: number; lastEventId?: string | null });
+          return lines
+            .filter((line) => line.startsWith('started '))
+            .map((line) => JSON.parse(line.slice('started '.length)) as { count: number; lastEventId?: string | null });
         },
         terminate: () => {
           if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -95,60 +102,75 @@ const CLIENTS_PER_MODE = 4;
 
 const wirings = [
   { name: 'installGracefulShutdown({ server, cores: [handler] })', shutdown: 'install' },
-  { name: "the framework's own listener close, plus installGracefulShutdown({ cores: [handler], exit: false })", shutdown: 'host' },
-  { name: 'a signal handler around drainForShutdown(handler); the process ends with nothing left running', shutdown: 'drain' },
+  {
+    name: "the framework's own listener close, plus installGracefulShutdown({ cores: [handler], exit: false })",
+    shutdown: 'host',
+  },
+  {
+    name: 'a signal handler around drainForShutdown(handler); the process ends with nothing left running',
+    shutdown: 'drain',
+  },
 ] as const;
 
-test.each(wirings)('SIGTERM with $name: every client moves to the next process, nothing lost or repeated', { timeout: 60_000 }, async ({ shutdown }) => {
-  // Both releases are up before any client connects: started after the subscriptions, the new
-  // one could take longer to boot (on a busy machine) than they take to finish on the old one.
-  const old = await startHonoProcess({ SHUTDOWN: shutdown, DRAIN_MS: '2000' });
-  processes.push(old);
-  const next = await startHonoProcess({});
-  processes.push(next);
-  let upstream = old.port;
-  proxy = await startChaosProxy(() => upstream);
-  const url = `http://127.0.0.1:${proxy.port}/trpc`;
+test.each(wirings)(
+  'SIGTERM with $name: every client moves to the next process, nothing lost or repeated',
+  { timeout: 60_000 },
+  async ({ shutdown }) => {
+    // Both releases are up before any client connects: started after the subscriptions, the new
+    // one could take longer to boot (on a busy machine) than they take to finish on the old one.
+    const old = await startHonoProcess({ SHUTDOWN: shutdown, DRAIN_MS: '2000' });
+    processes.push(old);
+    const next = await startHonoProcess({});
+    processes.push(next);
+    let upstream = old.port;
+    proxy = await startChaosProxy(() => upstream);
+    const url = `http://127.0.0.1:${proxy.port}/trpc`;
 
-  const subscriptions = (['multiplexed', 'distinct'] as const).flatMap((mode) =>
-    Array.from({ length: CLIENTS_PER_MODE }, () => {
-      const sse = createSSEClient({ url, mode, retry: { minDelayMs: 5, maxDelayMs: 50 } });
-      clients.push(sse);
-      const errors: string[] = [];
-      sse.connectionState.subscribe({ next: (s) => s.error && errors.push(s.error.message) });
-      const c = new Collector<{ id: string; data: { n: number } }>();
-      createTRPCClient<TestRouter>({ links: [sseLink({ client: sse })] }).counter.subscribe({ count: TOTAL, intervalMs: INTERVAL_MS }, c.handlers());
-      return { mode, c, errors };
-    }),
-  );
-  await Promise.all(subscriptions.map(({ c }) => c.untilData(10)));
+    const subscriptions = (['multiplexed', 'distinct'] as const).flatMap((mode) =>
+      Array.from({ length: CLIENTS_PER_MODE }, () => {
+        const sse = createSSEClient({ url, mode, retry: { minDelayMs: 5, maxDelayMs: 50 } });
+        clients.push(sse);
+        const errors: string[] = [];
+        sse.connectionState.subscribe({ next: (s) => s.error && errors.push(s.error.message) });
+        const c = new Collector<{ id: string; data: { n: number } }>();
+        createTRPCClient<TestRouter>({ links: [sseLink({ client: sse })] }).counter.subscribe(
+          { count: TOTAL, intervalMs: INTERVAL_MS },
+          c.handlers(),
+        );
+        return { mode, c, errors };
+      }),
+    );
+    await Promise.all(subscriptions.map(({ c }) => c.untilData(10)));
 
-  // The balancer sends new connections to the new release; the old one is told to go.
-  upstream = next.port;
-  const exit = await old.terminate();
-  expect(exit, old.lines.join('\n')).toEqual({ code: 0, signal: null });
-  if (shutdown === 'drain') expect(old.lines.some((line) => /^drained \d+$/.test(line))).toBe(true);
+    // The balancer sends new connections to the new release; the old one is told to go.
+    upstream = next.port;
+    const exit = await old.terminate();
+    expect(exit, old.lines.join('\n')).toEqual({ code: 0, signal: null });
+    if (shutdown === 'drain') expect(old.lines.some((line) => /^drained \d+$/.test(line))).toBe(true);
 
-  await Promise.all(subscriptions.map(({ c }) => c.until(() => c.completed, 'completion', 40_000)));
-  for (const { mode, c, errors } of subscriptions) {
-    expect(c.errors, `${mode}: ${errors.join('; ')}`).toEqual([]);
-    // Every tracked id exactly once, in order.
-    expect(c.data.map((d) => d.id)).toEqual(Array.from({ length: TOTAL }, (_, n) => String(n)));
-    expect(c.data.map((d) => d.data.n)).toEqual(Array.from({ length: TOTAL }, (_, n) => n));
-  }
-  // Each subscription ran once on the old process, then resumed once on the new one from a tracked id.
-  expect(old.starts).toHaveLength(subscriptions.length);
-  expect(old.starts.every((input) => input.lastEventId == null)).toBe(true);
-  expect(next.starts).toHaveLength(subscriptions.length);
-  for (const input of next.starts) expect(input.lastEventId).toMatch(/^\d+$/);
-});
+    await Promise.all(subscriptions.map(({ c }) => c.until(() => c.completed, 'completion', 40_000)));
+    for (const { mode, c, errors } of subscriptions) {
+      expect(c.errors, `${mode}: ${errors.join('; ')}`).toEqual([]);
+      // Every tracked id exactly once, in order.
+      expect(c.data.map((d) => d.id)).toEqual(Array.from({ length: TOTAL }, (_, n) => String(n)));
+      expect(c.data.map((d) => d.data.n)).toEqual(Array.from({ length: TOTAL }, (_, n) => n));
+    }
+    // Each subscription ran once on the old process, then resumed once on the new one from a tracked id.
+    expect(old.starts).toHaveLength(subscriptions.length);
+    expect(old.starts.every((input) => input.lastEventId == null)).toBe(true);
+    expect(next.starts).toHaveLength(subscriptions.length);
+    for (const input of next.starts) expect(input.lastEventId).toMatch(/^\d+$/);
+  },
+);
 
 describe('drainForShutdown and installGracefulShutdown on a fetch handler, in process', () => {
   const { router } = createTestRouter();
 
   /** Opens the multiplexed stream and reads it to its end; `first` resolves with the first chunk. */
   async function openMuxStream(handler: (req: Request) => Promise<Response>) {
-    const response = await handler(new Request(`http://app.test/trpc/${MUX_PATH}`, { headers: { accept: 'text/event-stream' } }));
+    const response = await handler(
+      new Request(`http://app.test/trpc/${MUX_PATH}`, { headers: { accept: 'text/event-stream' } }),
+    );
     expect(response.status).toBe(200);
     const reader = response.body!.getReader();
     const decoder = new TextDecoder();
@@ -194,11 +216,17 @@ describe('drainForShutdown and installGracefulShutdown on a fetch handler, in pr
     const after = await query();
     expect(await after.json()).toMatchObject({ result: { data: 'hello world' } });
     expect(after.headers.get('connection')).toBe('close');
-    const refused = await handler(new Request(`http://app.test/trpc/${MUX_PATH}`, { headers: { accept: 'text/event-stream' } }));
+    const refused = await handler(
+      new Request(`http://app.test/trpc/${MUX_PATH}`, { headers: { accept: 'text/event-stream' } }),
+    );
     expect(refused.status).toBe(503);
     expect(refused.headers.get('connection')).toBe('close');
     await refused.body?.cancel();
-    const distinct = await handler(new Request('http://app.test/trpc/counter?input=%7B%22count%22%3A1%7D', { headers: { accept: 'text/event-stream' } }));
+    const distinct = await handler(
+      new Request('http://app.test/trpc/counter?input=%7B%22count%22%3A1%7D', {
+        headers: { accept: 'text/event-stream' },
+      }),
+    );
     expect(await distinct.text()).toContain('shutting down');
     expect(distinct.headers.get('connection')).toBe('close');
   });
@@ -223,7 +251,13 @@ describe('drainForShutdown and installGracefulShutdown on a fetch handler, in pr
     const onShutdown = vi.fn();
     const exit = vi.spyOn(process, 'exit').mockImplementation((() => undefined) as never);
     try {
-      const installed = installGracefulShutdown({ cores: [handler], signals: [], exit: false, drainMs: 100, onShutdown });
+      const installed = installGracefulShutdown({
+        cores: [handler],
+        signals: [],
+        exit: false,
+        drainMs: 100,
+        onShutdown,
+      });
       const running = installed.shutdown();
       expect(installed.shutdown()).toBe(running);
       await running;
@@ -240,7 +274,10 @@ describe('drainForShutdown and installGracefulShutdown on a fetch handler, in pr
   test('installGracefulShutdown stops a listener of each runtime: close (node:http), shutdown (Deno), stop (Bun)', async () => {
     const calls: string[] = [];
     const servers = [
-      { close: (done?: (error?: Error) => void) => (calls.push('close'), done?.()), closeAllConnections: () => calls.push('closeAllConnections') },
+      {
+        close: (done?: (error?: Error) => void) => (calls.push('close'), done?.()),
+        closeAllConnections: () => calls.push('closeAllConnections'),
+      },
       { shutdown: () => (calls.push('shutdown'), Promise.resolve()) },
       { stop: (force?: boolean) => (calls.push(force ? 'stop(true)' : 'stop()'), Promise.resolve()) },
     ];
@@ -257,9 +294,15 @@ describe('drainForShutdown and installGracefulShutdown on a fetch handler, in pr
     const handler = createSSEFetchHandler({ router, endpoint: '/trpc' });
     await expect(drainForShutdown(handler, { drainMs: -1 })).rejects.toThrow(RangeError);
     expect(() => installGracefulShutdown({ cores: [{} as never], signals: [], exit: false })).toThrow(TypeError);
-    expect(() => installGracefulShutdown({ cores: [handler], server: {} as never, signals: [], exit: false })).toThrow(/close\(\)/);
-    expect(() => installGracefulShutdown({ cores: [handler], drainMs: Number.NaN, signals: [], exit: false })).toThrow(RangeError);
+    expect(() => installGracefulShutdown({ cores: [handler], server: {} as never, signals: [], exit: false })).toThrow(
+      /close\(\)/,
+    );
+    expect(() => installGracefulShutdown({ cores: [handler], drainMs: Number.NaN, signals: [], exit: false })).toThrow(
+      RangeError,
+    );
     // The core is the handler's, and stays so.
-    expect(() => Object.assign(handler, { core: createSSEFetchHandler({ router, endpoint: '/trpc' }).core })).toThrow(TypeError);
+    expect(() => Object.assign(handler, { core: createSSEFetchHandler({ router, endpoint: '/trpc' }).core })).toThrow(
+      TypeError,
+    );
   });
 });

@@ -32,46 +32,57 @@ const DRAIN_MS = 4_000;
 const TOTAL = 800;
 const INTERVAL_MS = 10;
 
-test('SIGTERM drains every client to the new process; nothing lost, nothing repeated, no gap', { timeout: 60_000 }, async () => {
-  // Both processes are up before any client connects: started after the subscriptions, the
-  // new one could take longer to boot (on a busy machine) than they take to finish.
-  const old = await startServerProcess(0, { GRACEFUL_DRAIN_MS: String(DRAIN_MS) });
-  processes.push(old);
-  const next = await startServerProcess(0);
-  processes.push(next);
-  let upstream = old.port;
-  proxy = await startChaosProxy(() => upstream);
-  const total = TOTAL;
-  const collectors = Array.from({ length: 20 }, () => {
-    const sse = createSSEClient({ url: `http://127.0.0.1:${proxy!.port}/trpc`, mode: 'multiplexed', retry: { minDelayMs: 5, maxDelayMs: 50 } });
-    clients.push(sse);
-    const states: string[] = [];
-    const errors: string[] = [];
-    sse.connectionState.subscribe({
-      next: (s) => {
-        states.push(s.state);
-        if (s.error) errors.push(s.error.message);
-      },
+test(
+  'SIGTERM drains every client to the new process; nothing lost, nothing repeated, no gap',
+  { timeout: 60_000 },
+  async () => {
+    // Both processes are up before any client connects: started after the subscriptions, the
+    // new one could take longer to boot (on a busy machine) than they take to finish.
+    const old = await startServerProcess(0, { GRACEFUL_DRAIN_MS: String(DRAIN_MS) });
+    processes.push(old);
+    const next = await startServerProcess(0);
+    processes.push(next);
+    let upstream = old.port;
+    proxy = await startChaosProxy(() => upstream);
+    const total = TOTAL;
+    const collectors = Array.from({ length: 20 }, () => {
+      const sse = createSSEClient({
+        url: `http://127.0.0.1:${proxy!.port}/trpc`,
+        mode: 'multiplexed',
+        retry: { minDelayMs: 5, maxDelayMs: 50 },
+      });
+      clients.push(sse);
+      const states: string[] = [];
+      const errors: string[] = [];
+      sse.connectionState.subscribe({
+        next: (s) => {
+          states.push(s.state);
+          if (s.error) errors.push(s.error.message);
+        },
+      });
+      const c = new Collector<{ id: string; data: { n: number } }>();
+      createTRPCClient<TestRouter>({ links: [sseLink({ client: sse })] }).counter.subscribe(
+        { count: total, intervalMs: INTERVAL_MS },
+        c.handlers(),
+      );
+      return { c, states, errors };
     });
-    const c = new Collector<{ id: string; data: { n: number } }>();
-    createTRPCClient<TestRouter>({ links: [sseLink({ client: sse })] }).counter.subscribe({ count: total, intervalMs: INTERVAL_MS }, c.handlers());
-    return { c, states, errors };
-  });
-  await Promise.all(collectors.map(({ c }) => c.untilData(20)));
+    await Promise.all(collectors.map(({ c }) => c.untilData(20)));
 
-  // The balancer sends new connections to the new release; the old one is told to go.
-  upstream = next.port;
-  const exitCode = await old.terminate();
-  expect(exitCode).toBe(0);
+    // The balancer sends new connections to the new release; the old one is told to go.
+    upstream = next.port;
+    const exitCode = await old.terminate();
+    expect(exitCode).toBe(0);
 
-  await Promise.all(collectors.map(({ c }) => c.until(() => c.completed, 'completion', 40_000)));
-  for (const { c, states, errors } of collectors) {
-    expect(c.errors).toEqual([]);
-    expect(c.data.map((d) => d.data.n)).toEqual(Array.from({ length: total }, (_, i) => i));
-    // No gap: the client never lost its connection while it moved.
-    expect(states.slice(states.indexOf('pending')), errors.join('; ')).not.toContain('connecting');
-  }
-});
+    await Promise.all(collectors.map(({ c }) => c.until(() => c.completed, 'completion', 40_000)));
+    for (const { c, states, errors } of collectors) {
+      expect(c.errors).toEqual([]);
+      expect(c.data.map((d) => d.data.n)).toEqual(Array.from({ length: total }, (_, i) => i));
+      // No gap: the client never lost its connection while it moved.
+      expect(states.slice(states.indexOf('pending')), errors.join('; ')).not.toContain('connecting');
+    }
+  },
+);
 
 test('once shutting down, every HTTP/1.1 answer of the Node handler says Connection: close', async () => {
   const { request } = await import('node:http');

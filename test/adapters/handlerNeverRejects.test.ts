@@ -32,13 +32,24 @@ function get(port: number, path: string): Promise<{ status: number; body: string
   });
 }
 
-async function serve(break_: (core: Record<string, unknown>) => void): Promise<{ port: number; outcomes: Array<Promise<string>> }> {
+async function serve(
+  break_: (core: Record<string, unknown>) => void,
+): Promise<{ port: number; outcomes: Array<Promise<string>> }> {
   const { router } = createTestRouter();
-  const handler = createSSEHandler({ router, basePath: '/trpc', createContext: () => ({ user: null, connectionParams: null }) });
+  const handler = createSSEHandler({
+    router,
+    basePath: '/trpc',
+    createContext: () => ({ user: null, connectionParams: null }),
+  });
   break_(handler.core as unknown as Record<string, unknown>);
   const outcomes: Array<Promise<string>> = [];
   server = createServer((req, res) => {
-    outcomes.push(handler(req, res).then(() => 'resolved', (error: unknown) => `rejected: ${String(error)}`));
+    outcomes.push(
+      handler(req, res).then(
+        () => 'resolved',
+        (error: unknown) => `rejected: ${String(error)}`,
+      ),
+    );
   });
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
   return { port: (server.address() as AddressInfo).port, outcomes };
@@ -55,13 +66,19 @@ test('a failure before anything was sent: a 500, logged, and the promise resolve
   });
   expect(await get(port, STREAM)).toEqual({ status: 500, body: 'Internal Server Error' });
   expect(await Promise.all(outcomes)).toEqual(['resolved']);
-  expect(logged).toHaveBeenCalledWith('trpc-sse: a request failed', expect.objectContaining({ message: 'classify broke' }));
+  expect(logged).toHaveBeenCalledWith(
+    'trpc-sse: a request failed',
+    expect.objectContaining({ message: 'classify broke' }),
+  );
 });
 
 test('a failure after the headers went out: the response is cut, logged, and the promise resolves', async () => {
   const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
   const { port, outcomes } = await serve((core) => {
-    core['serveStream'] = (_req: unknown, sink: { start(status: number, headers: Record<string, string>): void; write(chunk: string): boolean }) => {
+    core['serveStream'] = (
+      _req: unknown,
+      sink: { start(status: number, headers: Record<string, string>): void; write(chunk: string): boolean },
+    ) => {
       sink.start(200, { 'content-type': 'text/event-stream' });
       sink.write(': started\n\n');
       return Promise.reject(new Error('stream broke'));
@@ -72,5 +89,8 @@ test('a failure after the headers went out: the response is cut, logged, and the
   // The client saw the start, then the connection was cut (no clean end of a 200).
   expect([-1, 200]).toContain(response.status);
   expect(response.body).toBe(': started\n\n');
-  expect(logged).toHaveBeenCalledWith('trpc-sse: a request failed', expect.objectContaining({ message: 'stream broke' }));
+  expect(logged).toHaveBeenCalledWith(
+    'trpc-sse: a request failed',
+    expect.objectContaining({ message: 'stream broke' }),
+  );
 });

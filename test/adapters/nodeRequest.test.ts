@@ -7,8 +7,16 @@ import { EventEmitter } from 'node:events';
 import { expect, test } from 'vitest';
 import { NodeSSERequest, type NodeRequest, type NodeResponse } from '../../src/adapters/nodeStream.js';
 
-function fakeRequest(url = '/trpc/greet?input=%7B%22a%22%3A1%7D&x=1', headers: Record<string, string | string[]> = {}): NodeRequest {
-  return { method: 'get', url, headers: { host: 'example.test', ...headers }, httpVersionMajor: 1 } as unknown as NodeRequest;
+function fakeRequest(
+  url = '/trpc/greet?input=%7B%22a%22%3A1%7D&x=1',
+  headers: Record<string, string | string[]> = {},
+): NodeRequest {
+  return {
+    method: 'get',
+    url,
+    headers: { host: 'example.test', ...headers },
+    httpVersionMajor: 1,
+  } as unknown as NodeRequest;
 }
 
 function fakeResponse(): NodeResponse & { close(ended: boolean): void } {

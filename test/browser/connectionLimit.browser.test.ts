@@ -57,7 +57,13 @@ feed.on('removeListener', () => changes.emit('change'));
 
 /** Resolves once `predicate` holds (checked on every change); fails after `timeoutMs`. */
 function until(what: string, predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
-  return untilChange(changes, what, predicate, timeoutMs, () => `server saw ${JSON.stringify(stats)}, live=${liveSubscriptions()}`);
+  return untilChange(
+    changes,
+    what,
+    predicate,
+    timeoutMs,
+    () => `server saw ${JSON.stringify(stats)}, live=${liveSubscriptions()}`,
+  );
 }
 
 beforeAll(async () => {
@@ -66,7 +72,11 @@ beforeAll(async () => {
   trpc = createSSEMiddleware({ router });
   const app = express();
   app.get('/', (_req, res) =>
-    res.type('html').send('<!doctype html><meta charset="utf-8"><title>connection limit</title><script type="module" src="/page.js"></script>'),
+    res
+      .type('html')
+      .send(
+        '<!doctype html><meta charset="utf-8"><title>connection limit</title><script type="module" src="/page.js"></script>',
+      ),
   );
   app.get('/page.js', (_req, res) => res.type('text/javascript').send(script));
   // No favicon request left hanging in the browser's connection queue.
@@ -118,7 +128,14 @@ async function openPage(link: 'sse' | 'stock'): Promise<{ context: BrowserContex
 const harness = (page: Page): Promise<Omit<Harness, 'mode' | 'startPing' | 'closeAll' | 'ping'> & { mode: string }> =>
   page.evaluate(() => {
     const h = window.harness;
-    return { link: h.link, mode: h.mode(), started: h.started, received: h.received, errors: h.errors, pingState: h.pingState };
+    return {
+      link: h.link,
+      mode: h.mode(),
+      started: h.started,
+      received: h.received,
+      errors: h.errors,
+      pingState: h.pingState,
+    };
   });
 
 test('sseLink (multiplexed): 12 live subscriptions on one stream, and fetch("/ping") still goes through', async () => {
@@ -129,9 +146,13 @@ test('sseLink (multiplexed): 12 live subscriptions on one stream, and fetch("/pi
     await until('12 live subscriptions', () => liveSubscriptions() === SUBSCRIPTIONS);
     // ...so one item reaches all of them.
     feed.emit('item', { id: '1', text: 'to every subscription' });
-    await page.waitForFunction((n) => window.harness.received.filter((count) => count >= 1).length === n, SUBSCRIPTIONS, {
-      timeout: 10_000,
-    });
+    await page.waitForFunction(
+      (n) => window.harness.received.filter((count) => count >= 1).length === n,
+      SUBSCRIPTIONS,
+      {
+        timeout: 10_000,
+      },
+    );
 
     // An ordinary request to the same origin while all 12 are live.
     const pong = await page.evaluate(() =>

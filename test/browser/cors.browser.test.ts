@@ -89,7 +89,9 @@ beforeAll(async () => {
   const script = await bundlePage(new URL('./fixtures/corsPage.ts', import.meta.url));
   const app = express();
   app.get('/', (_req, res) =>
-    res.type('html').send('<!doctype html><meta charset="utf-8"><title>cors</title><script type="module" src="/page.js"></script>'),
+    res
+      .type('html')
+      .send('<!doctype html><meta charset="utf-8"><title>cors</title><script type="module" src="/page.js"></script>'),
   );
   app.get('/page.js', (_req, res) => res.type('text/javascript').send(script));
   app.get('/favicon.ico', (_req, res) => res.status(204).end());
@@ -132,7 +134,12 @@ async function startApi(): Promise<Api> {
     maxAge: 0,
   });
   // The allow-list of an API that knows nothing of trpc-sse.
-  const narrow = cors({ origin: pageOrigin, allowedHeaders: ['content-type', 'authorization'], methods: [...CORS_METHODS], maxAge: 0 });
+  const narrow = cors({
+    origin: pageOrigin,
+    allowedHeaders: ['content-type', 'authorization'],
+    methods: [...CORS_METHODS],
+    maxAge: 0,
+  });
   const api: Api = {
     url: '',
     trpc,
@@ -219,15 +226,20 @@ const readHarness = (page: Page) =>
 /** Waits until every subscription on the page has received `count` events; on timeout, says what the page saw. */
 async function received(page: Page, count: number): Promise<void> {
   try {
-    await page.waitForFunction((n) => window.corsHarness.ids.every((ids) => ids.length >= n), count, { timeout: PAGE_TIMEOUT });
+    await page.waitForFunction((n) => window.corsHarness.ids.every((ids) => ids.length >= n), count, {
+      timeout: PAGE_TIMEOUT,
+    });
   } catch (cause) {
     const state = await readHarness(page).catch(() => null);
-    throw new Error(`timed out waiting for ${count} events per subscription; the page saw ${JSON.stringify(state)}`, { cause });
+    throw new Error(`timed out waiting for ${count} events per subscription; the page saw ${JSON.stringify(state)}`, {
+      cause,
+    });
   }
 }
 
 const range = (to: number): string[] => Array.from({ length: to }, (_, i) => String(i));
-const requests = (headers: string[], needed: readonly string[]): boolean => needed.every((name) => headers.includes(name));
+const requests = (headers: string[], needed: readonly string[]): boolean =>
+  needed.every((name) => headers.includes(name));
 
 /** Retry records by reconnect loop, each in the order the client made them. */
 function byLoop(retries: RetryRecord[]): Map<string, RetryRecord[]> {
@@ -240,157 +252,181 @@ for (const mode of ['multiplexed', 'distinct'] as const) {
   /** Reconnect loops: one for the multiplexed connection, one per subscription in distinct mode. */
   const loops = mode === 'multiplexed' ? 1 : SUBSCRIPTIONS;
 
-  test(`${mode}: with CORS_REQUEST_HEADERS allowed, a dropped stream resumes across origins, nothing lost or repeated`, { timeout: 60_000 }, async () => {
-    const api = await startApi();
-    const { context, page, pageErrors } = await openPage(api, mode, { connectionParams: true, minDelayMs: 100, maxDelayMs: 1_000 });
-    try {
-      append(api, 0, 3);
-      await received(page, 3);
-      const startedBeforeCut = api.probe.started;
+  test(
+    `${mode}: with CORS_REQUEST_HEADERS allowed, a dropped stream resumes across origins, nothing lost or repeated`,
+    { timeout: 60_000 },
+    async () => {
+      const api = await startApi();
+      const { context, page, pageErrors } = await openPage(api, mode, {
+        connectionParams: true,
+        minDelayMs: 100,
+        maxDelayMs: 1_000,
+      });
+      try {
+        append(api, 0, 3);
+        await received(page, 3);
+        const startedBeforeCut = api.probe.started;
 
-      const cut = api.seen.length;
-      api.trpc.core.closeAllStreams();
-      // Appended while no stream is open: only a resume delivers these.
-      append(api, 3, 6);
-      await received(page, 6);
-      append(api, 6, 8);
-      await received(page, 8);
+        const cut = api.seen.length;
+        api.trpc.core.closeAllStreams();
+        // Appended while no stream is open: only a resume delivers these.
+        append(api, 3, 6);
+        await received(page, 6);
+        append(api, 6, 8);
+        await received(page, 8);
 
-      const state = await readHarness(page);
-      expect(state.mode).toBe(mode);
-      expect(state.ids).toEqual(new Array(SUBSCRIPTIONS).fill(range(8)));
-      expect(state.subscriptionErrors).toEqual([]);
-      expect(pageErrors).toEqual([]);
+        const state = await readHarness(page);
+        expect(state.mode).toBe(mode);
+        expect(state.ids).toEqual(new Array(SUBSCRIPTIONS).fill(range(8)));
+        expect(state.subscriptionErrors).toEqual([]);
+        expect(pageErrors).toEqual([]);
 
-      const afterCut = api.seen.slice(cut);
-      // Each reconnect loop came back once, with its resume headers...
-      const resumes = afterCut.filter((r) => r.method === 'GET' && r.lastEventId !== null);
-      expect(resumes).toHaveLength(loops);
-      if (mode === 'distinct') {
-        expect(resumes.map((r) => r.lastEventId)).toEqual(new Array(SUBSCRIPTIONS).fill('2'));
-        // A new procedure per subscription, from after the last id delivered.
-        expect(api.probe.started).toBe(startedBeforeCut + SUBSCRIPTIONS);
-        expect(api.probe.lastInputs.slice(-SUBSCRIPTIONS)).toEqual(new Array(SUBSCRIPTIONS).fill({ lastEventId: '2' }));
-      } else {
-        expect(resumes[0]!.connection).not.toBeNull();
-        expect(resumes[0]!.lastEventId).toMatch(/^\d+$/);
-        // The connection resumed: the procedures ran on, the server replayed what was missed.
-        expect(api.probe.started).toBe(startedBeforeCut);
-      }
-      // ...after a preflight that asked for them and passed.
-      const resumePreflights = afterCut.filter(
-        (r) => r.method === 'OPTIONS' && r.requestMethod === 'GET' && requests(r.requestHeaders, [...RESUME_HEADERS[mode], 'authorization']),
-      );
-      expect(resumePreflights).toHaveLength(loops);
-      expect(afterCut.findIndex((r) => r.method === 'OPTIONS')).toBeLessThan(afterCut.findIndex((r) => r.method === 'GET'));
-
-      // The application's header and the connection params crossed on every request that made a context.
-      expect(api.contexts.length).toBeGreaterThan(0);
-      for (const seen of api.contexts) {
-        expect(seen.authorization).toBe('Bearer alice');
-        expect(seen.connectionParams).toEqual({ room: 'lobby' });
-      }
-
-      // Ending a subscription: in multiplexed mode a control POST, which needs its own preflight.
-      await until('two live journal procedures', () => api.probe.started - api.probe.finished === SUBSCRIPTIONS);
-      const beforeUnsubscribe = api.seen.length;
-      await page.evaluate(() => window.corsHarness.unsubscribe(1));
-      await until('one subscription to end on the server', () => api.probe.started - api.probe.finished === 1);
-      if (mode === 'multiplexed') {
-        const control = api.seen.slice(beforeUnsubscribe);
-        expect(
-          control.filter(
-            (r) =>
-              r.method === 'OPTIONS' &&
-              r.requestMethod === 'POST' &&
-              requests(r.requestHeaders, ['content-type', 'trpc-sse-connection', 'trpc-sse-secret', 'authorization']),
-          ),
-        ).toHaveLength(1);
-        expect(control.filter((r) => r.method === 'POST' && r.connection !== null)).toHaveLength(1);
-      }
-      expect(api.seen.filter((r) => r.method === 'OPTIONS').length).toBeGreaterThanOrEqual(loops + 1);
-    } finally {
-      await context.close();
-      await api.close();
-    }
-  });
-
-  test(`${mode}: with only content-type and authorization allowed, the blocked resume is reported as CORS and retried with backoff`, { timeout: 60_000 }, async () => {
-    const MIN_DELAY_MS = 200;
-    const api = await startApi();
-    api.policy = 'narrow';
-    const { context, page, pageErrors } = await openPage(api, mode, { connectionParams: false, minDelayMs: MIN_DELAY_MS, maxDelayMs: 800 });
-    try {
-      // The first connection needs no trpc-sse header: it passes, and events flow.
-      append(api, 0, 3);
-      await received(page, 3);
-
-      const cut = api.seen.length;
-      api.trpc.core.closeAllStreams();
-      append(api, 3, 6);
-      // Every reconnect loop: the drop (attempt 1), then BLOCKED_ATTEMPTS blocked resumes.
-      await page.waitForFunction(
-        ({ loops, attempts }) => {
-          const highest = new Map<string, number>();
-          for (const r of window.corsHarness.retries) highest.set(r.loop, Math.max(highest.get(r.loop) ?? 0, r.attempt));
-          return highest.size === loops && [...highest.values()].every((attempt) => attempt >= attempts);
-        },
-        { loops, attempts: 1 + BLOCKED_ATTEMPTS },
-        { timeout: PAGE_TIMEOUT },
-      );
-      const blocked = await readHarness(page);
-      // Nothing came through while blocked, and no subscription was given up on.
-      expect(blocked.ids).toEqual(new Array(SUBSCRIPTIONS).fill(range(3)));
-      expect(blocked.subscriptionErrors).toEqual([]);
-
-      // The server is fixed: the next attempt of each loop passes and resumes.
-      api.policy = 'full';
-      await received(page, 6);
-      append(api, 6, 8);
-      await received(page, 8);
-
-      const state = await readHarness(page);
-      expect(state.ids).toEqual(new Array(SUBSCRIPTIONS).fill(range(8)));
-      expect(state.subscriptionErrors).toEqual([]);
-      expect(pageErrors).toEqual([]);
-
-      const retryLoops = byLoop(state.retries);
-      expect(retryLoops.size).toBe(loops);
-      let corsFailures = 0;
-      for (const records of retryLoops.values()) {
-        // The failure count only grew (it sizes the backoff) until the resume passed...
-        expect(records.map((r) => r.attempt)).toEqual(records.map((_, i) => i + 1));
-        expect(records.length).toBeGreaterThanOrEqual(1 + BLOCKED_ATTEMPTS);
-        // ...each retry waited at least the floor, by the client's own clock (timers may
-        // round by up to a millisecond).
-        for (let i = 1; i < records.length; i++) {
-          expect(records[i]!.at - records[i - 1]!.at).toBeGreaterThanOrEqual(MIN_DELAY_MS - 1);
+        const afterCut = api.seen.slice(cut);
+        // Each reconnect loop came back once, with its resume headers...
+        const resumes = afterCut.filter((r) => r.method === 'GET' && r.lastEventId !== null);
+        expect(resumes).toHaveLength(loops);
+        if (mode === 'distinct') {
+          expect(resumes.map((r) => r.lastEventId)).toEqual(new Array(SUBSCRIPTIONS).fill('2'));
+          // A new procedure per subscription, from after the last id delivered.
+          expect(api.probe.started).toBe(startedBeforeCut + SUBSCRIPTIONS);
+          expect(api.probe.lastInputs.slice(-SUBSCRIPTIONS)).toEqual(
+            new Array(SUBSCRIPTIONS).fill({ lastEventId: '2' }),
+          );
+        } else {
+          expect(resumes[0]!.connection).not.toBeNull();
+          expect(resumes[0]!.lastEventId).toMatch(/^\d+$/);
+          // The connection resumed: the procedures ran on, the server replayed what was missed.
+          expect(api.probe.started).toBe(startedBeforeCut);
         }
-        // The drop itself is an ordinary transport failure; every later one is the blocked resume.
-        expect(records[0]!.message).not.toMatch(/CORS/);
-        for (const record of records.slice(1)) {
-          expect(record.message).toMatch(/the browser blocked a cross-origin request \(CORS\)/);
-          expect(record.message).toContain(`must allow origin ${pageOrigin}, method GET`);
-          // It names the headers the request carried that need allowing: the application's and the resume's.
-          const named = /the request headers (.+?) \(see CORS_REQUEST_HEADERS/.exec(record.message)?.[1]?.split(', ');
-          expect(named?.sort()).toEqual(['authorization', ...RESUME_HEADERS[mode]].sort());
-        }
-        corsFailures += records.length - 1;
-      }
-      // onError saw each one too.
-      expect(state.clientErrors.filter((message) => message.includes('CORS'))).toHaveLength(corsFailures);
+        // ...after a preflight that asked for them and passed.
+        const resumePreflights = afterCut.filter(
+          (r) =>
+            r.method === 'OPTIONS' &&
+            r.requestMethod === 'GET' &&
+            requests(r.requestHeaders, [...RESUME_HEADERS[mode], 'authorization']),
+        );
+        expect(resumePreflights).toHaveLength(loops);
+        expect(afterCut.findIndex((r) => r.method === 'OPTIONS')).toBeLessThan(
+          afterCut.findIndex((r) => r.method === 'GET'),
+        );
 
-      const afterCut = api.seen.slice(cut);
-      // One preflight per blocked attempt, asking for the resume headers and refused...
-      const refused = afterCut.filter((r) => r.method === 'OPTIONS' && r.policy === 'narrow');
-      expect(refused).toHaveLength(corsFailures);
-      for (const preflight of refused) expect(requests(preflight.requestHeaders, RESUME_HEADERS[mode])).toBe(true);
-      // ...and the request itself never left the browser while refused; once allowed, one resume per loop.
-      expect(afterCut.filter((r) => r.method !== 'OPTIONS' && r.policy === 'narrow')).toEqual([]);
-      expect(afterCut.filter((r) => r.method === 'GET' && r.lastEventId !== null)).toHaveLength(loops);
-    } finally {
-      await context.close();
-      await api.close();
-    }
-  });
+        // The application's header and the connection params crossed on every request that made a context.
+        expect(api.contexts.length).toBeGreaterThan(0);
+        for (const seen of api.contexts) {
+          expect(seen.authorization).toBe('Bearer alice');
+          expect(seen.connectionParams).toEqual({ room: 'lobby' });
+        }
+
+        // Ending a subscription: in multiplexed mode a control POST, which needs its own preflight.
+        await until('two live journal procedures', () => api.probe.started - api.probe.finished === SUBSCRIPTIONS);
+        const beforeUnsubscribe = api.seen.length;
+        await page.evaluate(() => window.corsHarness.unsubscribe(1));
+        await until('one subscription to end on the server', () => api.probe.started - api.probe.finished === 1);
+        if (mode === 'multiplexed') {
+          const control = api.seen.slice(beforeUnsubscribe);
+          expect(
+            control.filter(
+              (r) =>
+                r.method === 'OPTIONS' &&
+                r.requestMethod === 'POST' &&
+                requests(r.requestHeaders, ['content-type', 'trpc-sse-connection', 'trpc-sse-secret', 'authorization']),
+            ),
+          ).toHaveLength(1);
+          expect(control.filter((r) => r.method === 'POST' && r.connection !== null)).toHaveLength(1);
+        }
+        expect(api.seen.filter((r) => r.method === 'OPTIONS').length).toBeGreaterThanOrEqual(loops + 1);
+      } finally {
+        await context.close();
+        await api.close();
+      }
+    },
+  );
+
+  test(
+    `${mode}: with only content-type and authorization allowed, the blocked resume is reported as CORS and retried with backoff`,
+    { timeout: 60_000 },
+    async () => {
+      const MIN_DELAY_MS = 200;
+      const api = await startApi();
+      api.policy = 'narrow';
+      const { context, page, pageErrors } = await openPage(api, mode, {
+        connectionParams: false,
+        minDelayMs: MIN_DELAY_MS,
+        maxDelayMs: 800,
+      });
+      try {
+        // The first connection needs no trpc-sse header: it passes, and events flow.
+        append(api, 0, 3);
+        await received(page, 3);
+
+        const cut = api.seen.length;
+        api.trpc.core.closeAllStreams();
+        append(api, 3, 6);
+        // Every reconnect loop: the drop (attempt 1), then BLOCKED_ATTEMPTS blocked resumes.
+        await page.waitForFunction(
+          ({ loops, attempts }) => {
+            const highest = new Map<string, number>();
+            for (const r of window.corsHarness.retries)
+              highest.set(r.loop, Math.max(highest.get(r.loop) ?? 0, r.attempt));
+            return highest.size === loops && [...highest.values()].every((attempt) => attempt >= attempts);
+          },
+          { loops, attempts: 1 + BLOCKED_ATTEMPTS },
+          { timeout: PAGE_TIMEOUT },
+        );
+        const blocked = await readHarness(page);
+        // Nothing came through while blocked, and no subscription was given up on.
+        expect(blocked.ids).toEqual(new Array(SUBSCRIPTIONS).fill(range(3)));
+        expect(blocked.subscriptionErrors).toEqual([]);
+
+        // The server is fixed: the next attempt of each loop passes and resumes.
+        api.policy = 'full';
+        await received(page, 6);
+        append(api, 6, 8);
+        await received(page, 8);
+
+        const state = await readHarness(page);
+        expect(state.ids).toEqual(new Array(SUBSCRIPTIONS).fill(range(8)));
+        expect(state.subscriptionErrors).toEqual([]);
+        expect(pageErrors).toEqual([]);
+
+        const retryLoops = byLoop(state.retries);
+        expect(retryLoops.size).toBe(loops);
+        let corsFailures = 0;
+        for (const records of retryLoops.values()) {
+          // The failure count only grew (it sizes the backoff) until the resume passed...
+          expect(records.map((r) => r.attempt)).toEqual(records.map((_, i) => i + 1));
+          expect(records.length).toBeGreaterThanOrEqual(1 + BLOCKED_ATTEMPTS);
+          // ...each retry waited at least the floor, by the client's own clock (timers may
+          // round by up to a millisecond).
+          for (let i = 1; i < records.length; i++) {
+            expect(records[i]!.at - records[i - 1]!.at).toBeGreaterThanOrEqual(MIN_DELAY_MS - 1);
+          }
+          // The drop itself is an ordinary transport failure; every later one is the blocked resume.
+          expect(records[0]!.message).not.toMatch(/CORS/);
+          for (const record of records.slice(1)) {
+            expect(record.message).toMatch(/the browser blocked a cross-origin request \(CORS\)/);
+            expect(record.message).toContain(`must allow origin ${pageOrigin}, method GET`);
+            // It names the headers the request carried that need allowing: the application's and the resume's.
+            const named = /the request headers (.+?) \(see CORS_REQUEST_HEADERS/.exec(record.message)?.[1]?.split(', ');
+            expect(named?.sort()).toEqual(['authorization', ...RESUME_HEADERS[mode]].sort());
+          }
+          corsFailures += records.length - 1;
+        }
+        // onError saw each one too.
+        expect(state.clientErrors.filter((message) => message.includes('CORS'))).toHaveLength(corsFailures);
+
+        const afterCut = api.seen.slice(cut);
+        // One preflight per blocked attempt, asking for the resume headers and refused...
+        const refused = afterCut.filter((r) => r.method === 'OPTIONS' && r.policy === 'narrow');
+        expect(refused).toHaveLength(corsFailures);
+        for (const preflight of refused) expect(requests(preflight.requestHeaders, RESUME_HEADERS[mode])).toBe(true);
+        // ...and the request itself never left the browser while refused; once allowed, one resume per loop.
+        expect(afterCut.filter((r) => r.method !== 'OPTIONS' && r.policy === 'narrow')).toEqual([]);
+        expect(afterCut.filter((r) => r.method === 'GET' && r.lastEventId !== null)).toHaveLength(loops);
+      } finally {
+        await context.close();
+        await api.close();
+      }
+    },
+  );
 }

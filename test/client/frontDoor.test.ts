@@ -26,29 +26,36 @@ afterEach(async () => {
 const FAST = { minDelayMs: 1, maxDelayMs: 5 };
 
 describe('a relative url outside a browser', () => {
-  test.each(['multiplexed', 'distinct', 'auto'] as const)('%s: fails the subscription once with BAD_REQUEST naming the cause; never fetched', async (mode) => {
-    const fetch = vi.fn();
-    const onError = vi.fn();
-    const sse = createSSEClient({ url: '/trpc', mode, fetch, retry: FAST, onError });
-    cleanup.push(() => sse.close());
-    const trpc = createTRPCClient<TestRouter>({ links: [sseLink({ client: sse })] });
-    const c = new Collector();
-    trpc.idle.subscribe(undefined, c.handlers());
-    const error = await c.untilError();
-    expect(error.data?.code).toBe('BAD_REQUEST');
-    expect(error.message).toMatch(/"\/trpc" is relative/);
-    expect(error.message).toMatch(/absolute URL/);
-    expect(c.errors).toHaveLength(1);
-    expect(onError).toHaveBeenCalledTimes(1);
-    expect(fetch).not.toHaveBeenCalled();
-  });
+  test.each(['multiplexed', 'distinct', 'auto'] as const)(
+    '%s: fails the subscription once with BAD_REQUEST naming the cause; never fetched',
+    async (mode) => {
+      const fetch = vi.fn();
+      const onError = vi.fn();
+      const sse = createSSEClient({ url: '/trpc', mode, fetch, retry: FAST, onError });
+      cleanup.push(() => sse.close());
+      const trpc = createTRPCClient<TestRouter>({ links: [sseLink({ client: sse })] });
+      const c = new Collector();
+      trpc.idle.subscribe(undefined, c.handlers());
+      const error = await c.untilError();
+      expect(error.data?.code).toBe('BAD_REQUEST');
+      expect(error.message).toMatch(/"\/trpc" is relative/);
+      expect(error.message).toMatch(/absolute URL/);
+      expect(c.errors).toHaveLength(1);
+      expect(onError).toHaveBeenCalledTimes(1);
+      expect(fetch).not.toHaveBeenCalled();
+    },
+  );
 });
 
 describe("mode: 'auto' falling back", () => {
   /** A server whose multiplexed path answers 404, as a route that does not forward it would. */
   function notForwarded() {
     return scriptedFetch((call) =>
-      call.url.includes('/trpc-sse') ? jsonResponse(404, { error: { message: 'Not Found', code: -32004, data: { code: 'NOT_FOUND', httpStatus: 404 } } }) : jsonResponse(404, {}),
+      call.url.includes('/trpc-sse')
+        ? jsonResponse(404, {
+            error: { message: 'Not Found', code: -32004, data: { code: 'NOT_FOUND', httpStatus: 404 } },
+          })
+        : jsonResponse(404, {}),
     );
   }
 
@@ -63,7 +70,7 @@ describe("mode: 'auto' falling back", () => {
     const trpc = createTRPCClient<TestRouter>({ links: [sseLink({ client: sse })] });
     const c = new Collector();
     trpc.idle.subscribe(undefined, c.handlers());
-    await vi.waitFor(() => expect(sse.mode).toBe('distinct'));
+    await vi.waitFor(() => expect(sse.mode).toBe('distinct'), { timeout: 10_000 });
     expect(onFallback).toHaveBeenCalledTimes(1);
     const reason = onFallback.mock.calls[0]![0] as TestClientError;
     expect(reason.data?.code).toBe('NOT_FOUND');
@@ -79,7 +86,7 @@ describe("mode: 'auto' falling back", () => {
     cleanup.push(() => sse.close());
     const trpc = createTRPCClient<TestRouter>({ links: [sseLink({ client: sse })] });
     for (let i = 0; i < 3; i++) trpc.idle.subscribe(undefined, new Collector().handlers());
-    await vi.waitFor(() => expect(sse.mode).toBe('distinct'));
+    await vi.waitFor(() => expect(sse.mode).toBe('distinct'), { timeout: 10_000 });
     expect(warn).toHaveBeenCalledTimes(1);
     expect(String(warn.mock.calls[0]![0])).toMatch(/\{endpoint\}\/trpc-sse/);
   });
@@ -89,7 +96,9 @@ describe("mode: 'auto' falling back", () => {
     cleanup.push(() => server.close());
     // Our server, reached through a "route" that hides the multiplexed path.
     const fetch: FetchLike = (url, init) =>
-      url.includes('/trpc-sse') ? Promise.resolve(new Response('<html>404</html>', { status: 404, headers: { 'content-type': 'text/html' } })) : globalThis.fetch(url, init);
+      url.includes('/trpc-sse')
+        ? Promise.resolve(new Response('<html>404</html>', { status: 404, headers: { 'content-type': 'text/html' } }))
+        : globalThis.fetch(url, init);
     const sse = createSSEClient({
       url: server.url,
       fetch,
@@ -112,7 +121,9 @@ describe("mode: 'auto' falling back", () => {
 test('connectionState is createWSClient’s BehaviorSubject: .get() and .subscribe()', () => {
   const sse: SSEClient = createSSEClient({ url: 'http://x/trpc', fetch: vi.fn() });
   cleanup.push(() => sse.close());
-  expectTypeOf(sse.connectionState).toEqualTypeOf<BehaviorSubject<TRPCConnectionState<TRPCClientError<AnyTRPCRouter>>>>();
+  expectTypeOf(sse.connectionState).toEqualTypeOf<
+    BehaviorSubject<TRPCConnectionState<TRPCClientError<AnyTRPCRouter>>>
+  >();
   expect(sse.connectionState.get()).toEqual({ type: 'state', state: 'idle', error: null });
   const seen: string[] = [];
   const subscription = sse.connectionState.subscribe({ next: (state) => seen.push(state.state) });
@@ -137,7 +148,9 @@ describe('a Node process with a client nobody closed', () => {
   /** Runs the fixture with tsx and resolves with its exit code and output. */
   function run(args: string[]): Promise<{ code: number | null; output: string }> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
       child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -157,24 +170,27 @@ describe('a Node process with a client nobody closed', () => {
 });
 
 describe('an endpoint with its own query string (and a fragment)', () => {
-  test.each(['multiplexed', 'distinct'] as const)('%s: the path goes before the query, the query is kept, the fragment dropped', async (mode) => {
-    const server = await startNodeServer(createTestRouter().router);
-    cleanup.push(() => server.close());
-    const urls: string[] = [];
-    const fetch: FetchLike = (url, init) => {
-      urls.push(url);
-      return globalThis.fetch(url, init);
-    };
-    const sse = createSSEClient({ url: `${server.url}/?tenant=a#top`, mode, fetch, retry: FAST });
-    cleanup.push(() => sse.close());
-    const trpc = createTRPCClient<TestRouter>({ links: [sseLink({ client: sse })] });
-    const c = new Collector<{ id: string; data: { n: number } }>();
-    trpc.counter.subscribe({ count: 2 }, c.handlers());
-    await c.until(() => c.completed, 'completion');
-    expect(c.data.map((d) => d.id)).toEqual(['0', '1']);
-    const first = new URL(urls[0]!);
-    expect(first.pathname).toBe(mode === 'multiplexed' ? '/trpc/trpc-sse' : '/trpc/counter');
-    expect(first.searchParams.get('tenant')).toBe('a');
-    expect(first.hash).toBe('');
-  });
+  test.each(['multiplexed', 'distinct'] as const)(
+    '%s: the path goes before the query, the query is kept, the fragment dropped',
+    async (mode) => {
+      const server = await startNodeServer(createTestRouter().router);
+      cleanup.push(() => server.close());
+      const urls: string[] = [];
+      const fetch: FetchLike = (url, init) => {
+        urls.push(url);
+        return globalThis.fetch(url, init);
+      };
+      const sse = createSSEClient({ url: `${server.url}/?tenant=a#top`, mode, fetch, retry: FAST });
+      cleanup.push(() => sse.close());
+      const trpc = createTRPCClient<TestRouter>({ links: [sseLink({ client: sse })] });
+      const c = new Collector<{ id: string; data: { n: number } }>();
+      trpc.counter.subscribe({ count: 2 }, c.handlers());
+      await c.until(() => c.completed, 'completion');
+      expect(c.data.map((d) => d.id)).toEqual(['0', '1']);
+      const first = new URL(urls[0]!);
+      expect(first.pathname).toBe(mode === 'multiplexed' ? '/trpc/trpc-sse' : '/trpc/counter');
+      expect(first.searchParams.get('tenant')).toBe('a');
+      expect(first.hash).toBe('');
+    },
+  );
 });

@@ -17,7 +17,12 @@ const CONNECTED = 'event: connected\ndata: {}\n\n';
 describe.each(['distinct', 'multiplexed'] as const)('%s mode', (mode) => {
   test('while a refused connection waits to retry: the attempt, when it is due, the error', async () => {
     const { fetch } = scriptedFetch(() => jsonResponse(503, { error: 'down' }));
-    client = createSSEClient({ url: 'http://127.0.0.1:1/trpc', mode, fetch, retry: { minDelayMs: 60_000, maxDelayMs: 60_000 } });
+    client = createSSEClient({
+      url: 'http://127.0.0.1:1/trpc',
+      mode,
+      fetch,
+      retry: { minDelayMs: 60_000, maxDelayMs: 60_000 },
+    });
     const trpc = createTRPCClient<TestRouter>({ links: [sseLink({ client })] });
     const before = Date.now();
     let refused: () => void = () => undefined;
@@ -34,7 +39,14 @@ describe.each(['distinct', 'multiplexed'] as const)('%s mode', (mode) => {
     // The wait is scheduled in the same turn as the state, after it is reported.
     await new Promise((resolve) => setImmediate(resolve));
     const seen = client.inspect();
-    expect(seen).toMatchObject({ mode, tabRole: null, connectionState: 'connecting', openStreams: 0, attempt: 1, lastOpenedAt: null });
+    expect(seen).toMatchObject({
+      mode,
+      tabRole: null,
+      connectionState: 'connecting',
+      openStreams: 0,
+      attempt: 1,
+      lastOpenedAt: null,
+    });
     expect(seen.lastError?.data).toMatchObject({ code: 'SERVICE_UNAVAILABLE', httpStatus: 503 });
     expect(seen.lastErrorAt).toBeGreaterThanOrEqual(before);
     expect(seen.nextRetryAt).toBeGreaterThanOrEqual(before + 60_000);
@@ -53,7 +65,13 @@ test('an open stream is counted while it is read, and not after', async () => {
   const running = new Promise<void>((resolve) => (started = resolve));
   const subscription = trpc.counter.subscribe({ count: 1 }, { onStarted: () => started() });
   await running;
-  expect(client.inspect()).toMatchObject({ openStreams: 1, attempt: 0, nextRetryAt: null, lastError: null, connectionState: 'pending' });
+  expect(client.inspect()).toMatchObject({
+    openStreams: 1,
+    attempt: 0,
+    nextRetryAt: null,
+    lastError: null,
+    connectionState: 'pending',
+  });
   expect(client.inspect().lastOpenedAt).toBeGreaterThanOrEqual(before);
   subscription.unsubscribe();
   await streamClosed;

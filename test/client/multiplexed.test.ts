@@ -28,7 +28,10 @@ async function serve(extra: Record<string, unknown> = {}) {
     router: fixture.router,
     basePath: '/trpc',
     createContext: ({ req, info }) =>
-      testContext({ get: (n) => (req.headers[n] as string | undefined) ?? null }, info.connectionParams as Record<string, string> | null) as never,
+      testContext(
+        { get: (n) => (req.headers[n] as string | undefined) ?? null },
+        info.connectionParams as Record<string, string> | null,
+      ) as never,
     ...extra,
   });
   const counts = { streams: 0, controls: 0 };
@@ -50,7 +53,10 @@ async function serve(extra: Record<string, unknown> = {}) {
   return { ...fixture, core: handler.core, counts, port, url: `http://127.0.0.1:${port}/trpc` };
 }
 
-function client(url: string, extra: Record<string, unknown> = {}): { sse: SSEClient; trpc: ReturnType<typeof createTRPCClient<TestRouter>> } {
+function client(
+  url: string,
+  extra: Record<string, unknown> = {},
+): { sse: SSEClient; trpc: ReturnType<typeof createTRPCClient<TestRouter>> } {
   const sse = createSSEClient({ url, retry: FAST, mode: 'multiplexed', ...extra });
   cleanup.push(() => sse.close());
   return { sse, trpc: createTRPCClient<TestRouter>({ links: [sseLink({ client: sse })] }) };
@@ -262,7 +268,11 @@ describe('resume', () => {
     expect(c.data.map((d) => d.data)).toEqual(Array.from({ length: appended }, (_, i) => `entry ${i}`));
     // Every cut started the procedure again, from the last delivered id.
     expect(server.probe.started).toBeGreaterThanOrEqual(2);
-    expect(server.probe.lastInputs.slice(1).every((input) => typeof (input as { lastEventId?: unknown }).lastEventId === 'string')).toBe(true);
+    expect(
+      server.probe.lastInputs
+        .slice(1)
+        .every((input) => typeof (input as { lastEventId?: unknown }).lastEventId === 'string'),
+    ).toBe(true);
   });
 
   test('a server restart: the connection is unknown, the client starts a new one and resumes', async () => {
@@ -329,42 +339,47 @@ describe('drain', () => {
     expect(first.errors).toEqual([]);
   });
 
-  test('200 connected clients all move to new connections, none loses or repeats an event', { timeout: 60_000 }, async () => {
-    const server = await serve();
-    const clients = Array.from({ length: 200 }, () => client(server.url));
-    const collectors = clients.map(({ trpc }) => {
-      const c = new Collector<{ id: string; data: string }>();
-      trpc.journal.subscribe(undefined, c.handlers());
-      return c;
-    });
-    await Promise.all(collectors.map((c) => c.until(() => c.started === 1, 'started')));
-    expect(server.core.connections).toBe(200);
-    const total = 60;
-    let appended = 0;
-    const publish = async (count: number) => {
-      for (let i = 0; i < count; i++) {
-        server.feed.emit('append', `event ${appended++}`);
-        await new Promise((resolve) => setImmediate(resolve));
+  test(
+    '200 connected clients all move to new connections, none loses or repeats an event',
+    { timeout: 60_000 },
+    async () => {
+      const server = await serve();
+      const clients = Array.from({ length: 200 }, () => client(server.url));
+      const collectors = clients.map(({ trpc }) => {
+        const c = new Collector<{ id: string; data: string }>();
+        trpc.journal.subscribe(undefined, c.handlers());
+        return c;
+      });
+      await Promise.all(collectors.map((c) => c.until(() => c.started === 1, 'started')));
+      expect(server.core.connections).toBe(200);
+      const total = 60;
+      let appended = 0;
+      const publish = async (count: number) => {
+        for (let i = 0; i < count; i++) {
+          server.feed.emit('append', `event ${appended++}`);
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      };
+      await publish(20);
+      server.core.drain({ withinMs: 300 });
+      // Keep publishing while clients hand over.
+      await publish(total - 20);
+      await Promise.all(collectors.map((c) => c.untilData(total, 30_000)));
+      const expected = Array.from({ length: total }, (_, i) => `event ${i}`);
+      for (const c of collectors) {
+        expect(c.data.map((d) => d.data)).toEqual(expected);
+        expect(c.errors).toEqual([]);
       }
-    };
-    await publish(20);
-    server.core.drain({ withinMs: 300 });
-    // Keep publishing while clients hand over.
-    await publish(total - 20);
-    await Promise.all(collectors.map((c) => c.untilData(total, 30_000)));
-    const expected = Array.from({ length: total }, (_, i) => `event ${i}`);
-    for (const c of collectors) {
-      expect(c.data.map((d) => d.data)).toEqual(expected);
-      expect(c.errors).toEqual([]);
-    }
-    // Everyone moves (within the 300 ms window): every client starts the procedure on its new
-    // connection, and the old connections are closed, not left to the grace window.
-    await expect.poll(() => server.probe.started, { timeout: 10_000 }).toBe(400);
-    await expect.poll(() => server.core.connections, { timeout: 10_000 }).toBe(200);
-    expect(server.counts.streams).toBe(400);
-    // And still nothing lost or repeated after the last ones moved.
-    await publish(5);
-    await Promise.all(collectors.map((c) => c.untilData(total + 5, 30_000)));
-    for (const c of collectors) expect(c.data.map((d) => d.data)).toEqual([...expected, ...[0, 1, 2, 3, 4].map((i) => `event ${total + i}`)]);
-  });
+      // Everyone moves (within the 300 ms window): every client starts the procedure on its new
+      // connection, and the old connections are closed, not left to the grace window.
+      await expect.poll(() => server.probe.started, { timeout: 10_000 }).toBe(400);
+      await expect.poll(() => server.core.connections, { timeout: 10_000 }).toBe(200);
+      expect(server.counts.streams).toBe(400);
+      // And still nothing lost or repeated after the last ones moved.
+      await publish(5);
+      await Promise.all(collectors.map((c) => c.untilData(total + 5, 30_000)));
+      for (const c of collectors)
+        expect(c.data.map((d) => d.data)).toEqual([...expected, ...[0, 1, 2, 3, 4].map((i) => `event ${total + i}`)]);
+    },
+  );
 });

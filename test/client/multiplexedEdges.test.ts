@@ -57,7 +57,9 @@ test('new credentials make a new connection (createContext sees them), not a res
   const proxy = await startChaosProxy(() => server.port);
   cleanup.push(() => proxy.close());
   let user = 'erin';
-  const { trpc } = clientFor(`http://127.0.0.1:${proxy.port}/trpc`, { headers: () => ({ authorization: `Bearer ${user}` }) });
+  const { trpc } = clientFor(`http://127.0.0.1:${proxy.port}/trpc`, {
+    headers: () => ({ authorization: `Bearer ${user}` }),
+  });
   const first = new Collector<{ user: string }>();
   trpc.secret.subscribe(undefined, first.handlers());
   await first.untilData(1);
@@ -103,7 +105,9 @@ describe.each(['distinct', 'multiplexed'] as const)('%s: an observable whose set
       ),
     });
     const errors: string[] = [];
-    const server = await startNodeServer(router, { onError: ({ error }: { error: TRPCError }) => errors.push(error.code) });
+    const server = await startNodeServer(router, {
+      onError: ({ error }: { error: TRPCError }) => errors.push(error.code),
+    });
     cleanup.push(() => server.close());
     const sse = createSSEClient({ url: server.url, retry: FAST, mode });
     cleanup.push(() => sse.close());
@@ -119,22 +123,25 @@ describe.each(['distinct', 'multiplexed'] as const)('%s: an observable whose set
 test.each([
   ['express 5', express],
   ['express 4', express4],
-])('%s with body parsers in front (they skip our JSON bodies) still serves control requests', async (_name, expressModule) => {
-  const fixture = createTestRouter();
-  const app = expressModule();
-  app.use(expressModule.urlencoded({ extended: false }));
-  app.use(expressModule.text());
-  const middleware = createSSEMiddleware({ router: fixture.router });
-  app.use('/trpc', middleware);
-  const server = createServer(app);
-  const port = await listen(server);
-  cleanup.push(async () => {
-    middleware.core.close();
-    await closeServer(server);
-  });
-  const { trpc } = clientFor(`http://127.0.0.1:${port}/trpc`);
-  const c = new Collector<{ id: string }>();
-  trpc.counter.subscribe({ count: 2 }, c.handlers());
-  await c.until(() => c.completed, 'completion');
-  expect(c.data.map((d) => d.id)).toEqual(['0', '1']);
-});
+])(
+  '%s with body parsers in front (they skip our JSON bodies) still serves control requests',
+  async (_name, expressModule) => {
+    const fixture = createTestRouter();
+    const app = expressModule();
+    app.use(expressModule.urlencoded({ extended: false }));
+    app.use(expressModule.text());
+    const middleware = createSSEMiddleware({ router: fixture.router });
+    app.use('/trpc', middleware);
+    const server = createServer(app);
+    const port = await listen(server);
+    cleanup.push(async () => {
+      middleware.core.close();
+      await closeServer(server);
+    });
+    const { trpc } = clientFor(`http://127.0.0.1:${port}/trpc`);
+    const c = new Collector<{ id: string }>();
+    trpc.counter.subscribe({ count: 2 }, c.handlers());
+    await c.until(() => c.completed, 'completion');
+    expect(c.data.map((d) => d.id)).toEqual(['0', '1']);
+  },
+);

@@ -45,7 +45,8 @@ function journalRouter() {
         let next = 0;
         if (input?.lastEventId != null) {
           const at = entries.findIndex((entry) => entry.id === input.lastEventId);
-          if (at === -1) throw new TRPCError({ code: 'BAD_REQUEST', message: `Unknown id ${JSON.stringify(input.lastEventId)}` });
+          if (at === -1)
+            throw new TRPCError({ code: 'BAD_REQUEST', message: `Unknown id ${JSON.stringify(input.lastEventId)}` });
           next = at + 1;
         }
         while (next < entries.length) {
@@ -112,7 +113,10 @@ describe.each(['distinct', 'multiplexed'] as const)('%s mode', (mode) => {
     app.append('last', 'entry last');
     await c.untilData(IDS.length + 1);
 
-    expect(c.data).toEqual([...IDS.map((id, index) => ({ id, data: `entry ${index}` })), { id: 'last', data: 'entry last' }]);
+    expect(c.data).toEqual([
+      ...IDS.map((id, index) => ({ id, data: `entry ${index}` })),
+      { id: 'last', data: 'entry last' },
+    ]);
     expect(app.inputs).toEqual([undefined, ...IDS.map((id) => ({ lastEventId: id }))]);
     expect(c.errors).toEqual([]);
   });
@@ -128,7 +132,12 @@ describe('how the resume id travels (distinct mode)', () => {
         ? sseResponse(['event: connected\ndata: {}\n\n'], { hold: true, signal })
         : sseResponse(['event: connected\ndata: {}\n\n', `id: ${id}\ndata: 1\n\n`]);
     });
-    const client = createSSEClient({ url: 'http://x/trpc', fetch, mode: 'distinct', retry: { minDelayMs: 1, maxDelayMs: 2 } });
+    const client = createSSEClient({
+      url: 'http://x/trpc',
+      fetch,
+      mode: 'distinct',
+      retry: { minDelayMs: 1, maxDelayMs: 2 },
+    });
     cleanup.push(() => client.close());
     const c = new Collector();
     createTRPCClient<ReturnType<typeof journalRouter>['router']>({ links: [sseLink({ client })] }).journal.subscribe(
@@ -165,19 +174,23 @@ describe('Last-Event-ID as EventSource sends it (UTF-8 bytes)', () => {
   function getWithHeaderBytes(url: string, headerBytes: Buffer): Promise<string> {
     return new Promise((resolve, reject) => {
       // Node writes a header string one byte per character: this sends exactly `headerBytes`.
-      const req = request(url, { headers: { accept: 'text/event-stream', 'last-event-id': headerBytes.toString('latin1') } }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          text += chunk;
-          const match = /^id: (.*)$/m.exec(text);
-          if (match) {
-            res.destroy();
-            resolve(match[1]!);
-          }
-        });
-        res.on('end', () => reject(new Error(`no tracked event in ${JSON.stringify(text)}`)));
-      });
+      const req = request(
+        url,
+        { headers: { accept: 'text/event-stream', 'last-event-id': headerBytes.toString('latin1') } },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            text += chunk;
+            const match = /^id: (.*)$/m.exec(text);
+            if (match) {
+              res.destroy();
+              resolve(match[1]!);
+            }
+          });
+          res.on('end', () => reject(new Error(`no tracked event in ${JSON.stringify(text)}`)));
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -231,7 +244,11 @@ describe('a real EventSource (Chromium)', () => {
 
     for (const [index, id] of ids.entries()) {
       app.append(id, `entry ${index}`);
-      await page.waitForFunction((count) => (window as unknown as { received: string[] }).received.length >= count, index + 1, { timeout: 15_000 });
+      await page.waitForFunction(
+        (count) => (window as unknown as { received: string[] }).received.length >= count,
+        index + 1,
+        { timeout: 15_000 },
+      );
       // The stream ends without `return`: EventSource reconnects by itself, sending Last-Event-ID.
       handler.core.closeAllStreams();
       await app.untilStarted(index + 2);

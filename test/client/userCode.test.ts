@@ -55,27 +55,33 @@ const MODES = ['multiplexed', 'distinct'] as const;
 
 describe.each(MODES)('%s', (mode) => {
   test.each([
-    ['throws', () => {
-      throw new Error('app bug in onError');
-    }],
+    [
+      'throws',
+      () => {
+        throw new Error('app bug in onError');
+      },
+    ],
     ['rejects', () => Promise.reject(new Error('async app bug in onError'))],
-  ] as const)('an onError that %s: the loop keeps its backoff, and resumes once the network is back', async (_how, onError) => {
-    const { server, state, fetch, consoleError } = await setup();
-    const calls = vi.fn(onError);
-    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- an onError that rejects is the case under test
-    const { trpc } = connect(server.url, { mode, fetch, onError: calls });
-    const c = new Collector<{ id: string; data: { n: number } }>();
-    trpc.counter.subscribe({ count: 3 }, c.handlers());
-    await vi.waitFor(() => expect(calls.mock.calls.length).toBeGreaterThanOrEqual(4), { timeout: 10_000 });
-    expectBackoffBetween(state.streamRequestTimes);
-    // One attempt per reported failure: no storm of attempts around the throwing callback.
-    expect(state.streamRequestTimes.length).toBeLessThanOrEqual(calls.mock.calls.length + 1);
-    await vi.waitFor(() => expect(consoleError).toHaveBeenCalled());
-    state.broken = false;
-    await c.until(() => c.completed, 'completion once the network is back', 10_000);
-    expect(c.data.map((d) => d.id)).toEqual(['0', '1', '2']);
-    expect(c.errors).toEqual([]);
-  });
+  ] as const)(
+    'an onError that %s: the loop keeps its backoff, and resumes once the network is back',
+    async (_how, onError) => {
+      const { server, state, fetch, consoleError } = await setup();
+      const calls = vi.fn(onError);
+      // eslint-disable-next-line @typescript-eslint/no-misused-promises -- an onError that rejects is the case under test
+      const { trpc } = connect(server.url, { mode, fetch, onError: calls });
+      const c = new Collector<{ id: string; data: { n: number } }>();
+      trpc.counter.subscribe({ count: 3 }, c.handlers());
+      await vi.waitFor(() => expect(calls.mock.calls.length).toBeGreaterThanOrEqual(4), { timeout: 10_000 });
+      expectBackoffBetween(state.streamRequestTimes);
+      // One attempt per reported failure: no storm of attempts around the throwing callback.
+      expect(state.streamRequestTimes.length).toBeLessThanOrEqual(calls.mock.calls.length + 1);
+      await vi.waitFor(() => expect(consoleError).toHaveBeenCalled(), { timeout: 10_000 });
+      state.broken = false;
+      await c.until(() => c.completed, 'completion once the network is back', 10_000);
+      expect(c.data.map((d) => d.id)).toEqual(['0', '1', '2']);
+      expect(c.errors).toEqual([]);
+    },
+  );
 
   test('onOpen and onClose that throw change nothing', async () => {
     const { server, state, fetch } = await setup();
@@ -97,7 +103,7 @@ describe.each(MODES)('%s', (mode) => {
     await d.untilData(1);
     const opened = onOpen.mock.calls.length;
     server.core.closeAllStreams();
-    await vi.waitFor(() => expect(onOpen.mock.calls.length).toBeGreaterThan(opened));
+    await vi.waitFor(() => expect(onOpen.mock.calls.length).toBeGreaterThan(opened), { timeout: 10_000 });
     expect(onClose).toHaveBeenCalled();
     expect(d.errors).toEqual([]);
   });
@@ -125,7 +131,11 @@ describe.each(MODES)('%s', (mode) => {
       const { server, state, fetch } = await setup();
       state.broken = false;
       let calls = 0;
-      const values = { url: server.url, headers: { authorization: 'Bearer alice' }, connectionParams: { room: 'lobby' } };
+      const values = {
+        url: server.url,
+        headers: { authorization: 'Bearer alice' },
+        connectionParams: { room: 'lobby' },
+      };
       const fn = () => {
         calls++;
         if (calls === 1) throw new Error(`${option} threw`);
@@ -148,10 +158,14 @@ describe.each(MODES)('%s', (mode) => {
   test('a headers function that never settles does not wedge anything: unsubscribe and close still end the subscription', async () => {
     const { server, state, fetch } = await setup();
     state.broken = false;
-    const { sse, trpc } = connect(server.url, { mode, fetch, headers: () => new Promise<Record<string, string>>(() => undefined) });
+    const { sse, trpc } = connect(server.url, {
+      mode,
+      fetch,
+      headers: () => new Promise<Record<string, string>>(() => undefined),
+    });
     const c = new Collector();
     const subscription = trpc.idle.subscribe(undefined, c.handlers());
-    await vi.waitFor(() => expect(sse.connectionState.get().state).toBe('connecting'));
+    await vi.waitFor(() => expect(sse.connectionState.get().state).toBe('connecting'), { timeout: 10_000 });
     subscription.unsubscribe();
     const other = new Collector();
     trpc.idle.subscribe(undefined, other.handlers());
@@ -173,7 +187,7 @@ describe.each(MODES)('%s', (mode) => {
     const c = new Collector<{ id: string; data?: unknown }>();
     // An id the log never issued: the server answers with a reset, then the live events.
     trpc.feed.subscribe({ topic: 'news', lastEventId: 'not-an-id' }, c.handlers());
-    await vi.waitFor(() => expect(onReset).toHaveBeenCalledTimes(1));
+    await vi.waitFor(() => expect(onReset).toHaveBeenCalledTimes(1), { timeout: 10_000 });
     await log.publish('news', 'after');
     await c.untilData(1);
     expect(c.data.map((d) => d.data)).toEqual(['after']);
@@ -191,7 +205,9 @@ async function setupWithLog() {
   const router = t.router({
     feed: t.procedure
       .input(z.object({ topic: z.string(), lastEventId: z.string().nullish() }))
-      .subscription(({ input, signal }) => log.subscribe(input.topic, { lastEventId: input.lastEventId ?? null, signal })),
+      .subscription(({ input, signal }) =>
+        log.subscribe(input.topic, { lastEventId: input.lastEventId ?? null, signal }),
+      ),
   });
   const server = await startNodeServer(router);
   cleanup.push(() => server.close());
@@ -225,19 +241,22 @@ describe('settleUserValue', () => {
 });
 
 describe('per-call retry, through the operation’s context', () => {
-  test.each(MODES)('%s: context.retry false fails that subscription on its first failure; another subscription keeps retrying', async (mode) => {
-    const { server, state, fetch } = await setup();
-    const { trpc } = connect(server.url, { mode, fetch });
-    const once = new Collector();
-    trpc.idle.subscribe(undefined, { ...once.handlers(), context: { retry: false } });
-    const patient = new Collector<{ id: string; data: { n: number } }>();
-    trpc.counter.subscribe({ count: 1 }, patient.handlers());
-    const error = await once.untilError();
-    expect(error.message).toMatch(/fetch failed/);
-    state.broken = false;
-    await patient.until(() => patient.completed, 'the other subscription to complete after retrying', 10_000);
-    expect(once.errors).toHaveLength(1);
-  });
+  test.each(MODES)(
+    '%s: context.retry false fails that subscription on its first failure; another subscription keeps retrying',
+    async (mode) => {
+      const { server, state, fetch } = await setup();
+      const { trpc } = connect(server.url, { mode, fetch });
+      const once = new Collector();
+      trpc.idle.subscribe(undefined, { ...once.handlers(), context: { retry: false } });
+      const patient = new Collector<{ id: string; data: { n: number } }>();
+      trpc.counter.subscribe({ count: 1 }, patient.handlers());
+      const error = await once.untilError();
+      expect(error.message).toMatch(/fetch failed/);
+      state.broken = false;
+      await patient.until(() => patient.completed, 'the other subscription to complete after retrying', 10_000);
+      expect(once.errors).toHaveLength(1);
+    },
+  );
 
   test('context.retry as a function decides for that subscription alone', async () => {
     const { server, state, fetch } = await setup();

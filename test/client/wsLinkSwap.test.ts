@@ -132,7 +132,9 @@ function createAppRouter() {
     add: t.procedure.input(z.object({ a: z.number(), b: z.number() })).mutation(({ input }) => input.a + input.b),
 
     /** `count` tracked values, then the procedure returns. */
-    numbers: t.procedure.input(z.object({ count: z.number().int().max(100) })).subscription(async function* ({ input }) {
+    numbers: t.procedure.input(z.object({ count: z.number().int().max(100) })).subscription(async function* ({
+      input,
+    }) {
       log.start('numbers', input);
       try {
         for (let i = 0; i < input.count; i++) yield tracked(String(i), { n: i });
@@ -228,7 +230,10 @@ interface Arm {
    */
   sharedConnection: boolean;
   serve(router: AppRouter): Promise<AppServer>;
-  connect(server: AppServer, opts: { connectionParams?: Record<string, string> }): {
+  connect(
+    server: AppServer,
+    opts: { connectionParams?: Record<string, string> },
+  ): {
     client: SubscriptionClient;
     link: TRPCLink<AppRouter>;
   };
@@ -272,7 +277,10 @@ const wsArm: Arm = {
 /** `auto` (the default, which settles on multiplexed against this server) or `distinct`. */
 function sseArmFor(mode: 'auto' | 'distinct'): Arm {
   return {
-    name: mode === 'auto' ? 'sseLink + createSSEClient, trpc-sse node server' : 'sseLink + createSSEClient (distinct mode), trpc-sse node server',
+    name:
+      mode === 'auto'
+        ? 'sseLink + createSSEClient, trpc-sse node server'
+        : 'sseLink + createSSEClient (distinct mode), trpc-sse node server',
     sharedConnection: mode === 'auto',
     async serve(router) {
       const server = await startNodeServer(router, { createContext });
@@ -584,7 +592,8 @@ describe.each([wsArm, sseArm, sseDistinctArm])('drop-in details: $name', (arm) =
     // The procedure runs again on the new connection (or stream), from the last id.
     await log.until(() => log.startedCount('journal') >= 2, 'the procedure on the new connection');
     const startedAgain = arm === wsArm ? !wsLinkMovesQuietly : !arm.sharedConnection;
-    if (startedAgain) await c.until(() => c.started >= 2 && c.states.at(-1)?.state === 'pending', 'started again, pending');
+    if (startedAgain)
+      await c.until(() => c.started >= 2 && c.states.at(-1)?.state === 'pending', 'started again, pending');
     append('b');
     await c.untilData(2);
     append('c');

@@ -111,10 +111,7 @@ describe('byte order mark', () => {
   });
 
   it('treats U+FEFF after the stream start as ordinary text', () => {
-    expect(run(['data: a\n\n', '\uFEFFdata: b\n\ndata: \uFEFFc\n\n']).events).toEqual([
-      msg('a'),
-      msg('\uFEFFc'),
-    ]);
+    expect(run(['data: a\n\n', '\uFEFFdata: b\n\ndata: \uFEFFc\n\n']).events).toEqual([msg('a'), msg('\uFEFFc')]);
   });
 });
 

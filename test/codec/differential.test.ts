@@ -57,7 +57,21 @@ const pick = <T>(rnd: Random, items: readonly T[]): T => items[int(rnd, items.le
 const VALUE_CHARS = ['a', 'Z', ' ', ' ', ':', '\0', '€', '😀', '0', '7', '-', '.', '\uFEFF', 'é', '\t'];
 const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 const RETRY_JUNK = ['', ' 5', '5 ', '-1', '+1', '1.5', '1e3', '١٢', '12a', 'a'];
-const UNKNOWN_NAMES = ['foo', 'Data', 'DATA', 'dat', 'datas', 'data ', ' data', 'Event', 'ID', 'retr', '\uFEFFdata', '€', 'x:y'];
+const UNKNOWN_NAMES = [
+  'foo',
+  'Data',
+  'DATA',
+  'dat',
+  'datas',
+  'data ',
+  ' data',
+  'Event',
+  'ID',
+  'retr',
+  '\uFEFFdata',
+  '€',
+  'x:y',
+];
 const NO_COLON_NAMES = ['data', 'event', 'id', 'retry', 'foo', 'Data'];
 // Truncated or stray UTF-8: each becomes U+FFFD, whatever comes next.
 const INVALID_BYTES = [[0xff], [0xc3], [0xe2, 0x82], [0x80], [0xf0, 0x9f, 0x98]];
@@ -280,19 +294,27 @@ function check(seed: number, stats: Stats): void {
     oracle = decodeWithOracle(texts);
     shown = chunks.map((c) => Array.from(c, (b) => b.toString(16).padStart(2, '0')).join(' '));
     const at = (i: number): number => stream.bytes[i] ?? -1;
-    countCuts(chunks, stats, (i) => at(i - 1) === 0x0d && at(i) === 0x0a, (i) => at(i) >= 0x80 && at(i) < 0xc0);
+    countCuts(
+      chunks,
+      stats,
+      (i) => at(i - 1) === 0x0d && at(i) === 0x0a,
+      (i) => at(i) >= 0x80 && at(i) < 0xc0,
+    );
   } else {
     stats.stringStreams++;
     const text = utf8.decode(stream.bytes);
     const chunks = cut(text, randomCuts(rnd, text.length));
     ours = decodeWithOurs(chunks, stream.initialLastEventId);
     const firstNonEmpty = chunks.findIndex((c) => c !== '');
-    oracle = decodeWithOracle(
-      chunks.map((c, i) => (i === firstNonEmpty && c.startsWith('\uFEFF') ? c.slice(1) : c)),
-    );
+    oracle = decodeWithOracle(chunks.map((c, i) => (i === firstNonEmpty && c.startsWith('\uFEFF') ? c.slice(1) : c)));
     shown = chunks;
     const at = (i: number): number => text.charCodeAt(i);
-    countCuts(chunks, stats, (i) => at(i - 1) === 0x0d && at(i) === 0x0a, (i) => at(i) >= 0xdc00 && at(i) < 0xe000);
+    countCuts(
+      chunks,
+      stats,
+      (i) => at(i - 1) === 0x0d && at(i) === 0x0a,
+      (i) => at(i) >= 0xdc00 && at(i) < 0xe000,
+    );
   }
 
   const expectedIds = expectedLastEventIds(stream);
@@ -332,7 +354,10 @@ function countCuts(
  * test of every seed could outlast the per-test timeout while every batch still fits it.
  */
 const BATCH = 10_000;
-const batches = Array.from({ length: Math.ceil(COUNT / BATCH) }, (_, b) => ({ from: b * BATCH, to: Math.min(COUNT, (b + 1) * BATCH) }));
+const batches = Array.from({ length: Math.ceil(COUNT / BATCH) }, (_, b) => ({
+  from: b * BATCH,
+  to: Math.min(COUNT, (b + 1) * BATCH),
+}));
 
 describe('differential test against eventsource-parser', () => {
   const stats: Stats = {

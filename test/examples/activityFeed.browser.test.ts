@@ -29,35 +29,39 @@ describe('on the memory log', () => {
     await app?.close();
   });
 
-  test('"N new" while scrolled down: all of them, once each; a restart: a visible reset and a reload', { timeout: 120_000 }, async () => {
-    const page = await openExamplePage(browser, app.url);
-    await page.page.waitForFunction(() => {
-      const list = document.querySelector('#feed')!;
-      return list.scrollHeight > list.clientHeight + 40;
-    });
-    await page.page.$eval('#feed', (list) => (list.scrollTop = 40));
-    await page.untilText('#feed-new', /^([5-9]|\d\d+) new$/);
-    const held = Number((await page.text('#feed-new')).split(' ')[0]);
-    await page.page.click('#feed-new');
-    const listed = await listedNumbers(page.page, '#feed li');
-    expect(await page.page.isHidden('#feed-new')).toBe(true);
-    expect(listed.length).toBeGreaterThanOrEqual(held);
-    expect(isContiguousDescending(listed)).toBe(true);
-    expect(await page.text('#feed-missing')).toBe('0');
-    expect(await page.text('#feed-duplicates')).toBe('0');
+  test(
+    '"N new" while scrolled down: all of them, once each; a restart: a visible reset and a reload',
+    { timeout: 120_000 },
+    async () => {
+      const page = await openExamplePage(browser, app.url);
+      await page.page.waitForFunction(() => {
+        const list = document.querySelector('#feed')!;
+        return list.scrollHeight > list.clientHeight + 40;
+      });
+      await page.page.$eval('#feed', (list) => (list.scrollTop = 40));
+      await page.untilText('#feed-new', /^([5-9]|\d\d+) new$/);
+      const held = Number((await page.text('#feed-new')).split(' ')[0]);
+      await page.page.click('#feed-new');
+      const listed = await listedNumbers(page.page, '#feed li');
+      expect(await page.page.isHidden('#feed-new')).toBe(true);
+      expect(listed.length).toBeGreaterThanOrEqual(held);
+      expect(isContiguousDescending(listed)).toBe(true);
+      expect(await page.text('#feed-missing')).toBe('0');
+      expect(await page.text('#feed-duplicates')).toBe('0');
 
-    const { port } = app;
-    await app.close();
-    app = await startActivityFeedApp({ port, intervalMs: 100 });
-    await page.untilText('#feed-resets', '1');
-    expect(await page.page.isVisible('#feed-notice')).toBe(true);
-    await page.untilAtLeast('#feed-received', 5);
-    const after = await listedNumbers(page.page, '#feed li');
-    expect(after.at(-1)).toBe(1);
-    expect(isContiguousDescending(after)).toBe(true);
-    expect(page.problems).toEqual([]);
-    await page.page.close();
-  });
+      const { port } = app;
+      await app.close();
+      app = await startActivityFeedApp({ port, intervalMs: 100 });
+      await page.untilText('#feed-resets', '1');
+      expect(await page.page.isVisible('#feed-notice')).toBe(true);
+      await page.untilAtLeast('#feed-received', 5);
+      const after = await listedNumbers(page.page, '#feed li');
+      expect(after.at(-1)).toBe(1);
+      expect(isContiguousDescending(after)).toBe(true);
+      expect(page.problems).toEqual([]);
+      await page.page.close();
+    },
+  );
 });
 
 describe('on the Redis log', () => {
@@ -79,7 +83,10 @@ describe('on the Redis log', () => {
     await app.close();
     const last = (await listedNumbers(page.page, '#feed li'))[0]!;
     app = await startActivityFeedApp({ port, intervalMs: 100, redisUrl: `redis://127.0.0.1:${redis.port}` });
-    await page.page.waitForFunction((n) => Number(document.querySelector('#feed li')?.getAttribute('data-n')) >= n + 10, last);
+    await page.page.waitForFunction(
+      (n) => Number(document.querySelector('#feed li')?.getAttribute('data-n')) >= n + 10,
+      last,
+    );
     const listed = await listedNumbers(page.page, '#feed li');
     expect(listed).toContain(last);
     expect(isContiguousDescending(listed)).toBe(true);

@@ -21,25 +21,29 @@ afterAll(async () => {
   await demo?.close();
 });
 
-test('four widgets, one stream: the panel counts them, the page made one stream request', { timeout: 90_000 }, async () => {
-  const page = await openExamplePage(browser, `${demo.url}?rate=1000`);
-  await page.untilAtLeast('#feed-received', 5);
-  await page.untilAtLeast('#log-lines', 2_000);
-  await page.untilText('#connection-token', '1');
-  // Feed, notifications (and the session), logs, the panel's own: five subscriptions at least.
-  await page.untilAtLeast('#server-subscriptions', 5);
-  expect(await page.text('#state')).toBe('connected');
-  expect(await page.number('#server-streams')).toBe(1);
-  expect(await page.number('#page-streams')).toBe(1);
-  expect(page.streamRequests()).toBe(1);
+test(
+  'four widgets, one stream: the panel counts them, the page made one stream request',
+  { timeout: 90_000 },
+  async () => {
+    const page = await openExamplePage(browser, `${demo.url}?rate=1000`);
+    await page.untilAtLeast('#feed-received', 5);
+    await page.untilAtLeast('#log-lines', 2_000);
+    await page.untilText('#connection-token', '1');
+    // Feed, notifications (and the session), logs, the panel's own: five subscriptions at least.
+    await page.untilAtLeast('#server-subscriptions', 5);
+    expect(await page.text('#state')).toBe('connected');
+    expect(await page.number('#server-streams')).toBe(1);
+    expect(await page.number('#page-streams')).toBe(1);
+    expect(page.streamRequests()).toBe(1);
 
-  await page.page.click('#job-start');
-  await page.untilText('#job-status', /: done$/);
-  expect(await page.page.$eval('#job-bar', (bar) => (bar as HTMLProgressElement).value)).toBe(100);
-  expect(page.streamRequests()).toBe(1);
-  expect(page.problems).toEqual([]);
-  await page.page.close();
-});
+    await page.page.click('#job-start');
+    await page.untilText('#job-status', /: done$/);
+    expect(await page.page.$eval('#job-bar', (bar) => (bar as HTMLProgressElement).value)).toBe(100);
+    expect(page.streamRequests()).toBe(1);
+    expect(page.problems).toEqual([]);
+    await page.page.close();
+  },
+);
 
 test('a narrow screen: nothing sticks out, the placeholders fit', async () => {
   const page = await openExamplePage(browser, `${demo.url}?rate=1000`, { width: 360, height: 740 });
@@ -59,30 +63,34 @@ test('a narrow screen: nothing sticks out, the placeholders fit', async () => {
   await page.page.close();
 });
 
-test('the server restarts with the page open: a visible reset, the feed reloaded, new events shown', { timeout: 120_000 }, async () => {
-  const page = await openExamplePage(browser, `${demo.url}?rate=1000`);
-  await page.untilAtLeast('#feed-received', 5);
-  const before = await listedNumbers(page.page, '#feed li');
-  expect(await page.text('#feed-resets')).toBe('0');
+test(
+  'the server restarts with the page open: a visible reset, the feed reloaded, new events shown',
+  { timeout: 120_000 },
+  async () => {
+    const page = await openExamplePage(browser, `${demo.url}?rate=1000`);
+    await page.untilAtLeast('#feed-received', 5);
+    const before = await listedNumbers(page.page, '#feed li');
+    expect(await page.text('#feed-resets')).toBe('0');
 
-  // Stop the server, start a new one on the same port (a fresh memory log: a new epoch).
-  const { port } = demo;
-  await demo.close();
-  demo = await startDemo({ port, feedIntervalMs: 100, stepMs: 50 });
+    // Stop the server, start a new one on the same port (a fresh memory log: a new epoch).
+    const { port } = demo;
+    await demo.close();
+    demo = await startDemo({ port, feedIntervalMs: 100, stepMs: 50 });
 
-  await page.untilText('#feed-resets', '1');
-  expect(await page.page.isVisible('#feed-notice')).toBe(true);
-  expect(await page.number('#page-resets')).toBeGreaterThanOrEqual(1);
-  // The restarted feed counts from 1 again; the page shows its items, and keeps receiving them.
-  await page.untilAtLeast('#feed-received', 10);
-  await page.untilText('#state', 'connected');
-  const after = await listedNumbers(page.page, '#feed li');
-  expect(after.length).toBeGreaterThanOrEqual(10);
-  expect(isContiguousDescending(after)).toBe(true);
-  expect(after.at(-1)).toBe(1);
-  expect(after).not.toEqual(before.slice(0, after.length));
-  expect(await page.text('#feed-missing')).toBe('0');
-  expect(await page.text('#feed-duplicates')).toBe('0');
-  expect(page.problems).toEqual([]);
-  await page.page.close();
-});
+    await page.untilText('#feed-resets', '1');
+    expect(await page.page.isVisible('#feed-notice')).toBe(true);
+    expect(await page.number('#page-resets')).toBeGreaterThanOrEqual(1);
+    // The restarted feed counts from 1 again; the page shows its items, and keeps receiving them.
+    await page.untilAtLeast('#feed-received', 10);
+    await page.untilText('#state', 'connected');
+    const after = await listedNumbers(page.page, '#feed li');
+    expect(after.length).toBeGreaterThanOrEqual(10);
+    expect(isContiguousDescending(after)).toBe(true);
+    expect(after.at(-1)).toBe(1);
+    expect(after).not.toEqual(before.slice(0, after.length));
+    expect(await page.text('#feed-missing')).toBe('0');
+    expect(await page.text('#feed-duplicates')).toBe('0');
+    expect(page.problems).toEqual([]);
+    await page.page.close();
+  },
+);

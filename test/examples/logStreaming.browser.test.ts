@@ -28,59 +28,67 @@ afterAll(async () => {
  */
 const BUFFERED_BOUND = 48 * 1024 * 1024;
 
-test('lines as Uint8Array chunks, no gap; Pause stops the program, Resume goes on from the next line', { timeout: 120_000 }, async () => {
-  const page = await openExamplePage(browser, `${app.url}?rate=5000`);
-  await page.untilAtLeast('#log-lines', 5_000);
-  expect(await page.number('#log-binary')).toBeGreaterThan(0);
-  expect(await page.text('#log-gaps')).toBe('0');
-  expect(app.sources.running).toBe(1);
+test(
+  'lines as Uint8Array chunks, no gap; Pause stops the program, Resume goes on from the next line',
+  { timeout: 120_000 },
+  async () => {
+    const page = await openExamplePage(browser, `${app.url}?rate=5000`);
+    await page.untilAtLeast('#log-lines', 5_000);
+    expect(await page.number('#log-binary')).toBeGreaterThan(0);
+    expect(await page.text('#log-gaps')).toBe('0');
+    expect(app.sources.running).toBe(1);
 
-  await page.page.click('#log-pause');
-  await expect.poll(() => app.sources.running, { timeout: 30_000 }).toBe(0);
-  const last = await page.number('#log-last');
-  await page.page.click('#log-pause');
-  await page.untilAtLeast('#log-last', last + 2_000);
-  expect(await page.text('#log-gaps')).toBe('0');
-  // The view shows the newest lines, numbered on from where it paused.
-  const shown = (await page.text('#log')).split('\n').map((line) => Number(line.slice(0, 8)));
-  expect(shown.every((n, i) => i === 0 || n === shown[i - 1]! + 1)).toBe(true);
-  expect(page.problems).toEqual([]);
-  await page.page.close();
-});
+    await page.page.click('#log-pause');
+    await expect.poll(() => app.sources.running, { timeout: 30_000 }).toBe(0);
+    const last = await page.number('#log-last');
+    await page.page.click('#log-pause');
+    await page.untilAtLeast('#log-last', last + 2_000);
+    expect(await page.text('#log-gaps')).toBe('0');
+    // The view shows the newest lines, numbered on from where it paused.
+    const shown = (await page.text('#log')).split('\n').map((line) => Number(line.slice(0, 8)));
+    expect(shown.every((n, i) => i === 0 || n === shown[i - 1]! + 1)).toBe(true);
+    expect(page.problems).toEqual([]);
+    await page.page.close();
+  },
+);
 
-test('a page that stops reading stops the program: what the server read stays bounded', { timeout: 180_000 }, async () => {
-  const page = await openExamplePage(browser, `${app.url}?rate=20000`);
-  await page.untilAtLeast('#log-lines', 20_000);
-  // As fast as the page reads.
-  await page.page.selectOption('#log-rate', '0');
-  // The program at 20,000 lines/s has stopped; the unbounded one runs alone.
-  await expect.poll(() => app.sources.running, { timeout: 30_000 }).toBe(1);
-  await page.untilAtLeast('#log-lines', 200_000);
-  const readBefore = app.sources.bytesRead;
-  const cdp = await page.page.context().newCDPSession(page.page);
-  await cdp.send('Debugger.enable');
-  await cdp.send('Debugger.pause');
+test(
+  'a page that stops reading stops the program: what the server read stays bounded',
+  { timeout: 180_000 },
+  async () => {
+    const page = await openExamplePage(browser, `${app.url}?rate=20000`);
+    await page.untilAtLeast('#log-lines', 20_000);
+    // As fast as the page reads.
+    await page.page.selectOption('#log-rate', '0');
+    // The program at 20,000 lines/s has stopped; the unbounded one runs alone.
+    await expect.poll(() => app.sources.running, { timeout: 30_000 }).toBe(1);
+    await page.untilAtLeast('#log-lines', 200_000);
+    const readBefore = app.sources.bytesRead;
+    const cdp = await page.page.context().newCDPSession(page.page);
+    await cdp.send('Debugger.enable');
+    await cdp.send('Debugger.pause');
 
-  // The program stops once the buffers in between are full: the count stops moving.
-  let previous = -1;
-  await expect
-    .poll(
-      () => {
-        const now = app.sources.bytesRead;
-        const stopped = now === previous;
-        previous = now;
-        return stopped;
-      },
-      { timeout: 120_000, interval: 1_000 },
-    )
-    .toBe(true);
-  expect(app.sources.bytesRead - readBefore).toBeLessThan(BUFFERED_BOUND);
-  // Stopped by backpressure, not ended.
-  expect(app.sources.running).toBe(1);
+    // The program stops once the buffers in between are full: the count stops moving.
+    let previous = -1;
+    await expect
+      .poll(
+        () => {
+          const now = app.sources.bytesRead;
+          const stopped = now === previous;
+          previous = now;
+          return stopped;
+        },
+        { timeout: 120_000, interval: 1_000 },
+      )
+      .toBe(true);
+    expect(app.sources.bytesRead - readBefore).toBeLessThan(BUFFERED_BOUND);
+    // Stopped by backpressure, not ended.
+    expect(app.sources.running).toBe(1);
 
-  await cdp.send('Debugger.resume');
-  const lines = await page.number('#log-lines');
-  await page.untilAtLeast('#log-lines', lines + 100_000);
-  expect(await page.text('#log-gaps')).toBe('0');
-  await page.page.close();
-});
+    await cdp.send('Debugger.resume');
+    const lines = await page.number('#log-lines');
+    await page.untilAtLeast('#log-lines', lines + 100_000);
+    expect(await page.text('#log-gaps')).toBe('0');
+    await page.page.close();
+  },
+);

@@ -58,7 +58,9 @@ async function serverTick(): Promise<number> {
 
 /** The ticks the page lists, newest first: their number, and the sequence of their tracked id. */
 async function listedTicks(): Promise<Array<{ n: number; seq: number }>> {
-  const items = await page.$$eval('#ticks li', (lis) => lis.map((li) => ({ n: li.getAttribute('data-n'), id: li.getAttribute('data-id') })));
+  const items = await page.$$eval('#ticks li', (lis) =>
+    lis.map((li) => ({ n: li.getAttribute('data-n'), id: li.getAttribute('data-id') })),
+  );
   return items.map(({ n, id }) => ({ n: Number(n), seq: Number(/-(\d+)$/.exec(id ?? '')?.[1]) }));
 }
 
@@ -101,7 +103,9 @@ test(
     });
     await page.goto(`http://127.0.0.1:${proxy.port}/`);
     await page.waitForFunction(
-      () => Number(document.querySelector('#received')?.textContent) >= 5 && document.querySelector('#messages-status')?.textContent === 'live',
+      () =>
+        Number(document.querySelector('#received')?.textContent) >= 5 &&
+        document.querySelector('#messages-status')?.textContent === 'live',
     );
     expect(await page.textContent('#state')).toBe('connected');
     expect(await page.textContent('#mode')).toBe('multiplexed');
@@ -129,7 +133,9 @@ test(
     proxy.blocked = false;
     const backAt = await serverTick();
     await page.waitForFunction(
-      (n) => Number(document.querySelector('#ticks li')?.getAttribute('data-n')) >= n && document.querySelector('#state')?.textContent === 'connected',
+      (n) =>
+        Number(document.querySelector('#ticks li')?.getAttribute('data-n')) >= n &&
+        document.querySelector('#state')?.textContent === 'connected',
       backAt + 5,
       { timeout: 60_000 },
     );
@@ -146,7 +152,9 @@ test(
     expect(sequences.every(Number.isSafeInteger)).toBe(true);
     expect(sequences).toEqual(contiguousFrom(sequences));
     expect(await page.textContent('#mode')).toBe('multiplexed');
-    await expect.poll(() => app.stats(), { timeout: 20_000 }).toEqual({ openStreams: 1, connections: 1, progressStreams: 0 });
+    await expect
+      .poll(() => app.stats(), { timeout: 20_000 })
+      .toEqual({ openStreams: 1, connections: 1, progressStreams: 0 });
   },
 );
 
@@ -160,7 +168,11 @@ test(
     progressPage.on('request', (request) => {
       const { pathname } = new URL(request.url());
       if (pathname.startsWith('/api/stream')) {
-        streamRequests.push(request.headerValue('last-event-id').then((lastEventId) => ({ path: `${request.method()} ${pathname}`, lastEventId })));
+        streamRequests.push(
+          request
+            .headerValue('last-event-id')
+            .then((lastEventId) => ({ path: `${request.method()} ${pathname}`, lastEventId })),
+        );
       }
     });
     const percent = () => progressPage.textContent('#progress-percent');
@@ -178,7 +190,9 @@ test(
     // The network drops mid-job: the page says it is reconnecting, and the server's stream ends.
     proxy.blocked = true;
     proxy.cutAll();
-    await progressPage.waitForFunction(() => document.querySelector('#progress-state')?.textContent === 'reconnecting…');
+    await progressPage.waitForFunction(
+      () => document.querySelector('#progress-state')?.textContent === 'reconnecting…',
+    );
     await expect.poll(async () => (await app.stats()).progressStreams, { timeout: 20_000 }).toBe(0);
     const heard = await listedSteps();
     expect(heard).toEqual(heard.map((_, i) => i + 1));
@@ -186,7 +200,11 @@ test(
     expect(await percent()).toBe(`${Math.round((heard.length / PROGRESS_STEPS) * 100)} %`);
 
     proxy.blocked = false;
-    await progressPage.waitForFunction(() => document.querySelector('#progress-state')?.textContent === 'done', undefined, { timeout: 60_000 });
+    await progressPage.waitForFunction(
+      () => document.querySelector('#progress-state')?.textContent === 'done',
+      undefined,
+      { timeout: 60_000 },
+    );
 
     // What a person sees: a full bar, and every step once, in order, across the drop.
     expect(await percent()).toBe('100 %');
@@ -200,38 +218,48 @@ test(
     expect(new Set(requests.map((request) => request.path))).toEqual(new Set(['GET /api/stream/progress']));
     expect(requests[0]!.lastEventId).toBeNull();
     expect(requests.length).toBeGreaterThan(1);
-    expect(requests.slice(1).map((request) => request.lastEventId)).toEqual(requests.slice(1).map(() => String(heard.at(-1))));
+    expect(requests.slice(1).map((request) => request.lastEventId)).toEqual(
+      requests.slice(1).map(() => String(heard.at(-1))),
+    );
     // The finished job holds no stream.
     await expect.poll(async () => (await app.stats()).progressStreams, { timeout: 20_000 }).toBe(0);
     await progressPage.close();
 
     // The live page lost its stream in the same drop; it is back before the next test.
-    await page.waitForFunction(() => document.querySelector('#state')?.textContent === 'connected', undefined, { timeout: 60_000 });
+    await page.waitForFunction(() => document.querySelector('#state')?.textContent === 'connected', undefined, {
+      timeout: 60_000,
+    });
   },
 );
 
-test('SIGTERM with the pages open and a job mid-stream: next start exits, and the job is left resumable', { timeout: 120_000 }, async () => {
-  expect(await page.textContent('#state')).toBe('connected');
-  const progressPage = await browser.newPage();
-  await progressPage.goto(`http://127.0.0.1:${proxy.port}/progress`);
-  await progressPage.click('#progress-start');
-  await progressPage.waitForFunction(() => document.querySelectorAll('#progress-steps li').length >= 1);
-  expect((await app.stats()).progressStreams).toBe(1);
+test(
+  'SIGTERM with the pages open and a job mid-stream: next start exits, and the job is left resumable',
+  { timeout: 120_000 },
+  async () => {
+    expect(await page.textContent('#state')).toBe('connected');
+    const progressPage = await browser.newPage();
+    await progressPage.goto(`http://127.0.0.1:${proxy.port}/progress`);
+    await progressPage.click('#progress-start');
+    await progressPage.waitForFunction(() => document.querySelectorAll('#progress-steps li').length >= 1);
+    expect((await app.stats()).progressStreams).toBe(1);
 
-  app.child.kill('SIGTERM');
-  const exit = await app.exited;
-  // Next.js exits with 128 + 15 once its listener has closed.
-  expect(exit).toEqual({ code: 143, signal: null });
-  // The page lost its server and says so; nothing it had received was repeated on the way.
-  await page.waitForFunction(() => document.querySelector('#state')?.textContent === 'connecting');
-  expect(await counter('missing')).toBe(0);
-  expect(await counter('duplicates')).toBe(0);
-  // The drain ended the job's stream too, rather than waiting for the job: its page is
-  // reconnecting (to the next server), part way through, every step so far shown once.
-  await progressPage.waitForFunction(() => ['reconnecting…', 'done'].includes(document.querySelector('#progress-state')?.textContent ?? ''));
-  expect(await progressPage.textContent('#progress-state')).toBe('reconnecting…');
-  const shown = await progressSteps(progressPage);
-  expect(shown.length).toBeLessThan(PROGRESS_STEPS);
-  expect(shown).toEqual(shown.map((_, i) => i + 1));
-  await progressPage.close();
-});
+    app.child.kill('SIGTERM');
+    const exit = await app.exited;
+    // Next.js exits with 128 + 15 once its listener has closed.
+    expect(exit).toEqual({ code: 143, signal: null });
+    // The page lost its server and says so; nothing it had received was repeated on the way.
+    await page.waitForFunction(() => document.querySelector('#state')?.textContent === 'connecting');
+    expect(await counter('missing')).toBe(0);
+    expect(await counter('duplicates')).toBe(0);
+    // The drain ended the job's stream too, rather than waiting for the job: its page is
+    // reconnecting (to the next server), part way through, every step so far shown once.
+    await progressPage.waitForFunction(() =>
+      ['reconnecting…', 'done'].includes(document.querySelector('#progress-state')?.textContent ?? ''),
+    );
+    expect(await progressPage.textContent('#progress-state')).toBe('reconnecting…');
+    const shown = await progressSteps(progressPage);
+    expect(shown.length).toBeLessThan(PROGRESS_STEPS);
+    expect(shown).toEqual(shown.map((_, i) => i + 1));
+    await progressPage.close();
+  },
+);

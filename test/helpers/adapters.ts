@@ -131,7 +131,16 @@ function streamFromResponse(response: Response, cancel: () => void): RawStream {
       queue.end(error);
     }
   })();
-  return { status: response.status, headers, next: queue.next, text: queue.text, cancel: () => { cancel(); void reader?.cancel().catch(() => undefined); } };
+  return {
+    status: response.status,
+    headers,
+    next: queue.next,
+    text: queue.text,
+    cancel: () => {
+      cancel();
+      void reader?.cancel().catch(() => undefined);
+    },
+  };
 }
 
 /** Our Node handler at `/trpc`, with the test context. */
@@ -139,7 +148,8 @@ function testNodeHandler(router: AnyTRPCRouter, extra: Partial<SSEServerOptions<
   return createSSEHandler({
     router,
     basePath: '/trpc',
-    createContext: ({ req, info }) => contextFromHeaders((n) => (req.headers[n] as string | undefined) ?? null, info.connectionParams),
+    createContext: ({ req, info }) =>
+      contextFromHeaders((n) => (req.headers[n] as string | undefined) ?? null, info.connectionParams),
     ...extra,
   });
 }
@@ -199,7 +209,10 @@ function http2Adapter(name: string, tls: boolean): AdapterUnderTest {
       const handler = testNodeHandler(router, extra);
       const certificate = tls ? selfSignedCertificate() : undefined;
       const server = certificate
-        ? http2.createSecureServer({ key: certificate.key, cert: certificate.cert }, (req, res) => void handler(req, res))
+        ? http2.createSecureServer(
+            { key: certificate.key, cert: certificate.cert },
+            (req, res) => void handler(req, res),
+          )
         : http2.createServer((req, res) => void handler(req, res));
       const sessions = new Set<http2.ServerHttp2Session>();
       server.on('session', (session) => {
@@ -208,7 +221,10 @@ function http2Adapter(name: string, tls: boolean): AdapterUnderTest {
       });
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       const port = (server.address() as AddressInfo).port;
-      const client = http2.connect(`${tls ? 'https' : 'http'}://127.0.0.1:${port}`, certificate ? { ca: certificate.cert } : {});
+      const client = http2.connect(
+        `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+        certificate ? { ca: certificate.cert } : {},
+      );
       return {
         core: handler.core,
         request: (path, init = {}) =>

@@ -44,7 +44,11 @@ export class Collector<T = unknown> {
         reject,
         timer: setTimeout(() => {
           this.#waiters.delete(waiter);
-          reject(new Error(`Timed out waiting for ${what}; have ${this.data.length} data, states ${this.states.map((s) => s.state).join('>')}, errors ${this.errors.map((e) => e.message).join('; ')}`));
+          reject(
+            new Error(
+              `Timed out waiting for ${what}; have ${this.data.length} data, states ${this.states.map((s) => s.state).join('>')}, errors ${this.errors.map((e) => e.message).join('; ')}`,
+            ),
+          );
         }, timeoutMs),
       };
       this.#waiters.add(waiter);

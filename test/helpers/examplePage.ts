@@ -17,7 +17,11 @@ export interface ExamplePage {
   untilText(selector: string, expected: string | RegExp, timeout?: number): Promise<void>;
 }
 
-export async function openExamplePage(browser: Browser, url: string, viewport = { width: 1280, height: 900 }): Promise<ExamplePage> {
+export async function openExamplePage(
+  browser: Browser,
+  url: string,
+  viewport = { width: 1280, height: 900 },
+): Promise<ExamplePage> {
   const page = await browser.newPage({ viewport });
   const problems: string[] = [];
   let streams = 0;

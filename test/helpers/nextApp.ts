@@ -43,7 +43,8 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv = appEnv())
 
 function installKey(): string {
   const hash = createHash('sha256');
-  for (const file of ['package.json', 'package-lock.json', 'trpc-sse.tgz']) hash.update(readFileSync(join(NEXT_APP_DIR, file)));
+  for (const file of ['package.json', 'package-lock.json', 'trpc-sse.tgz'])
+    hash.update(readFileSync(join(NEXT_APP_DIR, file)));
   return hash.digest('hex');
 }
 
@@ -52,7 +53,9 @@ function installKey(): string {
  * example's dependencies when they are missing or out of date. Returns what it did.
  */
 export async function installNextApp(): Promise<{ packed: boolean; installed: boolean }> {
-  const packed = (await run(process.execPath, [join(NEXT_APP_DIR, 'scripts', 'pack-library.mjs')], process.env)).includes('packed');
+  const packed = (
+    await run(process.execPath, [join(NEXT_APP_DIR, 'scripts', 'pack-library.mjs')], process.env)
+  ).includes('packed');
   const current =
     existsSync(INSTALL_STAMP) &&
     existsSync(NEXT_BIN) &&
@@ -124,7 +127,9 @@ export async function startNextApp(env: Record<string, string> = {}): Promise<Ne
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
-    void exited.then(({ code, signal }) => reject(new Error(`next start exited (${signal ?? code}) before it was ready:\n${output}`)));
+    void exited.then(({ code, signal }) =>
+      reject(new Error(`next start exited (${signal ?? code}) before it was ready:\n${output}`)),
+    );
   });
   await ready;
   const url = `http://127.0.0.1:${port}`;

@@ -48,11 +48,19 @@ export function createTestRouter(opts: { transformer?: boolean } = {}) {
   });
 
   const router = t.router({
-    hello: t.procedure.input(z.object({ name: z.string() }).optional()).query(({ input }) => `hello ${input?.name ?? 'world'}`),
+    hello: t.procedure
+      .input(z.object({ name: z.string() }).optional())
+      .query(({ input }) => `hello ${input?.name ?? 'world'}`),
     echo: t.procedure.input(z.object({ text: z.string() })).mutation(({ input }) => input.text),
     /** `count` tracked numbers from after `lastEventId`, one per `intervalMs`, then returns. */
     counter: t.procedure
-      .input(z.object({ count: z.number().int().max(100_000), intervalMs: z.number().default(0), lastEventId: z.string().nullish() }))
+      .input(
+        z.object({
+          count: z.number().int().max(100_000),
+          intervalMs: z.number().default(0),
+          lastEventId: z.string().nullish(),
+        }),
+      )
       .subscription(async function* ({ input, signal }) {
         probe.start(input);
         try {
@@ -81,7 +89,10 @@ export function createTestRouter(opts: { transformer?: boolean } = {}) {
       }
     }),
     /** Live feed of `feed.emit('item', value)`, each tracked with the value's `id`. */
-    live: t.procedure.input(z.object({ lastEventId: z.string().nullish() }).optional()).subscription(async function* ({ input, signal }) {
+    live: t.procedure.input(z.object({ lastEventId: z.string().nullish() }).optional()).subscription(async function* ({
+      input,
+      signal,
+    }) {
       probe.start(input);
       try {
         for await (const [item] of on(feed, 'item', signal ? { signal } : {})) {
@@ -105,32 +116,32 @@ export function createTestRouter(opts: { transformer?: boolean } = {}) {
      * An append-only journal (`journal.push(text)` via `feed.emit('append', text)`): replays
      * every entry after `lastEventId`, then goes live — the shape resumable procedures have.
      */
-    journal: t.procedure.input(z.object({ lastEventId: z.string().nullish() }).optional()).subscription(async function* ({ input, signal }) {
-      probe.start(input);
-      try {
-        // Listen before reading history, so nothing appended in between is missed.
-        const live = on(feed, 'appended', signal ? { signal } : {});
-        let next = input?.lastEventId ? Number(input.lastEventId) + 1 : 0;
-        while (next < journal.length) {
-          yield tracked(String(next), journal[next]!);
-          next++;
-        }
-        for await (const [index] of live) {
-          if ((index as number) < next) continue;
-          yield tracked(String(index), journal[index as number]!);
-          next = (index as number) + 1;
-        }
-      } finally {
-        probe.finish();
-      }
-    }),
-    strict: t.procedure
-      .input(z.object({ room: z.string() }).strict())
-      .subscription(async function* ({ input }) {
+    journal: t.procedure
+      .input(z.object({ lastEventId: z.string().nullish() }).optional())
+      .subscription(async function* ({ input, signal }) {
         probe.start(input);
-        yield tracked('1', input.room);
-        yield tracked('2', input.room);
+        try {
+          // Listen before reading history, so nothing appended in between is missed.
+          const live = on(feed, 'appended', signal ? { signal } : {});
+          let next = input?.lastEventId ? Number(input.lastEventId) + 1 : 0;
+          while (next < journal.length) {
+            yield tracked(String(next), journal[next]!);
+            next++;
+          }
+          for await (const [index] of live) {
+            if ((index as number) < next) continue;
+            yield tracked(String(index), journal[index as number]!);
+            next = (index as number) + 1;
+          }
+        } finally {
+          probe.finish();
+        }
       }),
+    strict: t.procedure.input(z.object({ room: z.string() }).strict()).subscription(async function* ({ input }) {
+      probe.start(input);
+      yield tracked('1', input.room);
+      yield tracked('2', input.room);
+    }),
     voidInput: t.procedure.input(z.void()).subscription(async function* () {
       probe.start(undefined);
       yield tracked('1', 'v');
@@ -172,7 +183,10 @@ export type TestRouter = ReturnType<typeof createTestRouter>['router'];
 /** How often {@link testContext} ran in this process (createContext once per connection is tested). */
 export const contextCalls = { count: 0 };
 
-export function testContext(headers: { get(name: string): string | null }, connectionParams: Record<string, string> | null): TestContext {
+export function testContext(
+  headers: { get(name: string): string | null },
+  connectionParams: Record<string, string> | null,
+): TestContext {
   contextCalls.count++;
   const auth = headers.get('authorization');
   const user = auth?.startsWith('Bearer ') ? auth.slice(7) : (connectionParams?.['user'] ?? null);

@@ -43,7 +43,10 @@ export async function startNodeServer<TRouter extends AnyTRPCRouter>(
     router,
     basePath: '/trpc',
     createContext: ({ req, info }) =>
-      testContext({ get: (n) => (req.headers[n] as string | undefined) ?? null }, info.connectionParams as Record<string, string> | null) as never,
+      testContext(
+        { get: (n) => (req.headers[n] as string | undefined) ?? null },
+        info.connectionParams as Record<string, string> | null,
+      ) as never,
     ...extra,
   });
   const server = createServer((req, res) => void handler(req, res));

@@ -131,7 +131,9 @@ export function createStockRouter(
   const sse = opts.sse ?? STOCK_SSE_CONFIG;
   // Typed as the transformer-less variant either way; only the runtime differs (clients here are untyped).
   const t = opts.transformer
-    ? (kit.initTRPC.context<StockContext>().create({ sse, transformer: superjson }) as unknown as ReturnType<typeof plainT>)
+    ? (kit.initTRPC.context<StockContext>().create({ sse, transformer: superjson }) as unknown as ReturnType<
+        typeof plainT
+      >)
     : plainT();
   function plainT() {
     return kit.initTRPC.context<StockContext>().create({ sse });
@@ -167,7 +169,9 @@ export function createStockRouter(
     plain: t.procedure.input(z.number().int().max(1000)).subscription(async function* ({ input }) {
       for (let i = 0; i < input; i++) yield i;
     }),
-    failing: t.procedure.input(z.object({ after: z.number().int().max(100) })).subscription(async function* ({ input }) {
+    failing: t.procedure.input(z.object({ after: z.number().int().max(100) })).subscription(async function* ({
+      input,
+    }) {
       for (let i = 0; i < input.after; i++) yield i;
       throw new kit.TRPCError({ code: 'FORBIDDEN', message: 'failed with FORBIDDEN' });
     }),
@@ -216,7 +220,9 @@ function stockCreateContext(
   authorization: string | null,
   info: { connectionParams: Record<string, string> | null; calls: ReadonlyArray<{ path: string }> },
 ): StockContext {
-  const user = authorization?.startsWith('Bearer ') ? authorization.slice(7) : (info.connectionParams?.['user'] ?? null);
+  const user = authorization?.startsWith('Bearer ')
+    ? authorization.slice(7)
+    : (info.connectionParams?.['user'] ?? null);
   if (!user && info.calls.some((call) => call.path === 'secret')) {
     throw new kit.TRPCError({ code: 'UNAUTHORIZED', message: 'Sign in first' });
   }
@@ -404,7 +410,13 @@ export function eventSourceInit(
             },
           })
         : null;
-      return { body, url: response.url, status: response.status, redirected: response.redirected, headers: response.headers };
+      return {
+        body,
+        url: response.url,
+        status: response.status,
+        redirected: response.redirected,
+        headers: response.headers,
+      };
     },
   };
 }

@@ -127,7 +127,13 @@ describe.each(clientKits)('stock httpSubscriptionLink of $name ($version)', (kit
     test.each([
       { what: 'an unknown path', path: 'nope.missing', input: undefined, code: 'NOT_FOUND', message: /nope\.missing/ },
       { what: 'bad input', path: 'counter', input: { count: 'three' }, code: 'BAD_REQUEST', message: /count/ },
-      { what: 'no credentials for a protected procedure', path: 'secret', input: undefined, code: 'UNAUTHORIZED', message: /Sign in first/ },
+      {
+        what: 'no credentials for a protected procedure',
+        path: 'secret',
+        input: undefined,
+        code: 'UNAUTHORIZED',
+        message: /Sign in first/,
+      },
     ])('$what fails with a typed $code error', async ({ path, input, code, message }) => {
       const { c } = subscribe(path, input);
       const error = await c.untilError(WAIT_MS);
@@ -182,8 +188,17 @@ describe.each(clientKits)('stock httpSubscriptionLink of $name ($version)', (kit
 
       for (const id of ['a4', 'a5']) feed.emit('item', { id, text: `text ${id}` });
       await c.untilData(5, WAIT_MS);
-      expect((c.data as Array<Tracked<{ id: string; text: string }>>).map((d) => d.id)).toEqual(['a1', 'a2', 'a3', 'a4', 'a5']);
-      expect((c.data as Array<Tracked<{ id: string; text: string }>>)[4]).toEqual({ id: 'a5', data: { id: 'a5', text: 'text a5' } });
+      expect((c.data as Array<Tracked<{ id: string; text: string }>>).map((d) => d.id)).toEqual([
+        'a1',
+        'a2',
+        'a3',
+        'a4',
+        'a5',
+      ]);
+      expect((c.data as Array<Tracked<{ id: string; text: string }>>)[4]).toEqual({
+        id: 'a5',
+        data: { id: 'a5', text: 'text a5' },
+      });
       expect(c.errors).toEqual([]);
       expect(c.completed).toBe(false);
     });
@@ -329,82 +344,96 @@ describe.each(serverKinds)('resume edge cases on our $name (raw GET with Last-Ev
 
   test('a procedure that accepts `lastEventId` gets it from the Last-Event-ID header', async () => {
     const started = within(setup.probe.next('started'), '`counter` to start');
-    const { events } = await readWholeStream(`${server.url}/counter${inputQuery({ count: 4 })}`, { 'last-event-id': '1' });
+    const { events } = await readWholeStream(`${server.url}/counter${inputQuery({ count: 4 })}`, {
+      'last-event-id': '1',
+    });
     expect(await started).toEqual({ count: 4, intervalMs: 0, lastEventId: '1' });
     expect(events.filter((e) => e.event === undefined).map((e) => e.id)).toEqual(['2', '3']);
     expect(events.at(-1)?.event).toBe('return');
   });
 });
 
-describe.each(clientKits)('stock httpSubscriptionLink of $name with superjson, against our node:http handler', (kit) => {
-  let server: RunningServer;
-  const subscriptions: Unsubscribable[] = [];
+describe.each(clientKits)(
+  'stock httpSubscriptionLink of $name with superjson, against our node:http handler',
+  (kit) => {
+    let server: RunningServer;
+    const subscriptions: Unsubscribable[] = [];
 
-  beforeAll(async () => {
-    server = await startNodeServer(createTestRouter({ transformer: true }).router);
-  });
-  afterEach(() => {
-    for (const subscription of subscriptions.splice(0)) subscription.unsubscribe();
-  });
-  afterAll(() => server.close());
-
-  function subscribe(path: string, input: unknown) {
-    const client = kit.createTRPCUntypedClient<AnyTRPCRouter>({
-      links: [
-        kit.httpSubscriptionLink<AnyTRPCRouter, typeof EventSource>({
-          url: server.url,
-          EventSource,
-          eventSourceOptions: eventSourceInit(),
-          transformer: superjson,
-        }),
-      ],
+    beforeAll(async () => {
+      server = await startNodeServer(createTestRouter({ transformer: true }).router);
     });
-    const c = new Collector();
-    subscriptions.push(client.subscription(path, input, c.handlers()));
-    return c;
-  }
+    afterEach(() => {
+      for (const subscription of subscriptions.splice(0)) subscription.unsubscribe();
+    });
+    afterAll(() => server.close());
 
-  test('tracked ids survive the transformer', async () => {
-    const c = subscribe('counter', { count: 2 });
-    await c.until(() => c.completed, 'completion', WAIT_MS);
-    expect(c.data).toEqual([
-      { id: '0', data: { n: 0 } },
-      { id: '1', data: { n: 1 } },
-    ]);
-  });
-
-  test.each([
-    { path: 'nope', input: undefined, code: 'NOT_FOUND', message: /nope/ },
-    { path: 'counter', input: { count: 'three' }, code: 'BAD_REQUEST', message: /count/ },
-  ])('a failure on `$path` arrives as a typed $code error through the transformer', async ({ path, input, code, message }) => {
-    const c = subscribe(path, input);
-    const error = await c.untilError(WAIT_MS);
-    expect(kit.isTRPCClientError(error)).toBe(true);
-    expect(error.data?.code).toBe(code);
-    expect(error.message).toMatch(message);
-  });
-
-  test('a stock client unsubscribing stops our procedure', async () => {
-    const setup = createTestRouter();
-    const local = await startNodeServer(setup.router);
-    try {
+    function subscribe(path: string, input: unknown) {
       const client = kit.createTRPCUntypedClient<AnyTRPCRouter>({
-        links: [kit.httpSubscriptionLink<AnyTRPCRouter, typeof EventSource>({ url: local.url, EventSource, eventSourceOptions: eventSourceInit() })],
+        links: [
+          kit.httpSubscriptionLink<AnyTRPCRouter, typeof EventSource>({
+            url: server.url,
+            EventSource,
+            eventSourceOptions: eventSourceInit(),
+            transformer: superjson,
+          }),
+        ],
       });
       const c = new Collector();
-      const started = within(setup.probe.next('started'), '`idle` to start');
-      const finished = within(setup.probe.next('finished'), '`idle` to finish');
-      const subscription = client.subscription('idle', undefined, c.handlers());
-      await started;
-      await c.untilData(1, WAIT_MS);
-      subscription.unsubscribe();
-      await finished;
-      expect(local.core.openStreams).toBe(0);
-    } finally {
-      await local.close();
+      subscriptions.push(client.subscription(path, input, c.handlers()));
+      return c;
     }
-  });
-});
+
+    test('tracked ids survive the transformer', async () => {
+      const c = subscribe('counter', { count: 2 });
+      await c.until(() => c.completed, 'completion', WAIT_MS);
+      expect(c.data).toEqual([
+        { id: '0', data: { n: 0 } },
+        { id: '1', data: { n: 1 } },
+      ]);
+    });
+
+    test.each([
+      { path: 'nope', input: undefined, code: 'NOT_FOUND', message: /nope/ },
+      { path: 'counter', input: { count: 'three' }, code: 'BAD_REQUEST', message: /count/ },
+    ])(
+      'a failure on `$path` arrives as a typed $code error through the transformer',
+      async ({ path, input, code, message }) => {
+        const c = subscribe(path, input);
+        const error = await c.untilError(WAIT_MS);
+        expect(kit.isTRPCClientError(error)).toBe(true);
+        expect(error.data?.code).toBe(code);
+        expect(error.message).toMatch(message);
+      },
+    );
+
+    test('a stock client unsubscribing stops our procedure', async () => {
+      const setup = createTestRouter();
+      const local = await startNodeServer(setup.router);
+      try {
+        const client = kit.createTRPCUntypedClient<AnyTRPCRouter>({
+          links: [
+            kit.httpSubscriptionLink<AnyTRPCRouter, typeof EventSource>({
+              url: local.url,
+              EventSource,
+              eventSourceOptions: eventSourceInit(),
+            }),
+          ],
+        });
+        const c = new Collector();
+        const started = within(setup.probe.next('started'), '`idle` to start');
+        const finished = within(setup.probe.next('finished'), '`idle` to finish');
+        const subscription = client.subscription('idle', undefined, c.handlers());
+        await started;
+        await c.untilData(1, WAIT_MS);
+        subscription.unsubscribe();
+        await finished;
+        expect(local.core.openStreams).toBe(0);
+      } finally {
+        await local.close();
+      }
+    });
+  },
+);
 
 /**
  * One router of the pinned release, served both by tRPC's own standalone adapter and by ours:
@@ -412,7 +441,9 @@ describe.each(clientKits)('stock httpSubscriptionLink of $name with superjson, a
  */
 function createParityRouter(transformer: boolean) {
   const plain = () => initTRPC.create({ isDev: false });
-  const t = transformer ? (initTRPC.create({ transformer: superjson, isDev: false }) as unknown as ReturnType<typeof plain>) : plain();
+  const t = transformer
+    ? (initTRPC.create({ transformer: superjson, isDev: false }) as unknown as ReturnType<typeof plain>)
+    : plain();
   return t.router({
     values: t.procedure.subscription(async function* () {
       yield tracked('1', { at: new Date(0), bytes: new Uint8Array([0, 7, 14]), text: 'line\nbreak "quoted" é' });

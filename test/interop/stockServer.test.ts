@@ -147,7 +147,13 @@ describe.each(serverKits)('our sseLink against stock $name ($version)', (kit) =>
         const onError = vi.fn();
         const { client, requests, subscribe: sub } = newClient(ctx.stock, { ...option, onError, ...opts });
         const c = sub(path, input);
-        return { c, requests, client, onError, streams: () => distinctStreams(ctx.stock.url, mode, client, requests, path) };
+        return {
+          c,
+          requests,
+          client,
+          onError,
+          streams: () => distinctStreams(ctx.stock.url, mode, client, requests, path),
+        };
       }
 
       test('receives tracked events with their ids, then completes', async () => {
@@ -170,9 +176,21 @@ describe.each(serverKits)('our sseLink against stock $name ($version)', (kit) =>
 
       test.each([
         // The stock server answers this one with a JSON error body and HTTP 404, not a stream.
-        { what: 'an unknown path', path: 'nope.missing', input: undefined, code: 'NOT_FOUND', message: /nope\.missing/ },
+        {
+          what: 'an unknown path',
+          path: 'nope.missing',
+          input: undefined,
+          code: 'NOT_FOUND',
+          message: /nope\.missing/,
+        },
         { what: 'bad input', path: 'counter', input: { count: 'three' }, code: 'BAD_REQUEST', message: /count/ },
-        { what: 'createContext throwing', path: 'secret', input: undefined, code: 'UNAUTHORIZED', message: /Sign in first/ },
+        {
+          what: 'createContext throwing',
+          path: 'secret',
+          input: undefined,
+          code: 'UNAUTHORIZED',
+          message: /Sign in first/,
+        },
       ])('$what fails with a typed $code error, without retrying', async ({ path, input, code, message }) => {
         const { c, streams } = subscribe(path, input);
         const error = await c.untilError(WAIT_MS);
@@ -277,7 +295,9 @@ describe.each(serverKits)('our sseLink against stock $name ($version)', (kit) =>
         const { client, requests, subscribe } = newClient(ctx.stock, EAGER);
         expect(client.mode).toBe('auto');
         await vi.waitFor(() => expect(client.mode).toBe('distinct'), { timeout: WAIT_MS, interval: 5 });
-        expect(requests).toEqual([{ url: `${ctx.stock.url}/${MUX_PATH}`, method: 'GET', headers: expect.any(Object) as unknown, status: 404 }]);
+        expect(requests).toEqual([
+          { url: `${ctx.stock.url}/${MUX_PATH}`, method: 'GET', headers: expect.any(Object) as unknown, status: 404 },
+        ]);
         // A subscription made afterwards goes straight to its own stream.
         const c = subscribe('counter', { count: 1 });
         await c.until(() => c.completed, 'completion', WAIT_MS);
@@ -317,7 +337,11 @@ describe.each(serverKits)('our sseLink against stock $name ($version)', (kit) =>
         await c.until(() => c.completed, 'the third subscription to complete', WAIT_MS);
         expect(c.data).toEqual([0]);
         const streams = distinctStreams(ctx.stock.url, 'auto', client, requests);
-        expect(streams.map(pathOf).sort()).toEqual([`${ctx.stock.url}/counter`, `${ctx.stock.url}/plain`, `${ctx.stock.url}/plain`]);
+        expect(streams.map(pathOf).sort()).toEqual([
+          `${ctx.stock.url}/counter`,
+          `${ctx.stock.url}/plain`,
+          `${ctx.stock.url}/plain`,
+        ]);
       });
 
       test('a subscription unsubscribed while the probe is in flight never opens a stream', async () => {
@@ -327,7 +351,9 @@ describe.each(serverKits)('our sseLink against stock $name ($version)', (kit) =>
         await vi.waitFor(() => expect(client.mode).toBe('distinct'), { timeout: WAIT_MS, interval: 5 });
         const c = subscribe('counter', { count: 1 });
         await c.until(() => c.completed, 'completion', WAIT_MS);
-        expect(distinctStreams(ctx.stock.url, 'auto', client, requests).map(pathOf)).toEqual([`${ctx.stock.url}/counter`]);
+        expect(distinctStreams(ctx.stock.url, 'auto', client, requests).map(pathOf)).toEqual([
+          `${ctx.stock.url}/counter`,
+        ]);
       });
 
       test('by default (lazy), nothing is requested before the first subscription; then one probe and its stream', async () => {
@@ -419,9 +445,21 @@ describe.each(serverKits)('our sseLink with superjson against stock $name ($vers
 
       test.each([
         // A JSON error body (HTTP 404) whose `error` the stock server ran through the transformer.
-        { what: 'an unknown path', path: 'nope.missing', input: undefined, code: 'NOT_FOUND', message: /nope\.missing/ },
+        {
+          what: 'an unknown path',
+          path: 'nope.missing',
+          input: undefined,
+          code: 'NOT_FOUND',
+          message: /nope\.missing/,
+        },
         { what: 'bad input', path: 'counter', input: { count: 'three' }, code: 'BAD_REQUEST', message: /count/ },
-        { what: 'createContext throwing', path: 'secret', input: undefined, code: 'UNAUTHORIZED', message: /Sign in first/ },
+        {
+          what: 'createContext throwing',
+          path: 'secret',
+          input: undefined,
+          code: 'UNAUTHORIZED',
+          message: /Sign in first/,
+        },
       ])('$what fails with a typed $code error and the server’s message', async ({ path, input, code, message }) => {
         const { c, streams } = subscribe(path, input);
         const error = await c.untilError(WAIT_MS);

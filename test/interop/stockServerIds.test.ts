@@ -37,7 +37,11 @@ function journalRouter(kit: ServerKit) {
         let next = 0;
         if (input?.lastEventId != null) {
           next = entries.findIndex((entry) => entry.id === input.lastEventId) + 1;
-          if (next === 0) throw new kit.TRPCError({ code: 'BAD_REQUEST', message: `Unknown id ${JSON.stringify(input.lastEventId)}` });
+          if (next === 0)
+            throw new kit.TRPCError({
+              code: 'BAD_REQUEST',
+              message: `Unknown id ${JSON.stringify(input.lastEventId)}`,
+            });
         }
         for (;;) {
           while (next < entries.length) {
@@ -84,7 +88,10 @@ describe.each(serverKits)('our client (distinct mode) against stock $name ($vers
     app.append('last', 'entry last');
     await c.untilData(IDS.length + 1);
 
-    expect(c.data).toEqual([...IDS.map((id, index) => ({ id, data: `entry ${index}` })), { id: 'last', data: 'entry last' }]);
+    expect(c.data).toEqual([
+      ...IDS.map((id, index) => ({ id, data: `entry ${index}` })),
+      { id: 'last', data: 'entry last' },
+    ]);
     expect(app.inputs).toEqual([undefined, ...IDS.map((id) => ({ lastEventId: id }))]);
     expect(c.errors).toEqual([]);
   });

@@ -37,10 +37,16 @@ test('a control request that reaches another process is handed to the owner', as
   const fixture = createTestRouter();
   const directoryA = createRedisConnectionDirectory({ redis: redisClient(), keyPrefix: 'route:' });
   const directoryB = createRedisConnectionDirectory({ redis: redisClient(), keyPrefix: 'route:' });
-  cleanup.push(() => directoryA.close(), () => directoryB.close());
-  const a = await startNodeServer(fixture.router, { connectionDirectory: directoryA } as never);
-  const b = await startNodeServer(fixture.router, { connectionDirectory: directoryB } as never);
-  cleanup.push(() => a.close(), () => b.close());
+  cleanup.push(
+    () => directoryA.close(),
+    () => directoryB.close(),
+  );
+  const a = await startNodeServer(fixture.router, { connectionDirectory: directoryA });
+  const b = await startNodeServer(fixture.router, { connectionDirectory: directoryB });
+  cleanup.push(
+    () => a.close(),
+    () => b.close(),
+  );
 
   const stream = await fetch(a.url, { headers: { accept: 'text/event-stream' } });
   const reader = stream.body!.getReader();
@@ -54,7 +60,11 @@ test('a control request that reaches another process is handed to the owner', as
   const control = (server: { url: string }, secret: string, ops: unknown[]) =>
     fetch(server.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'trpc-sse-connection': hello.connectionId, 'trpc-sse-secret': secret },
+      headers: {
+        'content-type': 'application/json',
+        'trpc-sse-connection': hello.connectionId,
+        'trpc-sse-secret': secret,
+      },
       body: JSON.stringify({ ops }),
     });
   // Sent to B, which does not hold the connection: B hands it to A.
@@ -80,11 +90,22 @@ function publishThrough(port: number, from: number, count: number): Promise<numb
   return new Promise((resolve, reject) => {
     const body = JSON.stringify({ from, count });
     const req = request(
-      { host: '127.0.0.1', port, path: '/trpc/publish', method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/trpc/publish',
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
       (res) => {
         let text = '';
         res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-        res.on('end', () => (res.statusCode === 200 ? resolve((JSON.parse(text) as { result: { data: number } }).result.data) : reject(new Error(text))));
+        res.on('end', () =>
+          res.statusCode === 200
+            ? resolve((JSON.parse(text) as { result: { data: number } }).result.data)
+            : reject(new Error(text)),
+        );
       },
     );
     req.on('error', reject);
@@ -92,51 +113,62 @@ function publishThrough(port: number, from: number, count: number): Promise<numb
   });
 }
 
-test('two processes behind a round-robin balancer, 10,000 events, the stream’s process killed mid-way: every event once, in order', { timeout: 120_000 }, async () => {
-  const processes: ServerProcess[] = [await startRedisServerProcess(redisServer.port), await startRedisServerProcess(redisServer.port)];
-  cleanup.push(async () => {
-    for (const child of processes) await child.kill();
-  });
-  let alive = processes.map((child) => child.port);
-  let turn = 0;
-  const proxy: ChaosProxy = await startChaosProxy(() => alive[turn++ % alive.length]!);
-  cleanup.push(() => proxy.close());
+test(
+  'two processes behind a round-robin balancer, 10,000 events, the stream’s process killed mid-way: every event once, in order',
+  { timeout: 120_000 },
+  async () => {
+    const processes: ServerProcess[] = [
+      await startRedisServerProcess(redisServer.port),
+      await startRedisServerProcess(redisServer.port),
+    ];
+    cleanup.push(async () => {
+      for (const child of processes) await child.kill();
+    });
+    let alive = processes.map((child) => child.port);
+    let turn = 0;
+    const proxy: ChaosProxy = await startChaosProxy(() => alive[turn++ % alive.length]!);
+    cleanup.push(() => proxy.close());
 
-  const sse = createSSEClient({ url: `http://127.0.0.1:${proxy.port}/trpc`, mode: 'multiplexed', retry: { minDelayMs: 10, maxDelayMs: 100 } });
-  cleanup.push(() => sse.close());
-  const c = new Collector<{ id: string; data: { n: number; by: number } }>();
-  const trpc = createTRPCClient<MultiProcessRouter>({ links: [sseLink({ client: sse })] });
-  trpc.feed.subscribe(undefined, c.handlers());
-  await c.until(() => c.started >= 1, 'started');
+    const sse = createSSEClient({
+      url: `http://127.0.0.1:${proxy.port}/trpc`,
+      mode: 'multiplexed',
+      retry: { minDelayMs: 10, maxDelayMs: 100 },
+    });
+    cleanup.push(() => sse.close());
+    const c = new Collector<{ id: string; data: { n: number; by: number } }>();
+    const trpc = createTRPCClient<MultiProcessRouter>({ links: [sseLink({ client: sse })] });
+    trpc.feed.subscribe(undefined, c.handlers());
+    await c.until(() => c.started >= 1, 'started');
 
-  const total = 10_000;
-  const batch = 250;
-  const publishers = new Set<number>();
-  let published = 0;
-  while (published < total / 2) {
-    publishers.add(await publishThrough(proxy.port, published, batch));
-    published += batch;
-  }
-  // Both processes published (the balancer alternates).
-  expect(publishers.size).toBe(2);
-  await c.untilData(published, 30_000);
+    const total = 10_000;
+    const batch = 250;
+    const publishers = new Set<number>();
+    let published = 0;
+    while (published < total / 2) {
+      publishers.add(await publishThrough(proxy.port, published, batch));
+      published += batch;
+    }
+    // Both processes published (the balancer alternates).
+    expect(publishers.size).toBe(2);
+    await c.untilData(published, 30_000);
 
-  // Kill the process that holds the client's stream; the balancer drops it.
-  const owners = await Promise.all(processes.map((child) => connectionsOf(child)));
-  const ownerIndex = owners.findIndex((count) => count > 0);
-  expect(ownerIndex).toBeGreaterThanOrEqual(0);
-  await processes[ownerIndex]!.kill();
-  alive = [processes[1 - ownerIndex]!.port];
+    // Kill the process that holds the client's stream; the balancer drops it.
+    const owners = await Promise.all(processes.map((child) => connectionsOf(child)));
+    const ownerIndex = owners.findIndex((count) => count > 0);
+    expect(ownerIndex).toBeGreaterThanOrEqual(0);
+    await processes[ownerIndex]!.kill();
+    alive = [processes[1 - ownerIndex]!.port];
 
-  while (published < total) {
-    await publishThrough(proxy.port, published, batch);
-    published += batch;
-  }
-  await c.untilData(total, 60_000);
-  expect(c.errors).toEqual([]);
-  expect(c.data.map((d) => d.data.n)).toEqual(Array.from({ length: total }, (_, i) => i));
-  expect(new Set(c.data.map((d) => d.id)).size).toBe(total);
-});
+    while (published < total) {
+      await publishThrough(proxy.port, published, batch);
+      published += batch;
+    }
+    await c.untilData(total, 60_000);
+    expect(c.errors).toEqual([]);
+    expect(c.data.map((d) => d.data.n)).toEqual(Array.from({ length: total }, (_, i) => i));
+    expect(new Set(c.data.map((d) => d.id)).size).toBe(total);
+  },
+);
 
 function connectionsOf(child: ServerProcess): Promise<number> {
   return new Promise((resolve) => {

@@ -11,7 +11,13 @@
 import { isTrackedEnvelope } from '@trpc/server';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { createMemoryEventLog, type MemoryEventLogOptions } from '../../src/log/memoryEventLog.js';
-import { PUSH_SOURCE, pushSourceOf, type PushHandle, type PushSink, type PushSource } from '../../src/log/pushSource.js';
+import {
+  PUSH_SOURCE,
+  pushSourceOf,
+  type PushHandle,
+  type PushSink,
+  type PushSource,
+} from '../../src/log/pushSource.js';
 import { isCheckpoint, isReset } from '../../src/log/reset.js';
 import type { EventLog, EventLogSubscribeOptions } from '../../src/log/types.js';
 import { discardSource, pumpSource, type Pump, type PumpOutlet } from '../../src/server/sourcePump.js';
@@ -510,7 +516,10 @@ describe('a sink that throws', () => {
     // Were it still subscribed, a sink that can take values now would get the next one.
     sink.policy = () => true;
     await expect(log.publish('t', 1)).resolves.toBeTypeOf('string');
-    expect({ reported: thrown + sink.failures.length, valuesAfterwards: sink.values }).toEqual({ reported: 1, valuesAfterwards: [] });
+    expect({ reported: thrown + sink.failures.length, valuesAfterwards: sink.values }).toEqual({
+      reported: 1,
+      valuesAfterwards: [],
+    });
   });
 
   test('pumped, throwing during replay: fail() once, the rest of the replay is not delivered', async () => {
@@ -757,7 +766,9 @@ describe('one consumer per subscription', () => {
     const iterated = log.subscribe('t');
     const step = iterated.next();
     expect(pushSourceOf(iterated)).toBeUndefined();
-    expect(() => (iterated as unknown as PushSource)[PUSH_SOURCE](new FakeOutlet(), {})).toThrow(/already being consumed/);
+    expect(() => (iterated as unknown as PushSource)[PUSH_SOURCE](new FakeOutlet(), {})).toThrow(
+      /already being consumed/,
+    );
     expect(isCheckpoint((await step).value)).toBe(true);
 
     const outlet = new FakeOutlet();
@@ -781,7 +792,9 @@ describe('one consumer per subscription', () => {
       for await (const _ of subscription) break;
     }).rejects.toThrow(/already being pushed/);
     expect(pushSourceOf(subscription)).toBeUndefined();
-    expect(() => (subscription as unknown as PushSource)[PUSH_SOURCE](new FakeOutlet(), {})).toThrow(/already being consumed/);
+    expect(() => (subscription as unknown as PushSource)[PUSH_SOURCE](new FakeOutlet(), {})).toThrow(
+      /already being consumed/,
+    );
     // The push that won is unaffected.
     void log.publish('t', 1);
     expect(outlet.data).toEqual([1]);

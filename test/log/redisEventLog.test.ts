@@ -22,7 +22,12 @@ afterAll(async () => {
 });
 
 function client(): Redis {
-  const redis = new Redis({ port: redisServer.port, host: '127.0.0.1', maxRetriesPerRequest: null, lazyConnect: false });
+  const redis = new Redis({
+    port: redisServer.port,
+    host: '127.0.0.1',
+    maxRetriesPerRequest: null,
+    lazyConnect: false,
+  });
   // The restart test drops every connection on purpose; ioredis reconnects by itself.
   redis.on('error', () => undefined);
   clients.push(redis);
@@ -63,33 +68,40 @@ test('two processes’ logs on one Redis: an event published by one reaches read
   await b.close();
 });
 
-test('Redis restarted empty mid-stream: readers get an epoch reset, then events again', { timeout: 30_000 }, async () => {
-  const log = createRedisEventLog({ redis: client(), keyPrefix: 'restart:', blockMs: 200 });
-  const abort = new AbortController();
-  const iterator = log.subscribe<string>('room', { signal: abort.signal });
-  await iterator.next(); // checkpoint
-  await log.publish('room', 'before');
-  expect((await iterator.next()).value).toEqual(expect.arrayContaining(['before']));
-  const epochBefore = log.epoch;
-  await redisServer.restart();
-  // The reader sees the new epoch once Redis is back, and says so.
-  const reset = await iterator.next();
-  expect(isReset(reset.value)).toBe(true);
-  expect(reset.value).toMatchObject({ reason: 'epoch' });
-  expect(log.epoch).not.toBe(epochBefore);
-  let id: string | undefined;
-  for (let i = 0; i < 50 && id === undefined; i++) {
-    id = await log.publish('room', 'after').catch(() => undefined);
-  }
-  const next = await iterator.next();
-  expect(next.value).toEqual(expect.arrayContaining([id, 'after']));
-  abort.abort();
-  await log.close();
-});
+test(
+  'Redis restarted empty mid-stream: readers get an epoch reset, then events again',
+  { timeout: 30_000 },
+  async () => {
+    const log = createRedisEventLog({ redis: client(), keyPrefix: 'restart:', blockMs: 200 });
+    const abort = new AbortController();
+    const iterator = log.subscribe<string>('room', { signal: abort.signal });
+    await iterator.next(); // checkpoint
+    await log.publish('room', 'before');
+    expect((await iterator.next()).value).toEqual(expect.arrayContaining(['before']));
+    const epochBefore = log.epoch;
+    await redisServer.restart();
+    // The reader sees the new epoch once Redis is back, and says so.
+    const reset = await iterator.next();
+    expect(isReset(reset.value)).toBe(true);
+    expect(reset.value).toMatchObject({ reason: 'epoch' });
+    expect(log.epoch).not.toBe(epochBefore);
+    let id: string | undefined;
+    for (let i = 0; i < 50 && id === undefined; i++) {
+      id = await log.publish('room', 'after').catch(() => undefined);
+    }
+    const next = await iterator.next();
+    expect(next.value).toEqual(expect.arrayContaining([id, 'after']));
+    abort.abort();
+    await log.close();
+  },
+);
 
 test('one blocking reader per process, however many subscribers and topics', async () => {
   const admin = client();
-  const clientCount = async () => String(await admin.call('CLIENT', 'LIST')).trim().split('\n').length;
+  const clientCount = async () =>
+    String(await admin.call('CLIENT', 'LIST'))
+      .trim()
+      .split('\n').length;
   const log = createRedisEventLog({ redis: client(), keyPrefix: 'fanout:', blockMs: 500 });
   await log.publish('warm', 0);
   const before = await clientCount();
@@ -131,22 +143,27 @@ test('a pushed reader stopped while Redis answers its resume does not stay regis
     await expect.poll(() => liveItems.length, { timeout: 10_000 }).toBe(1); // its checkpoint
     const id = await log.publish('t', 1);
     // A resuming reader asks Redis for the topic's head (a MULTI); it is stopped right then.
-    let handle: PushHandle | undefined;
+    // Filled in below; the MULTI may come before the call that makes the handle returns.
+    const resuming: { handle?: PushHandle } = {};
     const multi = redis.multi.bind(redis);
     redis.multi = ((...args: Parameters<typeof multi>) => {
-      handle?.stop();
+      resuming.handle?.stop();
       redis.multi = multi;
       return multi(...args);
     }) as typeof redis.multi;
     const stoppedItems: unknown[] = [];
-    handle = pushSourceOf(log.subscribe('t', { lastEventId: id }))![PUSH_SOURCE](sinkInto(stoppedItems), {});
+    resuming.handle = pushSourceOf(log.subscribe('t', { lastEventId: id }))![PUSH_SOURCE](sinkInto(stoppedItems), {});
     await log.publish('t', 2);
     await expect.poll(() => liveItems.filter(isTrackedEnvelope).length, { timeout: 10_000 }).toBe(2);
     expect(stoppedItems).toEqual([]);
     // Replay the registrations in call order (a delete before its add removes nothing).
     const events = [
       ...adds.mock.calls.map((call, i) => ({ order: adds.mock.invocationCallOrder[i]!, add: true, reader: call[0] })),
-      ...deletes.mock.calls.map((call, i) => ({ order: deletes.mock.invocationCallOrder[i]!, add: false, reader: call[0] })),
+      ...deletes.mock.calls.map((call, i) => ({
+        order: deletes.mock.invocationCallOrder[i]!,
+        add: false,
+        reader: call[0],
+      })),
     ].sort((a, b) => a.order - b.order);
     const live = new Set<unknown>();
     for (const event of events) {
@@ -180,12 +197,19 @@ test('a reader whose new topic every other reader left while it was being set up
   };
   const items: unknown[] = [];
   pushSourceOf(log.subscribe('race'))![PUSH_SOURCE](
-    { value: (value) => items.push(value) > 0, drained: () => Promise.resolve(), complete: () => undefined, fail: () => undefined },
+    {
+      value: (value) => items.push(value) > 0,
+      drained: () => Promise.resolve(),
+      complete: () => undefined,
+      fail: () => undefined,
+    },
     {},
   );
   await expect.poll(() => items.length, { timeout: 10_000 }).toBe(1); // its checkpoint
   expect(raced).toBe(true);
   const id = await log.publish('race', 'hello');
-  await expect.poll(() => items.filter(isTrackedEnvelope).map((envelope) => envelope[0]), { timeout: 10_000 }).toEqual([id]);
+  await expect
+    .poll(() => items.filter(isTrackedEnvelope).map((envelope) => envelope[0]), { timeout: 10_000 })
+    .toEqual([id]);
   await log.close();
 });

@@ -18,7 +18,9 @@ function feedRouter(log: ReturnType<typeof createMemoryEventLog>) {
   return t.router({
     feed: t.procedure
       .input(z.object({ room: z.string(), lastEventId: z.string().nullish() }))
-      .subscription(({ input, signal }) => log.subscribe<string>(`room:${input.room}`, { lastEventId: input.lastEventId, signal })),
+      .subscription(({ input, signal }) =>
+        log.subscribe<string>(`room:${input.room}`, { lastEventId: input.lastEventId, signal }),
+      ),
   });
 }
 type FeedRouter = ReturnType<typeof feedRouter>;
@@ -45,7 +47,12 @@ describe.each(['distinct', 'multiplexed'] as const)('%s mode', (mode) => {
         onFirstReset();
       },
     });
-    cleanup.push(() => log.close(), () => server.close(), () => proxy.close(), () => sse.close());
+    cleanup.push(
+      () => log.close(),
+      () => server.close(),
+      () => proxy.close(),
+      () => sse.close(),
+    );
     const trpc = createTRPCClient<FeedRouter>({ links: [sseLink({ client: sse })] });
     return { log, server, proxy, resets, firstReset, trpc };
   }
@@ -72,7 +79,10 @@ describe.each(['distinct', 'multiplexed'] as const)('%s mode', (mode) => {
     const { log, proxy, resets, firstReset, trpc } = await setup({ maxEvents: 3 }, { graceMs: 0 });
     const perOperation: ResetInfo[] = [];
     const c = new Collector<{ id: string; data: string }>();
-    trpc.feed.subscribe({ room: 'b' }, { ...c.handlers(), context: { onReset: (info: ResetInfo) => perOperation.push(info) } });
+    trpc.feed.subscribe(
+      { room: 'b' },
+      { ...c.handlers(), context: { onReset: (info: ResetInfo) => perOperation.push(info) } },
+    );
     await c.until(() => c.started >= 1, 'started');
     await log.publish('room:b', 'seen');
     await c.untilData(1);
@@ -106,17 +116,25 @@ test('fan-out: an event of the log is serialized once, not once per subscriber',
   const router = t.router({
     feed: t.procedure
       .input(z.object({ lastEventId: z.string().nullish() }).optional())
-      .subscription(({ input, signal }) => log.subscribe<{ n: number }>('all', { lastEventId: input?.lastEventId, signal })),
+      .subscription(({ input, signal }) =>
+        log.subscribe<{ n: number }>('all', { lastEventId: input?.lastEventId, signal }),
+      ),
   });
   const server = await startNodeServer(router);
-  cleanup.push(() => log.close(), () => server.close());
+  cleanup.push(
+    () => log.close(),
+    () => server.close(),
+  );
   const collectors = await Promise.all(
     (['distinct', 'multiplexed'] as const).flatMap((mode) =>
       Array.from({ length: 25 }, async () => {
         const sse = createSSEClient({ url: server.url, mode, retry: { minDelayMs: 5, maxDelayMs: 20 } });
         cleanup.push(() => sse.close());
         const c = new Collector<{ id: string; data: { n: number } }>();
-        createTRPCClient<typeof router>({ links: [sseLink({ client: sse, transformer: counting })] }).feed.subscribe(undefined, c.handlers());
+        createTRPCClient<typeof router>({ links: [sseLink({ client: sse, transformer: counting })] }).feed.subscribe(
+          undefined,
+          c.handlers(),
+        );
         await c.until(() => c.started >= 1, 'started');
         return c;
       }),

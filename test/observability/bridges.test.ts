@@ -27,10 +27,17 @@ afterEach(async () => {
 });
 
 /** A server that has done something: 3 subscribers took 2 log events, one stream left, one request failed to start. */
-async function busyCore(): Promise<{ core: SSECore; publish: (n: number) => Promise<string>; fetchHandler: (req: Request) => Promise<Response> }> {
+async function busyCore(): Promise<{
+  core: SSECore;
+  publish: (n: number) => Promise<string>;
+  fetchHandler: (req: Request) => Promise<Response>;
+}> {
   const { router, log } = observedRouter();
   const handler = createSSEFetchHandler({ router, endpoint: '/trpc', heartbeatMs: 3_600_000 });
-  cleanups.push(() => handler.core.close(), () => log.close());
+  cleanups.push(
+    () => handler.core.close(),
+    () => log.close(),
+  );
   const open = async () => {
     const response = await handler(new Request('http://x/trpc/feed', { headers: { accept: 'text/event-stream' } }));
     return StreamReader.fromResponse(response);
@@ -86,7 +93,9 @@ test('prometheusMetrics: the text parses, with the documented names, types and l
   expect(Number(histogram.sum)).toBe(stats.deliveryLag.sum);
   // (Integer-like keys come first in a JS object: compare as sets.)
   expect(new Set(Object.keys(histogram.buckets!))).toEqual(new Set([...LAG_BUCKETS_SECONDS.map(String), '+Inf']));
-  LAG_BUCKETS_SECONDS.forEach((bound, i) => expect(Number(histogram.buckets![String(bound)])).toBe(stats.deliveryLag.counts[i]));
+  LAG_BUCKETS_SECONDS.forEach((bound, i) =>
+    expect(Number(histogram.buckets![String(bound)])).toBe(stats.deliveryLag.counts[i]),
+  );
   expect(histogram.buckets!['+Inf']).toBe('6');
   // Every family has help and a type; every counter ends in _total.
   for (const family of families.values()) {
@@ -110,19 +119,26 @@ test('registerOpenTelemetryMetrics: the in-memory exporter gets the figures of s
   const registration = registerOpenTelemetryMetrics(core, meter, { attributes: { server: 'api' } });
 
   // Lag is recorded as events are written from now on: one more event, two subscribers left.
-  const late = StreamReader.fromResponse(await fetchHandler(new Request('http://x/trpc/feed', { headers: { accept: 'text/event-stream' } })));
+  const late = StreamReader.fromResponse(
+    await fetchHandler(new Request('http://x/trpc/feed', { headers: { accept: 'text/event-stream' } })),
+  );
   await late.until('checkpoint', 1);
   await publish(3);
   await late.until('message', 1);
 
   await reader.forceFlush();
   const stats = core.stats();
-  const exported = exporter.getMetrics().at(-1)!.scopeMetrics.flatMap((scope) => scope.metrics);
+  const exported = exporter
+    .getMetrics()
+    .at(-1)!
+    .scopeMetrics.flatMap((scope) => scope.metrics);
   const byName = new Map(exported.map((metric) => [metric.descriptor.name, metric]));
   const point = (name: string, attributes: Record<string, string> = {}) => {
     const metric = byName.get(name);
     expect(metric, name).toBeDefined();
-    const found = metric!.dataPoints.find((p) => Object.entries({ server: 'api', ...attributes }).every(([k, v]) => p.attributes[k] === v));
+    const found = metric!.dataPoints.find((p) =>
+      Object.entries({ server: 'api', ...attributes }).every(([k, v]) => p.attributes[k] === v),
+    );
     expect(found, `${name} ${JSON.stringify(attributes)}`).toBeDefined();
     return found!.value;
   };
@@ -150,7 +166,10 @@ test('registerOpenTelemetryMetrics: the in-memory exporter gets the figures of s
   await late.until('message', 2);
   exporter.reset();
   await reader.forceFlush();
-  const after = exporter.getMetrics().at(-1)!.scopeMetrics.flatMap((scope) => scope.metrics);
+  const after = exporter
+    .getMetrics()
+    .at(-1)!
+    .scopeMetrics.flatMap((scope) => scope.metrics);
   const lagAfter = after.find((metric) => metric.descriptor.name === 'trpc_sse.delivery_lag') as HistogramMetricData;
   expect(lagAfter.dataPoints[0]!.value.count).toBe(3);
   expect(core.stats().deliveryLag.count).toBe(12);

@@ -33,7 +33,12 @@ const POINT_CHANNELS = [
   DRAIN_CHANNEL,
   SLOW_CONSUMER_CHANNEL,
 ] as const;
-const TRACING_CHANNELS = [CONNECTION_OPEN_CHANNEL, SUBSCRIPTION_START_CHANNEL, CONTROL_CHANNEL, LOG_PUBLISH_CHANNEL] as const;
+const TRACING_CHANNELS = [
+  CONNECTION_OPEN_CHANNEL,
+  SUBSCRIPTION_START_CHANNEL,
+  CONTROL_CHANNEL,
+  LOG_PUBLISH_CHANNEL,
+] as const;
 const TRACING_EVENTS = ['start', 'end', 'asyncStart', 'asyncEnd', 'error'] as const;
 
 export interface Recorded {
@@ -49,7 +54,10 @@ export class ChannelRecorder {
   readonly #unsubscribe: Array<() => void> = [];
 
   constructor() {
-    const names = [...POINT_CHANNELS, ...TRACING_CHANNELS.flatMap((name) => TRACING_EVENTS.map((event) => `tracing:${name}:${event}`))];
+    const names = [
+      ...POINT_CHANNELS,
+      ...TRACING_CHANNELS.flatMap((name) => TRACING_EVENTS.map((event) => `tracing:${name}:${event}`)),
+    ];
     for (const name of names) {
       const listener = (message: unknown): void => {
         // Tracing contexts are one object through start…asyncEnd: keep what it held then.
@@ -72,7 +80,11 @@ export class ChannelRecorder {
   }
 
   /** Resolves once `channel` has carried `count` messages (matching `where`, if given). */
-  until(channel: string, count: number, where: (message: Record<string, unknown>) => boolean = () => true): Promise<void> {
+  until(
+    channel: string,
+    count: number,
+    where: (message: Record<string, unknown>) => boolean = () => true,
+  ): Promise<void> {
     const test = (): boolean => this.of(channel).filter(where).length >= count;
     if (test()) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push({ test, resolve }));
@@ -107,7 +119,9 @@ export class StreamReader {
   }
 
   async #start(url: string, headers: Record<string, string>): Promise<void> {
-    this.#read(await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: this.#controller.signal }));
+    this.#read(
+      await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: this.#controller.signal }),
+    );
   }
 
   #read(response: Response): void {
@@ -201,7 +215,9 @@ export function observedRouter() {
   const router = t.router({
     feed: t.procedure
       .input(z.object({ lastEventId: z.string().nullish() }).optional())
-      .subscription(({ input, signal }) => log.subscribe<{ n: number }>('feed', { lastEventId: input?.lastEventId ?? null, signal })),
+      .subscription(({ input, signal }) =>
+        log.subscribe<{ n: number }>('feed', { lastEventId: input?.lastEventId ?? null, signal }),
+      ),
     /** 20 MiB at once: past `maxBufferedBytes`, its stream is cut. */
     flood: t.procedure.subscription(() =>
       observable<string>((emit) => {

@@ -24,7 +24,15 @@ import {
   type SubscriptionStartContext,
 } from '../../src/server/observability/channels.js';
 import { startNodeServer, type RunningServer } from '../helpers/servers.js';
-import { ChannelRecorder, control, observedRouter, openMux, resumeMux, StreamReader, type MuxClient } from './harness.js';
+import {
+  ChannelRecorder,
+  control,
+  observedRouter,
+  openMux,
+  resumeMux,
+  StreamReader,
+  type MuxClient,
+} from './harness.js';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -42,7 +50,10 @@ describe('a scripted scenario over node:http', () => {
     cleanups.push(() => recorder.close());
     const { router, log } = observedRouter();
     const server: RunningServer = await startNodeServer(router, QUIET);
-    cleanups.push(() => server.close(), () => log.close());
+    cleanups.push(
+      () => server.close(),
+      () => log.close(),
+    );
     const endpoint = server.url;
     const readers: StreamReader[] = [];
     const track = <T extends { stream: StreamReader } | StreamReader>(value: T): T => {
@@ -53,7 +64,11 @@ describe('a scripted scenario over node:http', () => {
     // N = 4 multiplexed clients connect; M = 3 of them subscribe; 2 distinct streams subscribe.
     const mux: MuxClient[] = await Promise.all([0, 1, 2, 3].map(() => openMux(endpoint).then(track)));
     for (const client of mux.slice(0, 3)) {
-      expect(await control(endpoint, client.connectionId, client.secret, [{ op: 'subscribe', id: 'a', path: 'feed', input: {} }])).toBe(204);
+      expect(
+        await control(endpoint, client.connectionId, client.secret, [
+          { op: 'subscribe', id: 'a', path: 'feed', input: {} },
+        ]),
+      ).toBe(204);
       await client.stream.until('started', 1);
     }
     const distinct = await Promise.all([0, 1].map(() => StreamReader.open(`${endpoint}/feed`).then(track)));
@@ -132,13 +147,52 @@ describe('a scripted scenario over node:http', () => {
 
     // The channels told the same story.
     expect(recorder.of(RESUME_CHANNEL)).toEqual([
-      { source: 'replay', resumed: true, mode: 'multiplexed', connectionId: mux[0]!.connectionId, path: null, replayedFrames: 1, reason: null },
-      { source: 'replay', resumed: true, mode: 'multiplexed', connectionId: mux[1]!.connectionId, path: null, replayedFrames: 1, reason: null },
-      { source: 'log', resumed: true, mode: 'distinct', connectionId: null, path: 'feed', replayedFrames: 0, reason: null },
-      { source: 'log', resumed: false, mode: 'distinct', connectionId: null, path: 'feed', replayedFrames: 0, reason: 'epoch' },
+      {
+        source: 'replay',
+        resumed: true,
+        mode: 'multiplexed',
+        connectionId: mux[0]!.connectionId,
+        path: null,
+        replayedFrames: 1,
+        reason: null,
+      },
+      {
+        source: 'replay',
+        resumed: true,
+        mode: 'multiplexed',
+        connectionId: mux[1]!.connectionId,
+        path: null,
+        replayedFrames: 1,
+        reason: null,
+      },
+      {
+        source: 'log',
+        resumed: true,
+        mode: 'distinct',
+        connectionId: null,
+        path: 'feed',
+        replayedFrames: 0,
+        reason: null,
+      },
+      {
+        source: 'log',
+        resumed: false,
+        mode: 'distinct',
+        connectionId: null,
+        path: 'feed',
+        replayedFrames: 0,
+        reason: 'epoch',
+      },
     ]);
     expect(recorder.of(RESET_CHANNEL)).toEqual([
-      { mode: 'distinct', path: 'feed', id: null, connectionId: null, reason: 'epoch', lastEventId: expect.stringMatching(/-3$/) as unknown },
+      {
+        mode: 'distinct',
+        path: 'feed',
+        id: null,
+        connectionId: null,
+        reason: 'epoch',
+        lastEventId: expect.stringMatching(/-3$/) as unknown,
+      },
     ]);
     const controls = recorder.of(`tracing:${CONTROL_CHANNEL}:asyncEnd`);
     expect(controls.map((c) => [c['ops'], (c['result'] as { status: number }).status, c['forwarded']])).toEqual([
@@ -148,7 +202,13 @@ describe('a scripted scenario over node:http', () => {
       [0, 403, false],
     ]);
     expect(recorder.of(SLOW_CONSUMER_CHANNEL)).toEqual([
-      { action: 'cut', mode: 'distinct', connectionId: null, path: 'flood', bufferedBytes: expect.any(Number) as unknown },
+      {
+        action: 'cut',
+        mode: 'distinct',
+        connectionId: null,
+        path: 'flood',
+        bufferedBytes: expect.any(Number) as unknown,
+      },
     ]);
     expect(recorder.of(SLOW_CONSUMER_CHANNEL)[0]!['bufferedBytes']).toBeGreaterThan(QUIET.maxBufferedBytes);
     const closes = recorder.of<StreamCloseMessage>(STREAM_CLOSE_CHANNEL);
@@ -163,18 +223,22 @@ describe('a scripted scenario over node:http', () => {
     ]);
     for (const close of closes) expect(close.durationMs).toBeGreaterThanOrEqual(0);
     // 4 new multiplexed, 2 resumed, 2 + 2 distinct on feed, 1 flood.
-    expect(recorder.of<StreamOpenMessage>(STREAM_OPEN_CHANNEL).map((m) => `${m.mode}:${m.resumed}`).sort()).toEqual([
+    expect(
+      recorder
+        .of<StreamOpenMessage>(STREAM_OPEN_CHANNEL)
+        .map((m) => `${m.mode}:${m.resumed}`)
+        .sort(),
+    ).toEqual([
       ...Array<string>(5).fill('distinct:false'),
       ...Array<string>(4).fill('multiplexed:false'),
       ...Array<string>(2).fill('multiplexed:true'),
     ]);
-    expect(recorder.of<SubscriptionEndMessage>(SUBSCRIPTION_END_CHANNEL).map((m) => `${m.path}:${m.outcome}`).sort()).toEqual([
-      'feed:stopped',
-      'feed:stopped',
-      'feed:stopped',
-      'feed:stopped',
-      'flood:overflow',
-    ]);
+    expect(
+      recorder
+        .of<SubscriptionEndMessage>(SUBSCRIPTION_END_CHANNEL)
+        .map((m) => `${m.path}:${m.outcome}`)
+        .sort(),
+    ).toEqual(['feed:stopped', 'feed:stopped', 'feed:stopped', 'feed:stopped', 'flood:overflow']);
     const starts = recorder.of<SubscriptionStartContext>(`tracing:${SUBSCRIPTION_START_CHANNEL}:asyncEnd`);
     expect(starts.map((s) => `${s.mode}:${s.path}:${s.lastEventId}`).sort()).toEqual(
       [
@@ -190,7 +254,9 @@ describe('a scripted scenario over node:http', () => {
     );
     expect(recorder.of(`tracing:${SUBSCRIPTION_START_CHANNEL}:error`)).toEqual([]);
     expect(recorder.of(`tracing:${CONNECTION_OPEN_CHANNEL}:asyncEnd`)).toHaveLength(4);
-    expect(recorder.of(`tracing:${LOG_PUBLISH_CHANNEL}:asyncEnd`).map((m) => [m['log'], m['topic'], typeof m['result']])).toEqual([
+    expect(
+      recorder.of(`tracing:${LOG_PUBLISH_CHANNEL}:asyncEnd`).map((m) => [m['log'], m['topic'], typeof m['result']]),
+    ).toEqual([
       ['memory', 'feed', 'string'],
       ['memory', 'feed', 'string'],
       ['memory', 'feed', 'string'],
@@ -203,10 +269,17 @@ describe('a scripted scenario over node:http', () => {
     cleanups.push(() => recorder.close());
     const { router, log } = observedRouter();
     const server = await startNodeServer(router, { ...QUIET, replayBufferBytes: 0 });
-    cleanups.push(() => server.close(), () => log.close());
+    cleanups.push(
+      () => server.close(),
+      () => log.close(),
+    );
     const endpoint = server.url;
     const client = await openMux(endpoint);
-    expect(await control(endpoint, client.connectionId, client.secret, [{ op: 'subscribe', id: 'a', path: 'feed', input: {} }])).toBe(204);
+    expect(
+      await control(endpoint, client.connectionId, client.secret, [
+        { op: 'subscribe', id: 'a', path: 'feed', input: {} },
+      ]),
+    ).toBe(204);
     await client.stream.until('started', 1);
     client.stream.cancel();
     await recorder.until(STREAM_CLOSE_CHANNEL, 1);
@@ -244,7 +317,13 @@ describe('fetch handler', () => {
     // Nobody reads: the body's queue fills past its high-water mark and the generator waits.
     await recorder.until(SLOW_CONSUMER_CHANNEL, 1);
     expect(recorder.of(SLOW_CONSUMER_CHANNEL)).toEqual([
-      { action: 'pause', mode: 'distinct', connectionId: null, path: 'big', bufferedBytes: expect.any(Number) as unknown },
+      {
+        action: 'pause',
+        mode: 'distinct',
+        connectionId: null,
+        path: 'big',
+        bufferedBytes: expect.any(Number) as unknown,
+      },
     ]);
     expect(handler.core.stats().slowConsumerPauses).toBe(1);
     await response.body!.cancel();

@@ -16,7 +16,9 @@ import {
 } from '../../scripts/bundle-size.js';
 
 const pkg = inject('packedPackage');
-const exported = Object.keys((JSON.parse(readFileSync(join(pkg.dir, 'package.json'), 'utf8')) as { exports: object }).exports);
+const exported = Object.keys(
+  (JSON.parse(readFileSync(join(pkg.dir, 'package.json'), 'utf8')) as { exports: object }).exports,
+);
 const distinctExported = exported.includes('./client/distinct');
 
 let report: BundleSizeReport;
@@ -36,8 +38,10 @@ describe('bundle size', () => {
     const expected: ScenarioId[] = ['baseline', 'default', 'shortForm', 'wsLink', 'httpSubscriptionLink'];
     if (distinctExported) expected.push('distinctOnly');
     for (const id of expected) built(id);
-    for (const id of expected.filter((id) => id !== 'baseline')) expect(built(id).added.minified, id).toBeGreaterThan(0);
-    if (!distinctExported) expect(report.scenarios.find((scenario) => scenario.id === 'distinctOnly')?.status).toBe('not built');
+    for (const id of expected.filter((id) => id !== 'baseline'))
+      expect(built(id).added.minified, id).toBeGreaterThan(0);
+    if (!distinctExported)
+      expect(report.scenarios.find((scenario) => scenario.id === 'distinctOnly')?.status).toBe('not built');
   });
 
   test("the default client's bundle carries our client and imports no Node built-in", () => {
@@ -64,7 +68,9 @@ describe('bundle size', () => {
 
   test(`the default client adds at most ${DEFAULT_CLIENT_ADDED_GZIP_BUDGET} B gzip (the regression budget)`, () => {
     const added = built('default').added.gzip;
-    expect(added, `sseLink + createSSEClient add ${added} B gzip`).toBeLessThanOrEqual(DEFAULT_CLIENT_ADDED_GZIP_BUDGET);
+    expect(added, `sseLink + createSSEClient add ${added} B gzip`).toBeLessThanOrEqual(
+      DEFAULT_CLIENT_ADDED_GZIP_BUDGET,
+    );
     expect(report.budget.verdict).toBe('within');
   });
 });

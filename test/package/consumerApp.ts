@@ -81,7 +81,10 @@ const UPSTREAM_ERRORS: RegExp[] = [
 export function expectCompiled(compiled: Outcome): void {
   const output = `${compiled.stdout}${compiled.stderr}`;
   const errors = output.split('\n').filter((line) => /error TS\d+/.test(line));
-  expect(errors.filter((line) => !UPSTREAM_ERRORS.some((known) => known.test(line))), output).toEqual([]);
+  expect(
+    errors.filter((line) => !UPSTREAM_ERRORS.some((known) => known.test(line))),
+    output,
+  ).toEqual([]);
   if (errors.length === 0) expect(compiled.code, output).toBe(0);
 }
 

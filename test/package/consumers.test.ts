@@ -60,8 +60,12 @@ describe('a plain CommonJS app', () => {
       expect(result.loaded['server']!.exports).toEqual(expect.arrayContaining(server));
       expect(result.loaded['express']!.exports).toContain('createSSEMiddleware');
       expect(result.loaded['node']!.exports).toContain('createSSEHandler');
-      expect(result.loaded['fetch']!.exports).toEqual(expect.arrayContaining(['sseFetchHandler', 'createSSEFetchHandler']));
-      expect(result.loaded['redis']!.exports).toEqual(expect.arrayContaining(['createRedisEventLog', 'createRedisConnectionDirectory']));
+      expect(result.loaded['fetch']!.exports).toEqual(
+        expect.arrayContaining(['sseFetchHandler', 'createSSEFetchHandler']),
+      );
+      expect(result.loaded['redis']!.exports).toEqual(
+        expect.arrayContaining(['createRedisEventLog', 'createRedisConnectionDirectory']),
+      );
 
       expect(result.ticks['multiplexed']).toEqual(TICKS);
       expect(result.ticks['distinct']).toEqual(TICKS);

@@ -9,7 +9,13 @@ import { describe, expect, test } from 'vitest';
 
 const entries: Record<string, string[]> = {
   'trpc-sse/client': ['sseLink', 'createSSEClient', 'defaultShouldRetry', 'backoffDelay'],
-  'trpc-sse/client/distinct': ['sseLink', 'createSSEClient', 'defaultShouldRetry', 'backoffDelay', 'CORS_REQUEST_HEADERS'],
+  'trpc-sse/client/distinct': [
+    'sseLink',
+    'createSSEClient',
+    'defaultShouldRetry',
+    'backoffDelay',
+    'CORS_REQUEST_HEADERS',
+  ],
   'trpc-sse/server': ['createSSECore', 'SSE_SERVER_DEFAULTS', 'TRPC_SSE_EVENT', 'createMemoryEventLog', 'isReset'],
   'trpc-sse/express': ['createSSEMiddleware'],
   'trpc-sse/node': ['createSSEHandler'],
@@ -31,19 +37,22 @@ describe('package exports', () => {
 });
 
 describe('browser-safe entries', () => {
-  test.each(['src/client/index.ts', 'src/client/distinct/index.ts', 'src/server/index.ts'])('%s bundles for the browser', async (entry) => {
-    const result = await build({
-      entryPoints: [fileURLToPath(new URL(`../../${entry}`, import.meta.url))],
-      bundle: true,
-      platform: 'browser',
-      format: 'esm',
-      write: false,
-      logLevel: 'silent',
-      // tRPC itself is the app's; only our own imports are under test.
-      external: ['@trpc/*'],
-    });
-    const text = result.outputFiles[0]!.text;
-    expect(text).not.toMatch(/from\s*["']node:/);
-    expect(text).not.toMatch(/require\(["'](node:)?(http|fs|net|events|stream)["']\)/);
-  });
+  test.each(['src/client/index.ts', 'src/client/distinct/index.ts', 'src/server/index.ts'])(
+    '%s bundles for the browser',
+    async (entry) => {
+      const result = await build({
+        entryPoints: [fileURLToPath(new URL(`../../${entry}`, import.meta.url))],
+        bundle: true,
+        platform: 'browser',
+        format: 'esm',
+        write: false,
+        logLevel: 'silent',
+        // tRPC itself is the app's; only our own imports are under test.
+        external: ['@trpc/*'],
+      });
+      const text = result.outputFiles[0]!.text;
+      expect(text).not.toMatch(/from\s*["']node:/);
+      expect(text).not.toMatch(/require\(["'](node:)?(http|fs|net|events|stream)["']\)/);
+    },
+  );
 });

@@ -34,7 +34,8 @@ const BUILT = ['dist/client/index.js', 'dist/cjs/client/index.js', 'dist/cjs/pac
 export default function setup(project: TestProject): () => void {
   const root = fileURLToPath(new URL('../../', import.meta.url));
   const missing = BUILT.filter((file) => !existsSync(join(root, file)));
-  if (missing.length > 0) throw new Error(`The package tests need a build (npm run build); missing: ${missing.join(', ')}`);
+  if (missing.length > 0)
+    throw new Error(`The package tests need a build (npm run build); missing: ${missing.join(', ')}`);
 
   const scratch = mkdtempSync(join(tmpdir(), 'trpc-sse-package-'));
   const packDir = join(scratch, 'pack');

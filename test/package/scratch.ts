@@ -27,13 +27,17 @@ export interface ScratchOptions {
 
 export function createScratchProject(pkg: PackedPackage, opts: ScratchOptions): string {
   const dir = mkdtempSync(join(pkg.scratch, `${opts.name}-`));
-  writeFileSync(join(dir, 'package.json'), `${JSON.stringify({ name: opts.name, private: true, type: opts.type }, null, 2)}\n`);
+  writeFileSync(
+    join(dir, 'package.json'),
+    `${JSON.stringify({ name: opts.name, private: true, type: opts.type }, null, 2)}\n`,
+  );
   const modules = join(dir, 'node_modules');
   mkdirSync(modules);
   cpSync(pkg.dir, join(modules, 'trpc-sse'), { recursive: true });
   const trpc = opts.trpc === 'pinned' ? 'node_modules/@trpc' : 'test/fixtures/trpc-lowest/node_modules/@trpc';
   symlinkSync(join(pkg.root, trpc), join(modules, '@trpc'), 'dir');
-  for (const name of ['@types', 'express', 'ioredis']) symlinkSync(join(pkg.root, 'node_modules', name), join(modules, name), 'dir');
+  for (const name of ['@types', 'express', 'ioredis'])
+    symlinkSync(join(pkg.root, 'node_modules', name), join(modules, name), 'dir');
   for (const [file, text] of Object.entries(opts.files)) {
     mkdirSync(dirname(join(dir, file)), { recursive: true });
     writeFileSync(join(dir, file), text);
@@ -50,7 +54,12 @@ export interface Outcome {
 /** Runs a command to its end; a non-zero exit is an outcome, not an exception. */
 export async function runIn(dir: string, command: string, args: string[]): Promise<Outcome> {
   try {
-    const { stdout, stderr } = await run(command, args, { cwd: dir, encoding: 'utf8', timeout: 120_000, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout, stderr } = await run(command, args, {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 120_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
     return { code: 0, stdout, stderr };
   } catch (cause) {
     const failed = cause as { code?: unknown; stdout?: string; stderr?: string; message: string };

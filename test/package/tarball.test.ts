@@ -94,7 +94,12 @@ describe('package.json as published', () => {
         import: { types: `./dist/${module}.d.ts`, default: `./dist/${module}.js` },
         require: { types: `./dist/cjs/${module}.d.ts`, default: `./dist/cjs/${module}.js` },
       });
-      for (const file of [`dist/${module}.js`, `dist/${module}.d.ts`, `dist/cjs/${module}.js`, `dist/cjs/${module}.d.ts`]) {
+      for (const file of [
+        `dist/${module}.js`,
+        `dist/${module}.d.ts`,
+        `dist/cjs/${module}.js`,
+        `dist/cjs/${module}.d.ts`,
+      ]) {
         expect(files, file).toContain(file);
       }
     }

@@ -330,158 +330,159 @@ export function defineSubscriptionSuite(name: string, adapter: HookAdapter, mode
       }
     }
 
-    for (const rc of reconnectCases(mode)) describe(`after the server drops the stream, ${rc.title}`, () => {
-      const graceOpts = rc.graceMs !== undefined ? { graceMs: rc.graceMs } : {};
+    for (const rc of reconnectCases(mode))
+      describe(`after the server drops the stream, ${rc.title}`, () => {
+        const graceOpts = rc.graceMs !== undefined ? { graceMs: rc.graceMs } : {};
 
-      test('counter: connecting → pending → connecting → pending; no gap, no duplicate', async () => {
-        const h = await setup(graceOpts);
-        const rec = new Recorder<CounterItem>(h);
-        const view = mount(h, <Counter rec={rec} input={{ count: 100_000, intervalMs: 10 }} />);
+        test('counter: connecting → pending → connecting → pending; no gap, no duplicate', async () => {
+          const h = await setup(graceOpts);
+          const rec = new Recorder<CounterItem>(h);
+          const view = mount(h, <Counter rec={rec} input={{ count: 100_000, intervalMs: 10 }} />);
 
-        await waitFor(() => {
-          expect(rec.status, rec.describe()).toBe('pending');
-          expect(rec.data.length, rec.describe()).toBeGreaterThanOrEqual(3);
-        }, WAIT);
-        expect(rec.statusSequence).toEqual(['connecting', 'pending']);
-        expect(rec.starts).toBe(1);
-        expect(h.probe.started).toBe(1);
-        expect(h.streamRequests).toHaveLength(1);
-        expectWireMode(h);
-
-        // Ends every stream without `return`: the client must reconnect by itself.
-        h.server.core.closeAllStreams();
-
-        await waitFor(() => {
-          expect(h.streamRequests.length, rec.describe()).toBeGreaterThanOrEqual(2);
-          if (rc.expect === 'restart') expect(rec.starts, rec.describe()).toBe(2);
-          expect(rec.status, rec.describe()).toBe('pending');
-          expect(rec.valuesOnStream(2).length, rec.describe()).toBeGreaterThanOrEqual(3);
-        }, WAIT);
-
-        expect(rec.statusSequence, rec.describe()).toEqual(['connecting', 'pending', 'connecting', 'pending']);
-        expect(rec.latest?.error ?? null).toBeNull();
-        expect(rec.errors).toEqual([]);
-        // One reconnect, and it worked the first time.
-        expect(h.streamRequests, rec.describe()).toHaveLength(2);
-        expect(rec.valuesOnStream(1).length).toBeGreaterThan(0);
-
-        // No duplicate and no gap across the reconnect.
-        const ids = rec.values().map((v) => v.id);
-        expect(ids).toEqual(range(ids.length));
-        expect(rec.values().map((v) => v.data.n)).toEqual(ids.map(Number));
-        const lastBefore = rec.valuesOnStream(1).at(-1)!.id;
-        const firstAfter = rec.valuesOnStream(2)[0]!.id;
-        expect(Number(firstAfter)).toBe(Number(lastBefore) + 1);
-
-        if (rc.expect === 'restart') {
-          // The procedure ran again, from after the last id the client had.
-          expect(rec.starts).toBe(2);
-          expect(rec.valuesOn(1).at(-1)!.id).toBe(lastBefore);
-          expect(rec.valuesOn(2)[0]!.id).toBe(firstAfter);
-          expect(h.probe.started).toBe(2);
-          expect(h.probe.lastInputs[1]).toMatchObject({ count: 100_000, intervalMs: 10, lastEventId: lastBefore });
-          if (mode === 'multiplexed') {
-            // A new connection: the client subscribed again, from the last tracked id.
-            const subscribes = h.subscribesSent('counter');
-            expect(subscribes).toHaveLength(2);
-            expect(subscribes[0]).not.toHaveProperty('lastEventId');
-            expect(subscribes[1]).toMatchObject({ lastEventId: lastBefore });
-          } else {
-            expect(h.streamRequests[1]!.headers['last-event-id']).toBe(lastBefore);
-          }
-        } else {
-          // Resumed: the server replayed what the client missed; the procedure never stopped and
-          // was not subscribed again. (Whether the hook's `onStarted` fires again on a resumed
-          // connection is the client's choice, see the quiet-subscription test: not pinned here.)
+          await waitFor(() => {
+            expect(rec.status, rec.describe()).toBe('pending');
+            expect(rec.data.length, rec.describe()).toBeGreaterThanOrEqual(3);
+          }, WAIT);
+          expect(rec.statusSequence).toEqual(['connecting', 'pending']);
+          expect(rec.starts).toBe(1);
           expect(h.probe.started).toBe(1);
-          expect(h.probe.finished).toBe(0);
-          expect(h.controlOps('subscribe')).toHaveLength(1);
-          const resume = h.streamRequests[1]!.headers;
-          expect(resume['trpc-sse-connection']).toEqual(expect.any(String));
-          expect(resume['trpc-sse-secret']).toEqual(expect.any(String));
-          expect(resume['last-event-id']).toMatch(/^\d+$/);
-        }
+          expect(h.streamRequests).toHaveLength(1);
+          expectWireMode(h);
 
-        // The hook's `data` follows the stream after the reconnect (the counter keeps ticking, so
-        // the committed value may trail `onData` by a tick).
-        const shownId = (rec.latest?.data as CounterItem | undefined)?.id;
-        expect(ids).toContain(shownId);
-        expect(Number(shownId)).toBeGreaterThanOrEqual(Number(firstAfter));
-        expect(view.getByTestId('status').textContent).toBe('pending');
+          // Ends every stream without `return`: the client must reconnect by itself.
+          h.server.core.closeAllStreams();
 
-        // Unmounting unsubscribes: the server stops the procedure (every run of it has ended).
-        view.unmount();
-        const runs = h.probe.started;
-        await waitFor(() => expect(h.probe.finished).toBe(runs), WAIT);
-        if (mode === 'multiplexed') expect(h.controlOps('unsubscribe')).toHaveLength(1);
-      });
+          await waitFor(() => {
+            expect(h.streamRequests.length, rec.describe()).toBeGreaterThanOrEqual(2);
+            if (rc.expect === 'restart') expect(rec.starts, rec.describe()).toBe(2);
+            expect(rec.status, rec.describe()).toBe('pending');
+            expect(rec.valuesOnStream(2).length, rec.describe()).toBeGreaterThanOrEqual(3);
+          }, WAIT);
 
-      test('live feed: data keeps arriving after the reconnect, no gap, no duplicates', async () => {
-        const h = await setup(graceOpts);
-        const rec = new Recorder<LiveItem>(h);
-        const view = mount(h, <Live rec={rec} />);
+          expect(rec.statusSequence, rec.describe()).toEqual(['connecting', 'pending', 'connecting', 'pending']);
+          expect(rec.latest?.error ?? null).toBeNull();
+          expect(rec.errors).toEqual([]);
+          // One reconnect, and it worked the first time.
+          expect(h.streamRequests, rec.describe()).toHaveLength(2);
+          expect(rec.valuesOnStream(1).length).toBeGreaterThan(0);
 
-        await waitFor(() => {
-          expect(h.probe.started).toBe(1);
-          expect(rec.status, rec.describe()).toBe('pending');
-        }, WAIT);
-        expectWireMode(h);
-        h.feed.emit('item', { id: 'a1', text: 'one' });
-        h.feed.emit('item', { id: 'a2', text: 'two' });
-        await waitFor(() => expect(rec.data.length, rec.describe()).toBe(2), WAIT);
+          // No duplicate and no gap across the reconnect.
+          const ids = rec.values().map((v) => v.id);
+          expect(ids).toEqual(range(ids.length));
+          expect(rec.values().map((v) => v.data.n)).toEqual(ids.map(Number));
+          const lastBefore = rec.valuesOnStream(1).at(-1)!.id;
+          const firstAfter = rec.valuesOnStream(2)[0]!.id;
+          expect(Number(firstAfter)).toBe(Number(lastBefore) + 1);
 
-        h.server.core.closeAllStreams();
-        if (rc.expect === 'resume') {
-          // Emitted while no stream is attached: the connection keeps it for the replay.
-          h.feed.emit('item', { id: 'a3', text: 'three' });
-        }
-        await waitFor(() => {
-          expect(h.streamRequests.length, rec.describe()).toBe(2);
           if (rc.expect === 'restart') {
+            // The procedure ran again, from after the last id the client had.
+            expect(rec.starts).toBe(2);
+            expect(rec.valuesOn(1).at(-1)!.id).toBe(lastBefore);
+            expect(rec.valuesOn(2)[0]!.id).toBe(firstAfter);
             expect(h.probe.started).toBe(2);
-            expect(rec.starts, rec.describe()).toBe(2);
+            expect(h.probe.lastInputs[1]).toMatchObject({ count: 100_000, intervalMs: 10, lastEventId: lastBefore });
+            if (mode === 'multiplexed') {
+              // A new connection: the client subscribed again, from the last tracked id.
+              const subscribes = h.subscribesSent('counter');
+              expect(subscribes).toHaveLength(2);
+              expect(subscribes[0]).not.toHaveProperty('lastEventId');
+              expect(subscribes[1]).toMatchObject({ lastEventId: lastBefore });
+            } else {
+              expect(h.streamRequests[1]!.headers['last-event-id']).toBe(lastBefore);
+            }
           } else {
-            expect(rec.data.length, rec.describe()).toBe(3);
+            // Resumed: the server replayed what the client missed; the procedure never stopped and
+            // was not subscribed again. (Whether the hook's `onStarted` fires again on a resumed
+            // connection is the client's choice, see the quiet-subscription test: not pinned here.)
+            expect(h.probe.started).toBe(1);
+            expect(h.probe.finished).toBe(0);
+            expect(h.controlOps('subscribe')).toHaveLength(1);
+            const resume = h.streamRequests[1]!.headers;
+            expect(resume['trpc-sse-connection']).toEqual(expect.any(String));
+            expect(resume['trpc-sse-secret']).toEqual(expect.any(String));
+            expect(resume['last-event-id']).toMatch(/^\d+$/);
           }
-          expect(rec.status, rec.describe()).toBe('pending');
-        }, WAIT);
-        if (rc.expect === 'restart') {
-          // The reconnect carried the last tracked id, merged into the input as tRPC does.
-          expect(h.probe.lastInputs[1]).toEqual({ lastEventId: 'a2' });
-          if (mode === 'multiplexed') expect(h.subscribesSent('live')[1]).toMatchObject({ lastEventId: 'a2' });
-          h.feed.emit('item', { id: 'a3', text: 'three' });
-        } else {
-          expect(h.probe.started).toBe(1);
-          expect(h.controlOps('subscribe')).toHaveLength(1);
-          expect(rec.valuesOnStream(2).map((v) => v.id)).toEqual(['a3']);
-        }
-        h.feed.emit('item', { id: 'a4', text: 'four' });
-        await waitFor(() => expect(rec.data.length, rec.describe()).toBe(4), WAIT);
 
-        expect(rec.values()).toEqual([
-          { id: 'a1', data: { id: 'a1', text: 'one' } },
-          { id: 'a2', data: { id: 'a2', text: 'two' } },
-          { id: 'a3', data: { id: 'a3', text: 'three' } },
-          { id: 'a4', data: { id: 'a4', text: 'four' } },
-        ]);
-        expect(rec.valuesOnStream(1).map((v) => v.id)).toEqual(['a1', 'a2']);
-        expect(rec.valuesOnStream(2).map((v) => v.id)).toEqual(['a3', 'a4']);
-        if (rc.expect === 'restart') {
-          expect(rec.valuesOn(1).map((v) => v.id)).toEqual(['a1', 'a2']);
-          expect(rec.valuesOn(2).map((v) => v.id)).toEqual(['a3', 'a4']);
-        } else {
-          expect(h.probe.started).toBe(1);
-          expect(h.probe.finished).toBe(0);
-        }
-        expect(rec.statusSequence, rec.describe()).toEqual(['connecting', 'pending', 'connecting', 'pending']);
-        expect(rec.latest?.data).toEqual({ id: 'a4', data: { id: 'a4', text: 'four' } });
-        expect(rec.errors).toEqual([]);
+          // The hook's `data` follows the stream after the reconnect (the counter keeps ticking, so
+          // the committed value may trail `onData` by a tick).
+          const shownId = (rec.latest?.data as CounterItem | undefined)?.id;
+          expect(ids).toContain(shownId);
+          expect(Number(shownId)).toBeGreaterThanOrEqual(Number(firstAfter));
+          expect(view.getByTestId('status').textContent).toBe('pending');
 
-        view.unmount();
-        const runs = h.probe.started;
-        await waitFor(() => expect(h.probe.finished).toBe(runs), WAIT);
+          // Unmounting unsubscribes: the server stops the procedure (every run of it has ended).
+          view.unmount();
+          const runs = h.probe.started;
+          await waitFor(() => expect(h.probe.finished).toBe(runs), WAIT);
+          if (mode === 'multiplexed') expect(h.controlOps('unsubscribe')).toHaveLength(1);
+        });
+
+        test('live feed: data keeps arriving after the reconnect, no gap, no duplicates', async () => {
+          const h = await setup(graceOpts);
+          const rec = new Recorder<LiveItem>(h);
+          const view = mount(h, <Live rec={rec} />);
+
+          await waitFor(() => {
+            expect(h.probe.started).toBe(1);
+            expect(rec.status, rec.describe()).toBe('pending');
+          }, WAIT);
+          expectWireMode(h);
+          h.feed.emit('item', { id: 'a1', text: 'one' });
+          h.feed.emit('item', { id: 'a2', text: 'two' });
+          await waitFor(() => expect(rec.data.length, rec.describe()).toBe(2), WAIT);
+
+          h.server.core.closeAllStreams();
+          if (rc.expect === 'resume') {
+            // Emitted while no stream is attached: the connection keeps it for the replay.
+            h.feed.emit('item', { id: 'a3', text: 'three' });
+          }
+          await waitFor(() => {
+            expect(h.streamRequests.length, rec.describe()).toBe(2);
+            if (rc.expect === 'restart') {
+              expect(h.probe.started).toBe(2);
+              expect(rec.starts, rec.describe()).toBe(2);
+            } else {
+              expect(rec.data.length, rec.describe()).toBe(3);
+            }
+            expect(rec.status, rec.describe()).toBe('pending');
+          }, WAIT);
+          if (rc.expect === 'restart') {
+            // The reconnect carried the last tracked id, merged into the input as tRPC does.
+            expect(h.probe.lastInputs[1]).toEqual({ lastEventId: 'a2' });
+            if (mode === 'multiplexed') expect(h.subscribesSent('live')[1]).toMatchObject({ lastEventId: 'a2' });
+            h.feed.emit('item', { id: 'a3', text: 'three' });
+          } else {
+            expect(h.probe.started).toBe(1);
+            expect(h.controlOps('subscribe')).toHaveLength(1);
+            expect(rec.valuesOnStream(2).map((v) => v.id)).toEqual(['a3']);
+          }
+          h.feed.emit('item', { id: 'a4', text: 'four' });
+          await waitFor(() => expect(rec.data.length, rec.describe()).toBe(4), WAIT);
+
+          expect(rec.values()).toEqual([
+            { id: 'a1', data: { id: 'a1', text: 'one' } },
+            { id: 'a2', data: { id: 'a2', text: 'two' } },
+            { id: 'a3', data: { id: 'a3', text: 'three' } },
+            { id: 'a4', data: { id: 'a4', text: 'four' } },
+          ]);
+          expect(rec.valuesOnStream(1).map((v) => v.id)).toEqual(['a1', 'a2']);
+          expect(rec.valuesOnStream(2).map((v) => v.id)).toEqual(['a3', 'a4']);
+          if (rc.expect === 'restart') {
+            expect(rec.valuesOn(1).map((v) => v.id)).toEqual(['a1', 'a2']);
+            expect(rec.valuesOn(2).map((v) => v.id)).toEqual(['a3', 'a4']);
+          } else {
+            expect(h.probe.started).toBe(1);
+            expect(h.probe.finished).toBe(0);
+          }
+          expect(rec.statusSequence, rec.describe()).toEqual(['connecting', 'pending', 'connecting', 'pending']);
+          expect(rec.latest?.data).toEqual({ id: 'a4', data: { id: 'a4', text: 'four' } });
+          expect(rec.errors).toEqual([]);
+
+          view.unmount();
+          const runs = h.probe.started;
+          await waitFor(() => expect(h.probe.finished).toBe(runs), WAIT);
+        });
       });
-    });
 
     if (mode === 'multiplexed') {
       test('a quiet subscription is pending again once the connection has resumed, before any new value', async () => {
@@ -554,7 +555,13 @@ export function defineSubscriptionSuite(name: string, adapter: HookAdapter, mode
       }, WAIT);
       expect(rec.values()).toEqual([{ user: 'alice', params: null }]);
       // The whole stream may arrive in one chunk, so React may batch `pending` away.
-      expect([['connecting', 'pending', 'idle'], ['connecting', 'idle']], rec.describe()).toContainEqual(rec.statusSequence);
+      expect(
+        [
+          ['connecting', 'pending', 'idle'],
+          ['connecting', 'idle'],
+        ],
+        rec.describe(),
+      ).toContainEqual(rec.statusSequence);
       expect(rec.starts).toBe(1);
       expect(rec.latest?.data).toBeUndefined();
       expect(rec.errors).toEqual([]);
@@ -583,7 +590,13 @@ export function defineSubscriptionSuite(name: string, adapter: HookAdapter, mode
       expect(rec.values()).toEqual([0, 1]);
       expect(rec.errors).toHaveLength(1);
       // The whole stream may arrive in one chunk, so React may batch `pending` away.
-      expect([['connecting', 'pending', 'error'], ['connecting', 'error']], rec.describe()).toContainEqual(rec.statusSequence);
+      expect(
+        [
+          ['connecting', 'pending', 'error'],
+          ['connecting', 'error'],
+        ],
+        rec.describe(),
+      ).toContainEqual(rec.statusSequence);
       expect(rec.starts).toBe(1);
       expectWireMode(h);
 

@@ -48,7 +48,14 @@ export function extractBlocks(markdown: string): CodeBlock[] {
       body.push(stripIndent(text, indent));
     }
     if (close < 0) throw new Error(`line ${i + 1}: the code fence is never closed`);
-    blocks.push({ lang, code: body.join('\n'), fenceLine: i + 1, line: i + 2, indent, directives: directivesAbove(lines, i) });
+    blocks.push({
+      lang,
+      code: body.join('\n'),
+      fenceLine: i + 1,
+      line: i + 2,
+      indent,
+      directives: directivesAbove(lines, i),
+    });
     i = close;
   }
   return blocks;

@@ -56,7 +56,16 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { launchChromium } from '../helpers/browser.js';
 import { startRedisServer } from '../helpers/redisServer.js';
 import { extractBlocks, type CodeBlock } from './markdown.js';
-import { hasProgram, Output, parseCurl, pipeBody, runScript, runServerBlock, runShell, type RunningServer } from './run.js';
+import {
+  hasProgram,
+  Output,
+  parseCurl,
+  pipeBody,
+  runScript,
+  runServerBlock,
+  runShell,
+  type RunningServer,
+} from './run.js';
 import {
   CHECKS,
   exportTarget,
@@ -159,7 +168,9 @@ async function errorsOf(document: string, module: BlockModule, mode: Mode): Prom
   const result = (await checks())[mode];
   // A block tsc never read would pass unseen: each must be in the program it is checked by.
   if (!result.files.includes(join(root, module.file))) {
-    throw new Error(`tsc (${mode}, exit code ${result.exitCode}) did not check ${module.file}:\n${result.output.slice(-4000)}`);
+    throw new Error(
+      `tsc (${mode}, exit code ${result.exitCode}) did not check ${module.file}:\n${result.output.slice(-4000)}`,
+    );
   }
   return result.diagnostics
     .filter((diagnostic) => diagnostic.file === module.file)
@@ -183,7 +194,10 @@ function readmeBlock(what: string, predicate: (block: CodeBlock) => boolean): Co
 
 /** The README's curl line, pointed at `origin` instead of the 127.0.0.1:3000 it names. */
 function curlLine(origin: string): string {
-  const block = readmeBlock('curl line', (b) => ['sh', 'bash', 'shell', 'console'].includes(b.lang) && /^curl .*text\/event-stream/m.test(b.code));
+  const block = readmeBlock(
+    'curl line',
+    (b) => ['sh', 'bash', 'shell', 'console'].includes(b.lang) && /^curl .*text\/event-stream/m.test(b.code),
+  );
   const line = block.code.split('\n').find((l) => l.startsWith('curl ')) ?? '';
   expect(line, 'the curl line names http://127.0.0.1:3000').toContain('http://127.0.0.1:3000/');
   return line.replace('http://127.0.0.1:3000', origin);
@@ -242,7 +256,10 @@ describe('README.md blocks run', { timeout: 60_000 }, () => {
     await page.route(`${origin}/readme-test/**`, (route) =>
       route.request().url().endsWith('.js')
         ? route.fulfill({ contentType: 'text/javascript', body: clientBundle })
-        : route.fulfill({ contentType: 'text/html', body: '<!doctype html><script src="/readme-test/client.js"></script>' }),
+        : route.fulfill({
+            contentType: 'text/html',
+            body: '<!doctype html><script src="/readme-test/client.js"></script>',
+          }),
     );
     await page.goto(`${origin}/readme-test/`);
     return page;
@@ -315,7 +332,11 @@ describe('README.md blocks run', { timeout: 60_000 }, () => {
         const text = `through the client block (${name})`;
         const received = await page.evaluate(
           ([room, message]) =>
-            (window as unknown as { readme: { check(room: string, text: string): Promise<{ id: string; text: string }> } }).readme.check(room, message),
+            (
+              window as unknown as {
+                readme: { check(room: string, text: string): Promise<{ id: string; text: string }> };
+              }
+            ).readme.check(room, message),
           [`browser-${name}`, text] as const,
         );
         expect(received.text).toBe(text);
@@ -326,11 +347,17 @@ describe('README.md blocks run', { timeout: 60_000 }, () => {
     });
 
     test('the EventSource line logs a message', async () => {
-      const block = readmeBlock('EventSource line', (b) => ['js', 'javascript'].includes(b.lang) && b.code.includes('new EventSource('));
+      const block = readmeBlock(
+        'EventSource line',
+        (b) => ['js', 'javascript'].includes(b.lang) && b.code.includes('new EventSource('),
+      );
       const page = await openPage(origin());
       try {
         const text = `watched with EventSource (${name})`;
-        const logged = page.waitForEvent('console', { predicate: (message) => message.text().includes(text), timeout: 20_000 });
+        const logged = page.waitForEvent('console', {
+          predicate: (message) => message.text().includes(text),
+          timeout: 20_000,
+        });
         await page.addScriptTag({ content: block.code });
         const sent = await send(origin(), ROOM, text);
         expect((await logged).text()).toBe(`${sent.id} ${JSON.stringify({ id: sent.id, room: ROOM, text })}`);
@@ -366,7 +393,11 @@ describe('README.md blocks run', { timeout: 60_000 }, () => {
     const controller = new AbortController();
     try {
       const url = `${server.origin}/trpc/onMessage?input=${encodeURIComponent(JSON.stringify({ room: ROOM }))}`;
-      void pipeBody(await fetch(url, { headers: { accept: 'text/event-stream' }, signal: controller.signal }), output, controller.signal);
+      void pipeBody(
+        await fetch(url, { headers: { accept: 'text/event-stream' }, signal: controller.signal }),
+        output,
+        controller.signal,
+      );
       await output.until('the stream opens', (seen) => seen.includes('event: connected'));
       server.child.kill('SIGTERM');
       expect(await server.exited, server.output.text).toBe(0);
@@ -378,7 +409,8 @@ describe('README.md blocks run', { timeout: 60_000 }, () => {
   });
 });
 
-const describeDiagnostic = (d: Diagnostic): string => `${d.file ?? '(options)'}(${d.line},${d.column}): ${d.code} ${d.message}`;
+const describeDiagnostic = (d: Diagnostic): string =>
+  `${d.file ?? '(options)'}(${d.line},${d.column}): ${d.code} ${d.message}`;
 
 const cases = readmeModules.flatMap((module) => module.modes.map((mode) => ({ module, mode })));
 
@@ -407,42 +439,55 @@ describe('README.md TypeScript blocks compile', () => {
     }
   });
 
-  test('every trpc-sse entry resolves to dist and its declarations compile with skipLibCheck: false', { timeout: 180_000 }, async () => {
-    const { declarations } = await checks();
-    for (const { subpath, target } of packageEntries()) {
-      const types = exportTarget(target, IMPORT_CONDITIONS);
-      expect(types, `package.json exports ${subpath}`).toMatch(/^\.\/dist\/.*\.d\.[cm]?ts$/);
-      expect(declarations.files, subpath).toContain(join(REPO_ROOT, types ?? ''));
-    }
-    // Other packages' declarations are theirs: @trpc/client 11.19 pulls in @trpc/server's
-    // adapters/ws.d.mts, which does not compile against @types/ws 8.18 with nodenext.
-    const dependencies = join(REPO_ROOT, 'node_modules') + sep;
-    const ours = declarations.diagnostics.filter((d) => d.file === null || !join(root, d.file).startsWith(dependencies));
-    expect(ours.map(describeDiagnostic)).toEqual([]);
-  });
-
-  test('the blocks import trpc-sse as an installed package: through its exports, to dist', { timeout: 180_000 }, async () => {
-    const results = await checks();
-    const exports = new Map(packageEntries().map(({ subpath, target }) => [subpath, target]));
-    for (const mode of MODES) {
-      const files = results[mode].files;
-      const imports = readmeModules
-        .filter((module) => module.modes.includes(mode))
-        .flatMap((module) =>
-          [...module.text.matchAll(/(?:from |import\(|= require\()'trpc-sse(\/[\w-]+)'/g)].map((m) => ({
-            subpath: `.${m[1] ?? ''}`,
-            conditions: module.file.endsWith('.cts') ? ['types', 'require', 'node', 'default'] : IMPORT_CONDITIONS,
-          })),
-        );
-      expect(imports.length, mode).toBeGreaterThan(0);
-      for (const { subpath, conditions } of imports) {
-        const types = exportTarget(exports.get(subpath), conditions);
+  test(
+    'every trpc-sse entry resolves to dist and its declarations compile with skipLibCheck: false',
+    { timeout: 180_000 },
+    async () => {
+      const { declarations } = await checks();
+      for (const { subpath, target } of packageEntries()) {
+        const types = exportTarget(target, IMPORT_CONDITIONS);
         expect(types, `package.json exports ${subpath}`).toMatch(/^\.\/dist\/.*\.d\.[cm]?ts$/);
-        expect(files, `${mode}: trpc-sse${subpath.slice(1)}`).toContain(join(REPO_ROOT, types ?? ''));
+        expect(declarations.files, subpath).toContain(join(REPO_ROOT, types ?? ''));
       }
-      expect(files.filter((file) => file.startsWith(join(REPO_ROOT, 'src') + sep)), mode).toEqual([]);
-    }
-  });
+      // Other packages' declarations are theirs: @trpc/client 11.19 pulls in @trpc/server's
+      // adapters/ws.d.mts, which does not compile against @types/ws 8.18 with nodenext.
+      const dependencies = join(REPO_ROOT, 'node_modules') + sep;
+      const ours = declarations.diagnostics.filter(
+        (d) => d.file === null || !join(root, d.file).startsWith(dependencies),
+      );
+      expect(ours.map(describeDiagnostic)).toEqual([]);
+    },
+  );
+
+  test(
+    'the blocks import trpc-sse as an installed package: through its exports, to dist',
+    { timeout: 180_000 },
+    async () => {
+      const results = await checks();
+      const exports = new Map(packageEntries().map(({ subpath, target }) => [subpath, target]));
+      for (const mode of MODES) {
+        const files = results[mode].files;
+        const imports = readmeModules
+          .filter((module) => module.modes.includes(mode))
+          .flatMap((module) =>
+            [...module.text.matchAll(/(?:from |import\(|= require\()'trpc-sse(\/[\w-]+)'/g)].map((m) => ({
+              subpath: `.${m[1] ?? ''}`,
+              conditions: module.file.endsWith('.cts') ? ['types', 'require', 'node', 'default'] : IMPORT_CONDITIONS,
+            })),
+          );
+        expect(imports.length, mode).toBeGreaterThan(0);
+        for (const { subpath, conditions } of imports) {
+          const types = exportTarget(exports.get(subpath), conditions);
+          expect(types, `package.json exports ${subpath}`).toMatch(/^\.\/dist\/.*\.d\.[cm]?ts$/);
+          expect(files, `${mode}: trpc-sse${subpath.slice(1)}`).toContain(join(REPO_ROOT, types ?? ''));
+        }
+        expect(
+          files.filter((file) => file.startsWith(join(REPO_ROOT, 'src') + sep)),
+          mode,
+        ).toEqual([]);
+      }
+    },
+  );
 });
 
 describe('the harness', () => {
@@ -479,7 +524,10 @@ describe('the harness', () => {
   });
 
   test('puts a block whose file is taken beside it, not over it', () => {
-    const files = planModules(extractBlocks('```ts\n// router.ts\n```\n```ts\n// a/b.ts\n```\n```ts\n// a/b.ts\n```'), 'x');
+    const files = planModules(
+      extractBlocks('```ts\n// router.ts\n```\n```ts\n// a/b.ts\n```\n```ts\n// a/b.ts\n```'),
+      'x',
+    );
     expect(files.map((module) => module.file)).toEqual(['x/readme-1/router.ts', 'x/a/b.ts', 'x/readme-7/a/b.ts']);
   });
 
@@ -495,7 +543,9 @@ describe('the harness', () => {
 
   test('refuses what it cannot honour, naming the line', () => {
     const plan = (markdown: string): BlockModule[] => planModules(extractBlocks(markdown), 'x');
-    expect(() => plan('<!-- readme-test: fragmnet -->\n```ts\nx\n```')).toThrow(/line 2: unknown readme-test directive "fragmnet"/);
+    expect(() => plan('<!-- readme-test: fragmnet -->\n```ts\nx\n```')).toThrow(
+      /line 2: unknown readme-test directive "fragmnet"/,
+    );
     expect(() => plan('```ts\n// ../a.ts\n```')).toThrow(/line 1: the path "\.\.\/a\.ts" leaves the project/);
     expect(() => plan('```ts\nunclosed')).toThrow(/line 1: the code fence is never closed/);
   });

@@ -125,8 +125,15 @@ export function runServerBlock(cwd: string, file: string, env: Record<string, st
 }
 
 /** Runs a TypeScript file with tsx in `cwd`; resolves with its exit code and output once it ends. */
-export async function runScript(cwd: string, file: string, args: string[] = []): Promise<{ code: number | null; output: string }> {
-  const running = collect(spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] }), file);
+export async function runScript(
+  cwd: string,
+  file: string,
+  args: string[] = [],
+): Promise<{ code: number | null; output: string }> {
+  const running = collect(
+    spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] }),
+    file,
+  );
   const code = await running.exited;
   return { code, output: running.output.text };
 }

@@ -75,10 +75,21 @@ export function planModules(blocks: CodeBlock[], dir: string): BlockModule[] {
     if (cjs) modes = modes.filter((mode) => mode === 'nodenext');
     if (modes.length === 0) throw new Error(`${where}: "cjs" is checked with nodenext only`);
     const prefix = fragment
-      ? [FRAGMENT_IMPORT, block.directives.includes('router') ? 'export const router = t.router({' : 'export async function fragment(): Promise<void> {']
+      ? [
+          FRAGMENT_IMPORT,
+          block.directives.includes('router')
+            ? 'export const router = t.router({'
+            : 'export async function fragment(): Promise<void> {',
+        ]
       : [];
     const suffix = fragment ? [block.directives.includes('router') ? '});' : '}'] : [];
-    modules.push({ block, file, text: [...prefix, block.code, ...suffix].join('\n') + '\n', prefixLines: prefix.length, modes });
+    modules.push({
+      block,
+      file,
+      text: [...prefix, block.code, ...suffix].join('\n') + '\n',
+      prefixLines: prefix.length,
+      modes,
+    });
   }
   return modules;
 }
@@ -117,7 +128,9 @@ const MODE_OPTIONS: Record<Mode, Record<string, string>> = {
 
 /** The package's entries (`./client`, …), from its package.json `exports`. */
 export function packageEntries(): Array<{ subpath: string; target: unknown }> {
-  const { exports } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
+  const { exports } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+    exports: Record<string, unknown>;
+  };
   return Object.entries(exports)
     .filter(([subpath]) => subpath !== './package.json' && !subpath.includes('*'))
     .map(([subpath, target]) => ({ subpath, target }));
@@ -144,7 +157,8 @@ export const IMPORT_CONDITIONS = ['types', 'import', 'node', 'default'] as const
  */
 function declarationsModule(): string {
   const lines = packageEntries().map(
-    ({ subpath }) => `export type * as ${subpath.slice(2).replace(/\W+(\w)/g, (_, c: string) => c.toUpperCase())} from 'trpc-sse${subpath.slice(1)}';`,
+    ({ subpath }) =>
+      `export type * as ${subpath.slice(2).replace(/\W+(\w)/g, (_, c: string) => c.toUpperCase())} from 'trpc-sse${subpath.slice(1)}';`,
   );
   return lines.join('\n') + '\n';
 }
@@ -187,7 +201,10 @@ export function writeProject(root: string, documents: ScratchDocument[]): void {
   write('declarations.ts', declarationsModule());
   // TypeScript's own lib files are left out: they are not a dependency's, and take as long as all the rest.
   const declarations = { ...STRICTEST, ...MODE_OPTIONS.nodenext, skipLibCheck: false, skipDefaultLibCheck: true };
-  write('tsconfig.declarations.json', JSON.stringify({ compilerOptions: declarations, files: ['declarations.ts'] }, null, 2) + '\n');
+  write(
+    'tsconfig.declarations.json',
+    JSON.stringify({ compilerOptions: declarations, files: ['declarations.ts'] }, null, 2) + '\n',
+  );
   const modulesDir = join(root, 'node_modules');
   mkdirSync(modulesDir);
   for (const entry of readdirSync(join(REPO_ROOT, 'node_modules'))) {
@@ -247,8 +264,16 @@ function parseTscOutput(output: string, root: string): { diagnostics: Diagnostic
     const located = LOCATED.exec(text);
     const global = located ? null : GLOBAL.exec(text);
     if (located) {
-      const file = relative(root, join(root, located[1] ?? '')).split('\\').join('/');
-      last = { file, line: Number(located[2]), column: Number(located[3]), code: located[4] ?? '', message: located[5] ?? '' };
+      const file = relative(root, join(root, located[1] ?? ''))
+        .split('\\')
+        .join('/');
+      last = {
+        file,
+        line: Number(located[2]),
+        column: Number(located[3]),
+        code: located[4] ?? '',
+        message: located[5] ?? '',
+      };
       diagnostics.push(last);
     } else if (global) {
       last = { file: null, line: 0, column: 0, code: global[1] ?? '', message: global[2] ?? '' };

@@ -33,11 +33,31 @@ test.each([
   ['path with traversal', '..%2F..%2Fetc%2Fpasswd', {}, 'NOT_FOUND'],
   ['a query called as a subscription', 'hello', {}, 'METHOD_NOT_SUPPORTED'],
   ['a mutation called as a subscription', 'echo', {}, 'METHOD_NOT_SUPPORTED'],
-  ['oversize input', `counter?input=${encodeURIComponent(JSON.stringify({ count: 1, pad: 'x'.repeat(5000) }))}`, {}, 'PAYLOAD_TOO_LARGE'],
-  ['oversize Last-Event-ID', `counter?input=${encodeURIComponent('{"count":1}')}`, { 'last-event-id': '9'.repeat(65) }, 'BAD_REQUEST'],
-  ['Last-Event-ID with control characters (query form)', `counter?input=${encodeURIComponent('{"count":1}')}&lastEventId=%00%0Aevent%3A%20x`, {}, 'BAD_REQUEST'],
+  [
+    'oversize input',
+    `counter?input=${encodeURIComponent(JSON.stringify({ count: 1, pad: 'x'.repeat(5000) }))}`,
+    {},
+    'PAYLOAD_TOO_LARGE',
+  ],
+  [
+    'oversize Last-Event-ID',
+    `counter?input=${encodeURIComponent('{"count":1}')}`,
+    { 'last-event-id': '9'.repeat(65) },
+    'BAD_REQUEST',
+  ],
+  [
+    'Last-Event-ID with control characters (query form)',
+    `counter?input=${encodeURIComponent('{"count":1}')}&lastEventId=%00%0Aevent%3A%20x`,
+    {},
+    'BAD_REQUEST',
+  ],
   ['malformed connectionParams', 'secret?connectionParams=%7Bnope', {}, 'PARSE_ERROR'],
-  ['connectionParams that are not strings', `secret?connectionParams=${encodeURIComponent('{"user":1}')}`, {}, 'PARSE_ERROR'],
+  [
+    'connectionParams that are not strings',
+    `secret?connectionParams=${encodeURIComponent('{"user":1}')}`,
+    {},
+    'PARSE_ERROR',
+  ],
   ['batched subscription paths', 'counter,counter', {}, 'NOT_FOUND'],
 ])('%s → %s', async (_name, path, headers, code) => {
   const error = await errorOf(await server.request(path, { headers: { ...SSE, ...headers } }));
@@ -123,7 +143,9 @@ test.each([
       expect(emitted.map((e) => e.event)).toEqual(['connected', 'serialized-error']);
       const shape = JSON.parse(emitted[1]!.data) as { message: string; data: { code: string } };
       expect(shape.data.code).toBe('INTERNAL_SERVER_ERROR');
-      expect(shape.message).toMatch(/^Invalid tracked id: it (contains the control character U\+00[0-7][0-9A-F]|is 65 characters long)/);
+      expect(shape.message).toMatch(
+        /^Invalid tracked id: it (contains the control character U\+00[0-7][0-9A-F]|is 65 characters long)/,
+      );
       // …and the server would indeed have refused it back.
       expect(resumed.map((e) => e.event)).toEqual(['connected', 'serialized-error']);
       expect((JSON.parse(resumed[1]!.data) as { data: { code: string } }).data.code).toBe('BAD_REQUEST');

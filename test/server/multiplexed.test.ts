@@ -22,7 +22,11 @@ interface Opened {
   hello: Record<string, unknown>;
 }
 
-async function open(server: RunningAdapter, headers: Record<string, string> = {}, path: string = MUX_PATH): Promise<Opened> {
+async function open(
+  server: RunningAdapter,
+  headers: Record<string, string> = {},
+  path: string = MUX_PATH,
+): Promise<Opened> {
   const stream = await server.request(path, { headers: { ...SSE, ...headers } });
   expect(stream.status).toBe(200);
   const first = await stream.next();
@@ -31,15 +35,24 @@ async function open(server: RunningAdapter, headers: Record<string, string> = {}
   return { stream, connectionId: hello.connectionId, secret: hello.secret, hello };
 }
 
-async function control(server: RunningAdapter, conn: { connectionId: string; secret: string | null }, ops: unknown[], path: string = MUX_PATH) {
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'trpc-sse-connection': conn.connectionId };
+async function control(
+  server: RunningAdapter,
+  conn: { connectionId: string; secret: string | null },
+  ops: unknown[],
+  path: string = MUX_PATH,
+) {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'trpc-sse-connection': conn.connectionId,
+  };
   if (conn.secret !== null) headers['trpc-sse-secret'] = conn.secret;
   const response = await server.request(path, { method: 'POST', headers, body: JSON.stringify({ ops }) });
   const text = await response.text();
   return { status: response.status, body: text ? (JSON.parse(text) as { error?: { data: { code: string } } }) : null };
 }
 
-const payload = (event: SSEMessage) => JSON.parse(event.data) as { s: string; i?: string; d?: unknown; e?: { data: { code: string } } };
+const payload = (event: SSEMessage) =>
+  JSON.parse(event.data) as { s: string; i?: string; d?: unknown; e?: { data: { code: string } } };
 
 describe.each(ADAPTERS)('$name', (adapter) => {
   test('the protocol lives at {endpoint}/trpc-sse, and still at the endpoint itself for clients of 0.1', async () => {
@@ -48,7 +61,12 @@ describe.each(ADAPTERS)('$name', (adapter) => {
     running.push(server);
     for (const path of [MUX_PATH, '']) {
       const conn = await open(server, {}, path);
-      const answer = await control(server, conn, [{ op: 'subscribe', id: 'a', path: 'counter', input: { count: 1 } }], path);
+      const answer = await control(
+        server,
+        conn,
+        [{ op: 'subscribe', id: 'a', path: 'counter', input: { count: 1 } }],
+        path,
+      );
       expect(answer.status).toBe(204);
       const events: SSEMessage[] = [];
       while (!events.some((e) => e.event === 'return')) events.push((await conn.stream.next())!);
@@ -76,7 +94,8 @@ describe.each(ADAPTERS)('$name', (adapter) => {
     expect(answer.status).toBe(204);
     const events: SSEMessage[] = [];
     while (events.filter((e) => e.event === 'return').length < 2) events.push((await conn.stream.next())!);
-    const of = (s: string) => events.filter((e) => payload(e).s === s).map((e) => [e.event, payload(e).i, payload(e).d]);
+    const of = (s: string) =>
+      events.filter((e) => payload(e).s === s).map((e) => [e.event, payload(e).i, payload(e).d]);
     expect(of('a')).toEqual([
       ['started', undefined, undefined],
       ['message', '0', { n: 0 }],
@@ -102,13 +121,17 @@ describe.each(ADAPTERS)('$name', (adapter) => {
       { op: 'subscribe', id: 'a', path: 'counter', input: { count: 2 } },
       { op: 'subscribe', id: 'b', path: 'nope' },
     ];
-    const stream = await server.request(`${MUX_PATH}?subscribe=${encodeURIComponent(JSON.stringify(ops))}`, { headers: SSE });
+    const stream = await server.request(`${MUX_PATH}?subscribe=${encodeURIComponent(JSON.stringify(ops))}`, {
+      headers: SSE,
+    });
     expect(stream.status).toBe(200);
     const hello = JSON.parse((await stream.next())!.data) as { subscribed?: string[] };
     expect(hello.subscribed).toEqual(['a', 'b']);
     const events: SSEMessage[] = [];
-    while (!events.some((e) => e.event === 'return') || !events.some((e) => e.event === 'failed')) events.push((await stream.next())!);
-    const of = (s: string) => events.filter((e) => payload(e).s === s).map((e) => [e.event, payload(e).d ?? payload(e).e?.data.code]);
+    while (!events.some((e) => e.event === 'return') || !events.some((e) => e.event === 'failed'))
+      events.push((await stream.next())!);
+    const of = (s: string) =>
+      events.filter((e) => payload(e).s === s).map((e) => [e.event, payload(e).d ?? payload(e).e?.data.code]);
     expect(of('a')).toEqual([
       ['started', undefined],
       ['message', { n: 0 }],
@@ -129,7 +152,11 @@ describe.each(ADAPTERS)('$name', (adapter) => {
       [JSON.stringify({ op: 'subscribe' }), 400, 'BAD_REQUEST'],
       [JSON.stringify([{ op: 'close' }]), 400, 'BAD_REQUEST'],
       [JSON.stringify([{ op: 'subscribe', id: '', path: 'counter' }]), 400, 'BAD_REQUEST'],
-      [JSON.stringify([{ op: 'subscribe', id: 'a', path: 'counter', input: 'x'.repeat(2000) }]), 413, 'PAYLOAD_TOO_LARGE'],
+      [
+        JSON.stringify([{ op: 'subscribe', id: 'a', path: 'counter', input: 'x'.repeat(2000) }]),
+        413,
+        'PAYLOAD_TOO_LARGE',
+      ],
     ];
     for (const [param, status, code] of cases) {
       const response = await server.request(`${MUX_PATH}?subscribe=${encodeURIComponent(param)}`, { headers: SSE });
@@ -160,7 +187,9 @@ describe.each(ADAPTERS)('$name', (adapter) => {
       expect(answer.status).toBe(403);
       expect(answer.body?.error?.data.code).toBe('FORBIDDEN');
     }
-    const unknown = await control(server, { connectionId: 'nope', secret: mine.secret }, [{ op: 'subscribe', id: 'x', path: 'idle' }]);
+    const unknown = await control(server, { connectionId: 'nope', secret: mine.secret }, [
+      { op: 'subscribe', id: 'x', path: 'idle' },
+    ]);
     expect(unknown.status).toBe(404);
     expect(unknown.body?.error?.data.code).toBe('NOT_FOUND');
     // None of them started anything; a good request does.
@@ -208,7 +237,11 @@ describe('node:http', () => {
     const before = contextCalls.count;
     const params = encodeURIComponent(JSON.stringify({ user: 'carol' }));
     const conn = await open(server, { 'trpc-sse-connection-params': params });
-    await control(server, conn, [1, 2, 3].map((n) => ({ op: 'subscribe', id: String(n), path: 'secret' })));
+    await control(
+      server,
+      conn,
+      [1, 2, 3].map((n) => ({ op: 'subscribe', id: String(n), path: 'secret' })),
+    );
     const values: unknown[] = [];
     while (values.length < 3) {
       const event = (await conn.stream.next())!;
@@ -238,7 +271,9 @@ describe('node:http', () => {
     try {
       const response = await fetch(`http://127.0.0.1:${port}/trpc`, { headers: SSE });
       expect(response.status).toBe(401);
-      expect(await response.json()).toMatchObject({ error: { message: 'who are you', data: { code: 'UNAUTHORIZED' } } });
+      expect(await response.json()).toMatchObject({
+        error: { message: 'who are you', data: { code: 'UNAUTHORIZED' } },
+      });
     } finally {
       handler.core.close();
       await closeServer(server);
@@ -251,14 +286,21 @@ describe('node:http', () => {
     running.push(server);
     const conn = await open(server);
     expect(conn.hello['maxSubscriptions']).toBe(2);
-    await control(server, conn, ['1', '2', '3'].map((id) => ({ op: 'subscribe', id, path: 'idle' })));
+    await control(
+      server,
+      conn,
+      ['1', '2', '3'].map((id) => ({ op: 'subscribe', id, path: 'idle' })),
+    );
     const seen: Record<string, string> = {};
     while (Object.keys(seen).length < 3) {
       const event = (await conn.stream.next())!;
-      if (event.event !== 'message') seen[payload(event).s] = event.event === 'failed' ? payload(event).e!.data.code : event.event;
+      if (event.event !== 'message')
+        seen[payload(event).s] = event.event === 'failed' ? payload(event).e!.data.code : event.event;
     }
     expect(seen).toEqual({ '1': 'started', '2': 'started', '3': 'TOO_MANY_REQUESTS' });
-    const big = await control(server, conn, [{ op: 'subscribe', id: '9', path: 'counter', input: { count: 1, pad: 'x'.repeat(2000) } }]);
+    const big = await control(server, conn, [
+      { op: 'subscribe', id: '9', path: 'counter', input: { count: 1, pad: 'x'.repeat(2000) } },
+    ]);
     expect(big.status).toBe(413);
     expect(big.body?.error?.data.code).toBe('PAYLOAD_TOO_LARGE');
     // Malformed beyond a subscription of its own (no usable id, no such op): the whole request is refused.
@@ -274,7 +316,14 @@ describe('node:http', () => {
     });
     expect(garbage.status).toBe(400);
     // The connection is unharmed: a freed slot takes a new subscription on the same stream.
-    expect((await control(server, conn, [{ op: 'unsubscribe', id: '1' }, { op: 'subscribe', id: 'p', path: 'plain', input: 1 }])).status).toBe(204);
+    expect(
+      (
+        await control(server, conn, [
+          { op: 'unsubscribe', id: '1' },
+          { op: 'subscribe', id: 'p', path: 'plain', input: 1 },
+        ])
+      ).status,
+    ).toBe(204);
     const ofP: unknown[] = [];
     while (ofP.length < 3) {
       const event = (await conn.stream.next())!;
@@ -306,7 +355,14 @@ describe('node:http', () => {
       }
       return seen;
     };
-    const expected = { tab: 'BAD_REQUEST', newline: 'BAD_REQUEST', long: 'BAD_REQUEST', notString: 'BAD_REQUEST', noPath: 'BAD_REQUEST', ok: 'started' };
+    const expected = {
+      tab: 'BAD_REQUEST',
+      newline: 'BAD_REQUEST',
+      long: 'BAD_REQUEST',
+      notString: 'BAD_REQUEST',
+      noPath: 'BAD_REQUEST',
+      ok: 'started',
+    };
 
     // In a control batch: applied (204), the good op runs, each bad one fails alone.
     const conn = await open(server);
@@ -316,7 +372,11 @@ describe('node:http', () => {
     conn.stream.cancel();
 
     // In the `subscribe` parameter of a new stream: the stream opens, and the same happens on it.
-    const opened = await open(server, {}, `${MUX_PATH}?subscribe=${encodeURIComponent(JSON.stringify([...bad, good]))}`);
+    const opened = await open(
+      server,
+      {},
+      `${MUX_PATH}?subscribe=${encodeURIComponent(JSON.stringify([...bad, good]))}`,
+    );
     expect(opened.hello['subscribed']).toEqual([...bad, good].map((op) => op.id));
     expect(await outcomes(opened.stream)).toEqual(expected);
     opened.stream.cancel();
@@ -372,7 +432,12 @@ describe('node:http', () => {
         port: server.port!,
         path: `/trpc/${MUX_PATH}`,
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'trpc-sse-connection': conn.connectionId, 'trpc-sse-secret': conn.secret, 'content-length': '100' },
+        headers: {
+          'content-type': 'application/json',
+          'trpc-sse-connection': conn.connectionId,
+          'trpc-sse-secret': conn.secret,
+          'content-length': '100',
+        },
       });
       req.on('error', () => undefined);
       req.write('{"ops":[');
@@ -416,7 +481,12 @@ describe('node:http', () => {
     fixture.feed.emit('item', { id: 'i2', text: 'two' });
     const started = fixture.probe.started;
     const back = await server.request(MUX_PATH, {
-      headers: { ...SSE, 'last-event-id': String(lastSeq), 'trpc-sse-connection': conn.connectionId, 'trpc-sse-secret': conn.secret },
+      headers: {
+        ...SSE,
+        'last-event-id': String(lastSeq),
+        'trpc-sse-connection': conn.connectionId,
+        'trpc-sse-secret': conn.secret,
+      },
     });
     const hello = JSON.parse((await back.next())!.data) as { resumed: boolean; connectionId: string };
     expect(hello).toMatchObject({ resumed: true, connectionId: conn.connectionId });
@@ -441,7 +511,12 @@ describe('node:http', () => {
     await finished;
     await expect.poll(() => server.core.connections, { timeout: 10_000 }).toBe(0);
     const back = await server.request(MUX_PATH, {
-      headers: { ...SSE, 'last-event-id': '1', 'trpc-sse-connection': conn.connectionId, 'trpc-sse-secret': conn.secret },
+      headers: {
+        ...SSE,
+        'last-event-id': '1',
+        'trpc-sse-connection': conn.connectionId,
+        'trpc-sse-secret': conn.secret,
+      },
     });
     const hello = JSON.parse((await back.next())!.data) as { resumed: boolean; connectionId: string };
     expect(hello.resumed).toBe(false);

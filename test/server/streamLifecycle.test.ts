@@ -98,7 +98,9 @@ test('the heartbeat must come before the client would give up', () => {
   expect(() => createSSECore({ router, heartbeatMs: 0, reconnectAfterInactivityMs: 4000 })).toThrow(RangeError);
   expect(() => createSSECore({ router, heartbeatMs: 0, reconnectAfterInactivityMs: 0 })).not.toThrow();
   // The router's own tRPC settings are honoured when ours are not given.
-  const t = initTRPC.create({ sse: { ping: { enabled: true, intervalMs: 2000 }, client: { reconnectAfterInactivityMs: 7000 } } });
+  const t = initTRPC.create({
+    sse: { ping: { enabled: true, intervalMs: 2000 }, client: { reconnectAfterInactivityMs: 7000 } },
+  });
   const core = createSSECore({ router: t.router({}) });
   expect(core.options.heartbeatMs).toBe(2000);
   expect(core.options.reconnectAfterInactivityMs).toBe(7000);
@@ -118,7 +120,9 @@ test("the router's client timeout with pings off gets a heartbeat that fits, not
   expect(core.options.heartbeatMs).toBeGreaterThan(0);
   expect(core.options.heartbeatMs).toBeLessThan(1000);
   // The same when the router's pings are on but slower than its client timeout.
-  const slow = initTRPC.create({ sse: { ping: { enabled: true, intervalMs: 5000 }, client: { reconnectAfterInactivityMs: 900 } } });
+  const slow = initTRPC.create({
+    sse: { ping: { enabled: true, intervalMs: 5000 }, client: { reconnectAfterInactivityMs: 900 } },
+  });
   expect(createSSECore({ router: slow.router({}) }).options.heartbeatMs).toBeLessThan(900);
   // …and when only our timeout is given: the default heartbeat (10 s) would not fit it.
   expect(createSSECore({ router, reconnectAfterInactivityMs: 600 }).options.heartbeatMs).toBeLessThan(600);
@@ -142,7 +146,9 @@ test('our own heartbeatMs contradicting a client timeout is refused with a messa
     /below the router's sse\.client\.reconnectAfterInactivityMs \(1000\)/,
   );
   // Saying no timeout to clients makes any heartbeat fit.
-  expect(createSSECore({ router: t.router({}), heartbeatMs: 0, reconnectAfterInactivityMs: 0 }).options.heartbeatMs).toBe(0);
+  expect(
+    createSSECore({ router: t.router({}), heartbeatMs: 0, reconnectAfterInactivityMs: 0 }).options.heartbeatMs,
+  ).toBe(0);
 });
 
 test('maxDurationMs ends the stream without return, so the client reconnects', async () => {
@@ -224,7 +230,9 @@ test('a stream cut off for a reader that does not read is destroyed, not ended b
   // a destroyed one is gone by the time the poll below gives up.
   node.server.keepAliveTimeout = 600_000;
   const connections = (): Promise<number> =>
-    new Promise((resolve, reject) => node.server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+    new Promise((resolve, reject) =>
+      node.server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+    );
   const clients: Socket[] = [];
   try {
     // Raw clients that send the request and never read a byte of the answer.
@@ -281,7 +289,10 @@ test('past maxStreams a new stream gets a retryable SERVICE_UNAVAILABLE; the ope
   const { router } = boundsRouter();
   const server = await nodeAdapter.start(router, { maxStreams: 2 });
   running.push(server);
-  const open = await Promise.all([server.request('silent', { headers: SSE }), server.request('silent', { headers: SSE })]);
+  const open = await Promise.all([
+    server.request('silent', { headers: SSE }),
+    server.request('silent', { headers: SSE }),
+  ]);
   for (const stream of open) expect((await stream.next())?.event).toBe('connected');
   const refused = await server.request('silent', { headers: SSE });
   const events = [];

@@ -23,7 +23,10 @@ test.each([
 ])('%s', (_name, id, problem) => {
   expect(trackedIdProblem(id, MAX)).toBe(problem);
   if (problem === undefined) expect(checkTrackedId(id, MAX)).toBe(id);
-  else expect(() => checkTrackedId(id, MAX)).toThrow(expect.objectContaining({ code: 'INTERNAL_SERVER_ERROR', message: expect.stringContaining(problem) as unknown }));
+  else
+    expect(() => checkTrackedId(id, MAX)).toThrow(
+      expect.objectContaining({ code: 'INTERNAL_SERVER_ERROR', message: expect.stringContaining(problem) as unknown }),
+    );
 });
 
 test("an event log's ids always pass it, at their longest too", async () => {

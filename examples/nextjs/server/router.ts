@@ -13,11 +13,9 @@ export const appRouter = router({
   }),
 
   /** A mutation: publishes to the log, which every `onMessage` subscriber receives. */
-  post: publicProcedure
-    .input(z.object({ text: z.string().trim().min(1).max(200) }))
-    .mutation(async ({ input }) => ({
-      id: await events().log.publish<Message>(MESSAGES, { text: input.text, at: new Date().toISOString() }),
-    })),
+  post: publicProcedure.input(z.object({ text: z.string().trim().min(1).max(200) })).mutation(async ({ input }) => ({
+    id: await events().log.publish<Message>(MESSAGES, { text: input.text, at: new Date().toISOString() }),
+  })),
 
   /** The server's clock, one tracked event per tick: resumed exactly after any break. */
   onTick: publicProcedure

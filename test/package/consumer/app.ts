@@ -37,7 +37,9 @@ const router = t.router({
   /** Tracked by the package's event log (its own import of `tracked()`). */
   feed: t.procedure
     .input((raw: unknown) => raw as { lastEventId?: string | null })
-    .subscription(({ input, signal }) => log.subscribe<{ n: number }>('feed', { lastEventId: input.lastEventId ?? null, signal })),
+    .subscription(({ input, signal }) =>
+      log.subscribe<{ n: number }>('feed', { lastEventId: input.lastEventId ?? null, signal }),
+    ),
 });
 
 interface Received {
@@ -79,7 +81,9 @@ async function main(): Promise<void> {
     createRedisEventLog,
     createMemoryEventLog,
   };
-  const notFunctions = Object.entries(entries).filter(([, value]) => typeof value !== 'function').map(([name]) => name);
+  const notFunctions = Object.entries(entries)
+    .filter(([, value]) => typeof value !== 'function')
+    .map(([name]) => name);
 
   const first = await log.publish('feed', { n: 1 });
   await log.publish('feed', { n: 2 });
@@ -95,7 +99,9 @@ async function main(): Promise<void> {
     const client = createSSEClient({ url, mode });
     const trpc = createTRPCClient<typeof router>({ links: [sseLink({ client })] });
     const ticks = await take<Received['ticks'][number]>(2, (handlers) => trpc.ticks.subscribe(undefined, handlers));
-    const feed = await take<Received['feed'][number]>(2, (handlers) => trpc.feed.subscribe({ lastEventId: first }, handlers));
+    const feed = await take<Received['feed'][number]>(2, (handlers) =>
+      trpc.feed.subscribe({ lastEventId: first }, handlers),
+    );
     modes[mode] = { mode: client.mode, ticks, feed };
     client.close();
   }
@@ -104,7 +110,9 @@ async function main(): Promise<void> {
     const client = distinctEntry.createSSEClient({ url });
     const trpc = createTRPCClient<typeof router>({ links: [distinctEntry.sseLink({ client })] });
     const ticks = await take<Received['ticks'][number]>(2, (handlers) => trpc.ticks.subscribe(undefined, handlers));
-    const feed = await take<Received['feed'][number]>(2, (handlers) => trpc.feed.subscribe({ lastEventId: first }, handlers));
+    const feed = await take<Received['feed'][number]>(2, (handlers) =>
+      trpc.feed.subscribe({ lastEventId: first }, handlers),
+    );
     modes['distinct entry'] = { mode: client.mode, ticks, feed };
     client.close();
   }

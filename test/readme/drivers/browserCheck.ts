@@ -10,7 +10,11 @@ import type { AppRouter } from '../fixtures/router.js';
  * with the first message the subscription delivers. The order of the two does not matter:
  * a subscription without a last id replays the room before going live.
  */
-export function subscribeAndSend(trpc: TRPCClient<AppRouter>, room: string, text: string): Promise<{ id: string; text: string }> {
+export function subscribeAndSend(
+  trpc: TRPCClient<AppRouter>,
+  room: string,
+  text: string,
+): Promise<{ id: string; text: string }> {
   return new Promise((resolve, reject) => {
     const subscription = trpc.onMessage.subscribe(
       { room },

@@ -31,13 +31,19 @@ void pipeBody(stream, output, stop.signal);
 await output.until('the connected event', (seen) => seen.includes('event: connected'));
 
 const sent = await POST(
-  new Request(`${base}/send`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ room, text }) }),
+  new Request(`${base}/send`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ room, text }),
+  }),
 );
 const sentBody: unknown = await sent.json();
 const event = /^id: (.+)\ndata: (.+)$/m.exec(await output.until('the message', (seen) => seen.includes(text)));
 stop.abort();
 
-const greeting = await GET(new Request(`${base}/greeting?input=${encodeURIComponent(JSON.stringify({ name: 'route' }))}`));
+const greeting = await GET(
+  new Request(`${base}/greeting?input=${encodeURIComponent(JSON.stringify({ name: 'route' }))}`),
+);
 console.log(
   JSON.stringify({
     stream: { status: stream.status, contentType: stream.headers.get('content-type') },
