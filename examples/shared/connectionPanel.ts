@@ -29,7 +29,9 @@ export function mountConnectionPanel(root: HTMLElement, client: PageClient, trpc
       { class: 'stats' },
       stat('server-streams', 'streams open at the server', 'Event streams the server holds now, for every page'),
       stat('server-subscriptions', 'subscriptions', 'Subscription procedures running on the server now'),
-      stat('server-resumes', 'resumes', 'Subscriptions that started from a last event id'),
+      stat('server-resumes', 'resumes', 'Resumes that lost nothing: from the replay buffer or the event log'),
+      stat('server-resets', 'resets at the server', 'Subscriptions whose position was lost: their pages refetched'),
+      stat('server-bytes', 'bytes/s sent', 'Bytes the server wrote to every stream, per second'),
       stat('page-streams', 'streams this page opened', 'One, plus one per reconnect'),
       stat('page-resets', 'resets', 'Subscriptions the server could not resume: the page refetched'),
     ),
@@ -55,11 +57,19 @@ export function mountConnectionPanel(root: HTMLElement, client: PageClient, trpc
   };
   client.counters.addEventListener('change', showCounters);
   showCounters();
+  let previous: { bytes: number; at: number } | null = null;
   trpc.connection.stats.subscribe(undefined, {
     onData(stats) {
       panel.querySelector('#server-streams')!.textContent = String(stats.streams);
       panel.querySelector('#server-subscriptions')!.textContent = String(stats.subscriptions);
       panel.querySelector('#server-resumes')!.textContent = String(stats.resumes);
+      panel.querySelector('#server-resets')!.textContent = String(stats.resets);
+      const now = performance.now();
+      if (previous && now > previous.at) {
+        const rate = ((stats.bytesSent - previous.bytes) * 1000) / (now - previous.at);
+        panel.querySelector('#server-bytes')!.textContent = String(Math.round(rate));
+      }
+      previous = { bytes: stats.bytesSent, at: now };
     },
   });
   dropButton.addEventListener('click', () => void fetch('/drop-connections', { method: 'POST' }));

@@ -1,7 +1,6 @@
 /**
- * What the connection panel shows about the server. Streams and connections are the SSE
- * core's own counts; subscriptions and resumes are counted here, in a tRPC middleware (see
- * trpc.ts), because the core does not count them.
+ * What the connection panel shows about the server: the SSE core's own figures
+ * (`core.stats()`, the same ones its Prometheus and OpenTelemetry bridges export).
  */
 import type { SSECore } from 'trpc-sse/server';
 
@@ -12,56 +11,33 @@ export interface ServerStatsSnapshot {
   connections: number;
   /** Subscription procedures running now. */
   subscriptions: number;
-  /** Subscriptions started with a `lastEventId`: a client picking up where it was. */
+  /** Resumes that lost nothing: a connection from its replay buffer, a subscription from the log. */
   resumes: number;
+  /** Subscriptions whose position was lost (the client refetched). */
+  resets: number;
+  /** Bytes written to event streams since the server started. */
+  bytesSent: number;
 }
 
 export class ServerStats {
   #core: SSECore | undefined;
-  #subscriptions = 0;
-  #resumes = 0;
-  readonly #listeners = new Set<() => void>();
 
-  /** The SSE core whose streams and connections are shown (set once the handler exists). */
+  /** The SSE core whose figures are shown (set once the handler exists). */
   attach(core: SSECore): void {
     this.#core = core;
   }
 
-  /**
-   * A subscription procedure started; it counts until its `signal` aborts. Every subscription
-   * in these examples ends through its signal (unsubscribe, connection gone, server closing):
-   * none completes by itself while the server runs.
-   */
-  subscriptionStarted(resumed: boolean, signal: AbortSignal | undefined): void {
-    this.#subscriptions++;
-    if (resumed) this.#resumes++;
-    signal?.addEventListener(
-      'abort',
-      () => {
-        this.#subscriptions--;
-        this.#changed();
-      },
-      { once: true },
-    );
-    this.#changed();
-  }
-
   snapshot(): ServerStatsSnapshot {
+    const core = this.#core;
+    if (!core) return { streams: 0, connections: 0, subscriptions: 0, resumes: 0, resets: 0, bytesSent: 0 };
+    const stats = core.stats();
     return {
-      streams: this.#core?.openStreams ?? 0,
-      connections: this.#core?.connections ?? 0,
-      subscriptions: this.#subscriptions,
-      resumes: this.#resumes,
+      streams: core.openStreams,
+      connections: core.connections,
+      subscriptions: stats.subscriptions.distinct + stats.subscriptions.multiplexed,
+      resumes: stats.resumes.replay + stats.resumes.log,
+      resets: Object.values(stats.resets).reduce((sum, count) => sum + count, 0),
+      bytesSent: stats.bytesSent,
     };
-  }
-
-  /** Calls `listener` after each change of the counts kept here; returns the unsubscribe. */
-  onChange(listener: () => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-
-  #changed(): void {
-    for (const listener of this.#listeners) listener();
   }
 }

@@ -17,22 +17,9 @@ export interface Context {
 
 const t = initTRPC.context<Context>().create();
 
-/** A resume carries the client's last tracked id in the input (the server merges it there). */
-function hasLastEventId(input: unknown): boolean {
-  return (
-    typeof input === 'object' && input !== null && typeof (input as { lastEventId?: unknown }).lastEventId === 'string'
-  );
-}
-
-/** Feeds the connection panel: counts running subscriptions, and those that resumed. */
-const countSubscriptions = t.middleware(async ({ ctx, type, signal, getRawInput, next }) => {
-  if (type === 'subscription') ctx.stats.subscriptionStarted(hasLastEventId(await getRawInput()), signal);
-  return next();
-});
-
 export const router = t.router;
 export const mergeRouters = t.mergeRouters;
-export const publicProcedure = t.procedure.use(countSubscriptions);
+export const publicProcedure = t.procedure;
 
 /** Procedures that need a signed-in user; `ctx.session` is then never null. */
 export const authedProcedure = publicProcedure.use(({ ctx, next }) => {

@@ -31,6 +31,8 @@ test(
     await page.untilText('#connection-token', '1');
     // Feed, notifications (and the session), logs, the panel's own: five subscriptions at least.
     await page.untilAtLeast('#server-subscriptions', 5);
+    // The server's own figures (core.stats()): the log stream alone writes over 1 KB a second.
+    await page.untilAtLeast('#server-bytes', 1_000);
     expect(await page.text('#state')).toBe('connected');
     expect(await page.number('#server-streams')).toBe(1);
     expect(await page.number('#page-streams')).toBe(1);
@@ -80,6 +82,8 @@ test(
     await page.untilText('#feed-resets', '1');
     expect(await page.page.isVisible('#feed-notice')).toBe(true);
     expect(await page.number('#page-resets')).toBeGreaterThanOrEqual(1);
+    // The new server counted the resets it sent (its core.stats()).
+    await page.untilAtLeast('#server-resets', 1);
     // The restarted feed counts from 1 again; the page shows its items, and keeps receiving them.
     await page.untilAtLeast('#feed-received', 10);
     await page.untilText('#state', 'connected');
