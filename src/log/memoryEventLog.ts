@@ -1,9 +1,10 @@
 import { tracked, TRPCError, type TrackedEnvelope } from '@trpc/server';
 import { randomToken } from '../shared/randomToken.js';
 import { formatEventId, parseEventId } from './eventId.js';
-import { createCheckpoint, createReset, type CheckpointSignal, type ResetSignal } from './reset.js';
+import { createCheckpoint, createReset } from './reset.js';
 import { SharedValue, withSharedValue } from './sharedValue.js';
-import { PushableGenerator, PushedReaderBase, type PushHandle, type PushOptions, type PushSink } from './pushSource.js';
+import { pushableSubscription, PushedReaderBase, type PushableGenerator, type PushSink } from './pushSource.js';
+import type { ReaderItem } from './readerItem.js';
 import type { EventLog, EventLogSubscribeOptions } from './types.js';
 import { TopicSubscribers } from './topicSubscribers.js';
 import { tracePublish } from './publishTracing.js';
@@ -37,8 +38,6 @@ interface StoredEvent {
   envelope: TrackedEnvelope<unknown>;
   at: number;
 }
-
-type ReaderItem = TrackedEnvelope<unknown> | ResetSignal | CheckpointSignal;
 
 interface Limits {
   maxEvents: number;
@@ -291,25 +290,6 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
     }
   }
 
-  function push(name: string, options: EventLogSubscribeOptions, sink: PushSink, pushOptions: PushOptions): PushHandle {
-    const { signal } = options;
-    if (closed || signal?.aborted) {
-      sink.complete();
-      return { stop: () => undefined };
-    }
-    const { cursor, first } = open(name, options.lastEventId);
-    // The consumer's own signal needs no listener: it calls stop() itself.
-    const reader = new PushedReader(
-      cursor,
-      sink,
-      name,
-      release,
-      signal === pushOptions.consumerSignal ? undefined : signal,
-    );
-    reader.start(first);
-    return reader;
-  }
-
   async function append(name: string, data: unknown): Promise<string> {
     if (closed) throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'The event log is closed' });
     const topic = topicFor(name);
@@ -331,9 +311,16 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
     },
 
     subscribe(name: string, options: EventLogSubscribeOptions = {}): PushableGenerator<ReaderItem> {
-      return new PushableGenerator(
+      return pushableSubscription(
+        options,
+        () => closed,
         () => pull(name, options),
-        (sink, pushOptions) => push(name, options, sink, pushOptions),
+        (sink, signal) => {
+          const { cursor, first } = open(name, options.lastEventId);
+          const reader = new PushedReader(cursor, sink, name, release, signal);
+          reader.start(first);
+          return reader;
+        },
       );
     },
 

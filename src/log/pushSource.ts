@@ -155,3 +155,24 @@ export abstract class PushedReaderBase implements PushHandle {
   /** Called once, when the reader ends: leave the topic. */
   protected abstract leave(): void;
 }
+
+/**
+ * A log subscription: pulled as a generator, or pushed to a sink. Pushed after the log closed,
+ * or with its signal aborted, it completes at once; else `startPush` starts a reader watching
+ * `signal` (undefined when it is the consumer's own, which calls `stop()` itself).
+ */
+export function pushableSubscription<T>(
+  options: { signal?: AbortSignal | undefined },
+  isClosed: () => boolean,
+  pull: () => AsyncGenerator<T, void, undefined>,
+  startPush: (sink: PushSink, signal: AbortSignal | undefined) => PushHandle,
+): PushableGenerator<T> {
+  return new PushableGenerator(pull, (sink, pushOptions) => {
+    const { signal } = options;
+    if (isClosed() || signal?.aborted) {
+      sink.complete();
+      return { stop: () => undefined };
+    }
+    return startPush(sink, signal === pushOptions.consumerSignal ? undefined : signal);
+  });
+}

@@ -1,6 +1,8 @@
-import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import type { PlainResponse } from '../server/request.js';
 import type { ConnectionDirectory, ForwardedControl } from '../server/multiplexed/directory.js';
+import type { ReplyMessage, RequestHeader } from '../server/multiplexed/directoryMessages.js';
+import { unavailable } from '../server/multiplexed/directoryResponses.js';
+import { PendingReplies } from '../server/multiplexed/pendingReplies.js';
 import { randomToken } from '../shared/randomToken.js';
 import type { PostgresPool } from './driver.js';
 import { PostgresListener } from './listener.js';
@@ -28,18 +30,8 @@ export interface PostgresConnectionDirectory extends ConnectionDirectory {
   close(): Promise<void>;
 }
 
-interface RequestMessage extends Omit<ForwardedControl, 'secret'> {
-  kind: 'request';
-  requestId: string;
-  /** The process key of the sender, whose channel gets the answer. */
-  replyTo: string;
-}
-
-interface ReplyMessage {
-  kind: 'reply';
-  requestId: string;
-  answer: PlainResponse;
-}
+/** The secret travels in the notification only, never into the mailbox table. */
+type RequestMessage = RequestHeader & Omit<ForwardedControl, 'secret'>;
 
 /** What a notification carries: the mailbox row to take, and a request's secret. */
 interface Wakeup {
@@ -84,7 +76,7 @@ export function createPostgresConnectionDirectory(
   const processKey = newProcessKey();
   const channelOf = (key: string): string => channelName(opts, `ctl_${key}`);
   const held = new Set<string>();
-  const waiting = new Map<string, (answer: PlainResponse) => void>();
+  const replies = new PendingReplies(timeoutMs);
   let handler: ((request: ForwardedControl) => Promise<PlainResponse>) | undefined;
   let locked = false;
   let closed = false;
@@ -145,7 +137,7 @@ ON CONFLICT (connection_id) DO UPDATE SET owner = excluded.owner, expires_at = e
       return;
     }
     if (message.kind === 'reply') {
-      waiting.get(message.requestId)?.(message.answer);
+      replies.settle(message.requestId, message.answer);
       return;
     }
     const { requestId, replyTo, connectionId, body } = message;
@@ -204,17 +196,7 @@ ON CONFLICT (connection_id) DO UPDATE SET owner = excluded.owner, expires_at = e
       // Nobody holds it, we do (and do not know it: a stale record), or its owner is gone.
       if (!owner || owner.owner === processKey || !owner.alive) return null;
       const requestId = randomToken(12);
-      const answer = new Promise<PlainResponse>((resolve) => {
-        const timer = setTimeout(() => {
-          waiting.delete(requestId);
-          resolve(unavailable('the process holding the connection did not answer'));
-        }, timeoutMs);
-        waiting.set(requestId, (reply) => {
-          clearTimeout(timer);
-          waiting.delete(requestId);
-          resolve(reply);
-        });
-      });
+      const answer = replies.wait(requestId);
       const secret = request.secret !== null && request.secret.length <= MAX_SECRET_LENGTH ? request.secret : null;
       const message: RequestMessage = {
         kind: 'request',
@@ -226,7 +208,7 @@ ON CONFLICT (connection_id) DO UPDATE SET owner = excluded.owner, expires_at = e
       try {
         await send(owner.owner, message, secret);
       } catch (cause) {
-        waiting.get(requestId)?.(unavailable('the request could not be handed to the owner'));
+        replies.settle(requestId, unavailable('the request could not be handed to the owner'));
         throw cause;
       }
       return answer;
@@ -250,19 +232,5 @@ ON CONFLICT (connection_id) DO UPDATE SET owner = excluded.owner, expires_at = e
       }
       listener.close();
     },
-  };
-}
-
-function unavailable(message: string): PlainResponse {
-  return {
-    status: 503,
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({
-      error: {
-        message,
-        code: TRPC_ERROR_CODES_BY_KEY.SERVICE_UNAVAILABLE,
-        data: { code: 'SERVICE_UNAVAILABLE', httpStatus: 503 },
-      },
-    }),
   };
 }

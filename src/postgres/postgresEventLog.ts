@@ -1,13 +1,10 @@
 import { tracked, TRPCError, type TrackedEnvelope } from '@trpc/server';
 import { formatEventId, parseEventId } from '../log/eventId.js';
-import {
-  PushableGenerator,
-  PushedReaderBase,
-  type PushHandle,
-  type PushOptions,
-  type PushSink,
-} from '../log/pushSource.js';
-import { createCheckpoint, createReset, type CheckpointSignal, type ResetSignal } from '../log/reset.js';
+import type { PushableGenerator } from '../log/pushSource.js';
+import type { ReaderItem } from '../log/readerItem.js';
+import { subscribeRemote, type RemoteStore } from '../log/remoteReader.js';
+import { TopicWindows } from '../log/topicWindows.js';
+import { createCheckpoint, createReset } from '../log/reset.js';
 import { SharedValue, withSharedValue } from '../log/sharedValue.js';
 import type { EventLog, EventLogSubscribeOptions } from '../log/types.js';
 import { randomToken } from '../shared/randomToken.js';
@@ -15,7 +12,7 @@ import type { PostgresPool, PostgresQueryable } from './driver.js';
 import { PostgresListener } from './listener.js';
 import { applySchema, postgresEventLogSchema } from './schema.js';
 import { channelName, tableName, type PostgresTableOptions } from './tableNames.js';
-import { TopicWindow } from './topicWindow.js';
+import { PostgresTopicWindow } from './topicWindow.js';
 
 /** Options of {@link createPostgresEventLog}. */
 export interface PostgresEventLogOptions extends PostgresTableOptions {
@@ -68,8 +65,6 @@ export interface PostgresPublishOptions {
 export interface PostgresEventLog extends EventLog {
   publish<T>(topic: string, data: T, options?: PostgresPublishOptions): Promise<string>;
 }
-
-type ReaderItem = TrackedEnvelope<unknown> | ResetSignal | CheckpointSignal;
 
 interface HeadRow {
   epoch: string;
@@ -178,8 +173,7 @@ WITH added AS (INSERT INTO ${meta} (id, epoch) VALUES (true, $1::text) ON CONFLI
 SELECT coalesce((SELECT epoch FROM added), (SELECT epoch FROM ${meta})) AS epoch`;
   const REPLACE_EPOCH_SQL = `UPDATE ${meta} SET epoch = $2 WHERE epoch = $1`;
 
-  const topics = new Map<string, TopicWindow>();
-  const acquiring = new Map<string, Promise<TopicWindow>>();
+  const topics = new TopicWindows<PostgresTopicWindow>();
   let epoch = '';
   /** Bumped when the log's epoch changes under us: readers reset and start the new life from 0. */
   let epochGeneration = 0;
@@ -260,7 +254,7 @@ SELECT coalesce((SELECT epoch FROM added), (SELECT epoch FROM ${meta})) AS epoch
     try {
       const generation = epochGeneration;
       // Positions before the query: its snapshot is later, so a counter below one went backwards.
-      const before = new Map([...topics].map(([name, topic]) => [name, topic.readerAt]));
+      const before = new Map([...topics.entries()].map(([name, topic]) => [name, topic.readerAt]));
       const { rows } = await listener.query(POLL_SQL, [[...before.keys()]]);
       const first = rows[0] as PollRow | undefined;
       if (first?.epoch !== epoch || generation !== epochGeneration) {
@@ -303,17 +297,17 @@ SELECT coalesce((SELECT epoch FROM added), (SELECT epoch FROM ${meta})) AS epoch
   }
 
   /** Adds the event after the window's last one, parsed once for every local reader. */
-  function appendEvent(topic: TopicWindow, seq: number, text: string): void {
+  function appendEvent(topic: PostgresTopicWindow, seq: number, text: string): void {
     const value: unknown = serializer.deserialize(text);
     const id = eventId(seq);
     topic.append({
-      seq,
+      position: seq,
       envelope: withSharedValue<TrackedEnvelope<unknown>>(tracked(id, value), new SharedValue(id, value)),
     });
   }
 
   /** Reads what is new in `topic` from the table into its window (one query at a time per topic). */
-  async function refresh(topic: TopicWindow): Promise<void> {
+  async function refresh(topic: PostgresTopicWindow): Promise<void> {
     if (topic.refreshing) {
       topic.again = true;
       return;
@@ -363,40 +357,18 @@ SELECT coalesce((SELECT epoch FROM added), (SELECT epoch FROM ${meta})) AS epoch
     }
   }
 
-  function acquire(name: string): Promise<TopicWindow> {
-    const existing = topics.get(name);
-    if (existing) {
-      existing.readers++;
-      return Promise.resolve(existing);
-    }
-    let pending = acquiring.get(name);
-    if (!pending) {
-      pending = (async () => {
-        try {
-          const head = await readHead(name);
-          const topic = new TopicWindow(name, head.lastSeq, localWindow);
-          topics.set(name, topic);
-          // Commits between the head and the topic's registration woke nobody here (nor, until
-          // the listening connection is up, commits after it: it re-reads every topic then).
-          await refresh(topic);
-          return topic;
-        } finally {
-          acquiring.delete(name);
-        }
-      })();
-      acquiring.set(name, pending);
-    }
-    return pending.then((topic) => {
-      // Released by every other reader while it was being set up (and dropped): start over.
-      if (topics.get(name) !== topic) return acquire(name);
-      topic.readers++;
-      return topic;
-    });
+  function acquire(name: string): Promise<PostgresTopicWindow> {
+    return topics.acquire(
+      name,
+      async () => new PostgresTopicWindow(name, (await readHead(name)).lastSeq, localWindow),
+      // Commits between the head and the topic's registration woke nobody here (nor, until
+      // the listening connection is up, commits after it: it re-reads every topic then).
+      refresh,
+    );
   }
 
-  function release(topic: TopicWindow): void {
-    topic.readers--;
-    if (topic.readers <= 0 && topics.get(topic.name) === topic) topics.delete(topic.name);
+  function release(topic: PostgresTopicWindow): void {
+    topics.release(topic.name, topic);
   }
 
   /**
@@ -404,7 +376,7 @@ SELECT coalesce((SELECT epoch FROM added), (SELECT epoch FROM ${meta})) AS epoch
    * from now, a reset when `lastEventId` cannot be resumed from.
    */
   async function openAt(
-    topic: TopicWindow,
+    topic: PostgresTopicWindow,
     lastEventId: string | null | undefined,
   ): Promise<{ cursor: number; first: ReaderItem | undefined }> {
     if (lastEventId === undefined || lastEventId === null || lastEventId === '') {
@@ -427,7 +399,10 @@ SELECT coalesce((SELECT epoch FROM added), (SELECT epoch FROM ${meta})) AS epoch
    * The next events for a reader behind this process's window, from the table: up to 100, or
    * a reset when some were trimmed. Returns the reader's new position.
    */
-  async function readBehind(topic: TopicWindow, cursor: number): Promise<{ cursor: number; items: ReaderItem[] }> {
+  async function readBehindTable(
+    topic: PostgresTopicWindow,
+    cursor: number,
+  ): Promise<{ cursor: number; items: ReaderItem[] }> {
     const { rows } = await pool.query(READ_SQL, [topic.name, cursor, topic.contiguousAfter, BEHIND_BATCH]);
     const first = rows[0] as ReadRow | undefined;
     if (first?.epoch !== epoch) {
@@ -448,171 +423,32 @@ SELECT coalesce((SELECT epoch FROM added), (SELECT epoch FROM ${meta})) AS epoch
     return { cursor, items };
   }
 
-  async function* pull(name: string, options: EventLogSubscribeOptions): AsyncGenerator<ReaderItem, void, undefined> {
-    const { signal } = options;
-    await ensureReady();
-    const topic = await acquire(name);
-    try {
-      const opened = await openAt(topic, options.lastEventId);
-      let { cursor } = opened;
-      const { first } = opened;
-      let generation = epochGeneration;
-      if (first) yield first;
-      while (!closed && !signal?.aborted) {
-        if (generation !== epochGeneration) {
-          generation = epochGeneration;
-          cursor = 0;
-          yield createReset('epoch', eventId(0));
-          continue;
-        }
-        if (cursor < topic.contiguousAfter) {
-          // Behind this process's window: the table has the rest, unless it was trimmed.
-          const behind = await readBehind(topic, cursor);
-          if (generation !== epochGeneration) continue;
-          cursor = behind.cursor;
-          for (const item of behind.items) {
-            yield item;
-            if (signal?.aborted || closed) return;
-          }
-          continue;
-        }
-        const entry = topic.firstAfter(cursor);
-        if (entry) {
-          cursor = entry.seq;
-          yield entry.envelope;
-          continue;
-        }
-        await topic.subscribers.wait(signal);
-      }
-    } finally {
-      release(topic);
-    }
-  }
-
-  /**
-   * A reader on the push path (see pushSource.ts): events in the window are delivered in the
-   * turn they are read from the table; starting, reading behind the window and waiting for a
-   * full sink are the only asynchronous steps, and nothing is queued meanwhile (the cursor
-   * says where to go on from).
-   */
-  class PostgresPushedReader extends PushedReaderBase {
-    #topic: TopicWindow | undefined;
-    #cursor = 0;
-    #generation = epochGeneration;
-    /** Starting, reading the table, or waiting for the sink: `deliver` waits its turn. */
-    #busy = true;
-
-    async start(name: string, lastEventId: string | null | undefined): Promise<void> {
-      try {
-        await ensureReady();
-        const topic = await acquire(name);
-        if (this.stopped) {
-          release(topic);
-          return;
-        }
-        this.#topic = topic;
-        const { cursor, first } = await openAt(topic, lastEventId);
-        this.#generation = epochGeneration;
-        // Stopped while Postgres answered: leave() has released the topic already.
-        if (this.stopped) return;
-        if (closed) {
-          this.end(true);
-          return;
-        }
-        this.#cursor = cursor;
-        topic.subscribers.add(this);
-        if (first && !(await this.#offer(first))) return;
-        this.#busy = false;
-        this.deliver();
-      } catch (cause) {
-        this.failWith(cause);
-      }
-    }
-
-    /** Delivers what is new in the window, until caught up, behind the window, or the sink is full. */
-    deliver(): void {
-      const topic = this.#topic;
-      if (this.#busy || this.stopped || !topic) return;
-      try {
-        while (!this.stopped) {
-          let item: ReaderItem;
-          if (this.#generation !== epochGeneration) {
-            this.#generation = epochGeneration;
-            this.#cursor = 0;
-            item = createReset('epoch', eventId(0));
-          } else if (this.#cursor < topic.contiguousAfter) {
-            this.#busy = true;
-            void this.#catchUp(topic);
-            return;
-          } else {
-            const entry = topic.firstAfter(this.#cursor);
-            if (!entry) return;
-            this.#cursor = entry.seq;
-            item = entry.envelope;
-          }
-          if (!this.sink.value(item)) {
-            this.#busy = true;
-            void this.#resumeWhenDrained();
-            return;
-          }
-        }
-      } catch (cause) {
-        this.failWith(cause);
-      }
-    }
-
-    protected leave(): void {
-      if (!this.#topic) return;
-      this.#topic.subscribers.delete(this);
-      release(this.#topic);
-    }
-
-    async #catchUp(topic: TopicWindow): Promise<void> {
-      try {
-        const generation = this.#generation;
-        const behind = await readBehind(topic, this.#cursor);
-        if (this.stopped) return;
-        if (generation === epochGeneration) {
-          this.#cursor = behind.cursor;
-          for (const item of behind.items) if (!(await this.#offer(item))) return;
-        }
-        this.#busy = false;
-        this.deliver();
-      } catch (cause) {
-        this.failWith(cause);
-      }
-    }
-
-    /** Gives the sink one item, waiting for room after it when full; false once stopped. */
-    async #offer(item: ReaderItem): Promise<boolean> {
-      if (this.stopped) return false;
-      if (!this.sink.value(item)) await this.sink.drained();
-      return !this.stopped;
-    }
-
-    async #resumeWhenDrained(): Promise<void> {
-      await this.sink.drained();
-      this.#busy = false;
-      this.deliver();
-    }
-  }
-
-  function push(name: string, options: EventLogSubscribeOptions, sink: PushSink, pushOptions: PushOptions): PushHandle {
-    const { signal } = options;
-    if (closed || signal?.aborted) {
-      sink.complete();
-      return { stop: () => undefined };
-    }
-    // The consumer's own signal needs no listener: it calls stop() itself.
-    const reader = new PostgresPushedReader(sink, signal === pushOptions.consumerSignal ? undefined : signal);
-    void reader.start(name, options.lastEventId);
-    return reader;
-  }
+  const store: RemoteStore<number, PostgresTopicWindow> = {
+    get closed() {
+      return closed;
+    },
+    get generation() {
+      return epochGeneration;
+    },
+    ready: ensureReady,
+    acquire,
+    release,
+    async open(topic, lastEventId) {
+      return { ...(await openAt(topic, lastEventId)), generation: epochGeneration };
+    },
+    async readBehind(topic, cursor) {
+      const generation = epochGeneration;
+      const behind = await readBehindTable(topic, cursor);
+      // The epoch changed meanwhile: what was read belongs to the old one, and the reader resets.
+      return generation === epochGeneration ? behind : { cursor, items: [] };
+    },
+    restart: () => ({ cursor: 0, reset: createReset('epoch', eventId(0)) }),
+  };
 
   async function append(name: string, data: unknown, tx: PostgresQueryable | undefined): Promise<string> {
     // A reader of this process that started "from now" before this publish has its position
     // read first, so the event comes after it (as with the memory log), not before.
-    await acquiring.get(name)?.catch(() => undefined);
+    await topics.opening(name)?.catch(() => undefined);
     const now = Date.now();
     const payload = utf8.encode(name).length <= MAX_PAYLOAD_BYTES ? name : '';
     const text = serializer.serialize(data);
@@ -666,18 +502,14 @@ SELECT coalesce((SELECT epoch FROM added), (SELECT epoch FROM ${meta})) AS epoch
     },
 
     subscribe(name: string, options: EventLogSubscribeOptions = {}): PushableGenerator<ReaderItem> {
-      return new PushableGenerator(
-        () => pull(name, options),
-        (sink, pushOptions) => push(name, options, sink, pushOptions),
-      );
+      return subscribeRemote(store, name, options);
     },
 
     async close(): Promise<void> {
       closed = true;
       clearInterval(poll);
       listener.close();
-      for (const topic of topics.values()) topic.subscribers.closeAll();
-      topics.clear();
+      topics.closeAll();
     },
   };
   // Resets and checkpoints are for the transport, never the app's data: the public type

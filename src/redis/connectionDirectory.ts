@@ -1,7 +1,9 @@
-import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import type { Redis } from 'ioredis';
 import type { PlainResponse } from '../server/request.js';
 import type { ConnectionDirectory, ForwardedControl } from '../server/multiplexed/directory.js';
+import type { ReplyMessage, RequestHeader } from '../server/multiplexed/directoryMessages.js';
+import { notFound, unavailable } from '../server/multiplexed/directoryResponses.js';
+import { PendingReplies } from '../server/multiplexed/pendingReplies.js';
 import { randomToken } from '../shared/randomToken.js';
 
 /** Options of {@link createRedisConnectionDirectory}. */
@@ -25,17 +27,7 @@ export interface RedisConnectionDirectory extends ConnectionDirectory {
   close(): Promise<void>;
 }
 
-interface RequestMessage extends ForwardedControl {
-  kind: 'request';
-  requestId: string;
-  replyTo: string;
-}
-
-interface ReplyMessage {
-  kind: 'reply';
-  requestId: string;
-  answer: PlainResponse;
-}
+type RequestMessage = RequestHeader & ForwardedControl;
 
 /**
  * Multiplexed connections across processes on Redis: each process records the connections it
@@ -53,7 +45,7 @@ export function createRedisConnectionDirectory(opts: RedisConnectionDirectoryOpt
   const channel = `${prefix}ctl:${processId}`;
   const ownerKey = (connectionId: string): string => `${prefix}conn:${connectionId}`;
   const held = new Set<string>();
-  const waiting = new Map<string, (answer: PlainResponse) => void>();
+  const replies = new PendingReplies(timeoutMs);
   let handler: ((request: ForwardedControl) => Promise<PlainResponse>) | undefined;
 
   const listener = redis.duplicate();
@@ -67,7 +59,7 @@ export function createRedisConnectionDirectory(opts: RedisConnectionDirectoryOpt
       return;
     }
     if (message.kind === 'reply') {
-      waiting.get(message.requestId)?.(message.answer);
+      replies.settle(message.requestId, message.answer);
       return;
     }
     const { requestId, replyTo, connectionId, secret, body } = message;
@@ -105,22 +97,12 @@ export function createRedisConnectionDirectory(opts: RedisConnectionDirectoryOpt
       const owner = await redis.get(ownerKey(request.connectionId));
       if (!owner || owner === processId) return null;
       const requestId = randomToken(12);
-      const answer = new Promise<PlainResponse>((resolve) => {
-        const timer = setTimeout(() => {
-          waiting.delete(requestId);
-          resolve(unavailable('the process holding the connection did not answer'));
-        }, timeoutMs);
-        waiting.set(requestId, (reply) => {
-          clearTimeout(timer);
-          waiting.delete(requestId);
-          resolve(reply);
-        });
-      });
+      const answer = replies.wait(requestId);
       const message: RequestMessage = { kind: 'request', requestId, replyTo: channel, ...request };
       const receivers = await redis.publish(`${prefix}ctl:${owner}`, JSON.stringify(message));
       if (receivers === 0) {
         // The owner is gone (its record has not expired yet): nobody holds the connection.
-        waiting.get(requestId)?.(notFound());
+        replies.settle(requestId, notFound());
         return null;
       }
       return answer;
@@ -136,33 +118,5 @@ export function createRedisConnectionDirectory(opts: RedisConnectionDirectoryOpt
       await pipeline.exec().catch(() => undefined);
       listener.disconnect();
     },
-  };
-}
-
-function unavailable(message: string): PlainResponse {
-  return {
-    status: 503,
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({
-      error: {
-        message,
-        code: TRPC_ERROR_CODES_BY_KEY.SERVICE_UNAVAILABLE,
-        data: { code: 'SERVICE_UNAVAILABLE', httpStatus: 503 },
-      },
-    }),
-  };
-}
-
-function notFound(): PlainResponse {
-  return {
-    status: 404,
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({
-      error: {
-        message: 'No such connection',
-        code: TRPC_ERROR_CODES_BY_KEY.NOT_FOUND,
-        data: { code: 'NOT_FOUND', httpStatus: 404 },
-      },
-    }),
   };
 }

@@ -1,17 +1,14 @@
 import { tracked, TRPCError, type TrackedEnvelope } from '@trpc/server';
 import type { Redis } from 'ioredis';
 import { randomToken } from '../shared/randomToken.js';
-import { createCheckpoint, createReset, type CheckpointSignal, type ResetSignal } from '../log/reset.js';
+import { createCheckpoint, createReset } from '../log/reset.js';
 import { SharedValue, withSharedValue } from '../log/sharedValue.js';
-import {
-  PushableGenerator,
-  PushedReaderBase,
-  type PushHandle,
-  type PushOptions,
-  type PushSink,
-} from '../log/pushSource.js';
+import type { PushableGenerator } from '../log/pushSource.js';
+import type { ReaderItem } from '../log/readerItem.js';
+import { subscribeRemote, type RemoteStore } from '../log/remoteReader.js';
+import { TopicWindow, type WindowEntry } from '../log/topicWindow.js';
+import { TopicWindows } from '../log/topicWindows.js';
 import type { EventLog, EventLogSubscribeOptions } from '../log/types.js';
-import { TopicSubscribers } from '../log/topicSubscribers.js';
 
 /** Options of {@link createRedisEventLog}. */
 export interface RedisEventLogOptions {
@@ -75,58 +72,31 @@ const formatStreamId = (id: StreamId): string => `${id[0]}-${id[1]}`;
 const ZERO: StreamId = [0, 0];
 const START: Position = { sid: ZERO, n: 0 };
 
-interface WindowEntry {
-  sid: StreamId;
-  n: number;
-  /** `tracked(id, data)` with the shared value, made once for every local reader. */
-  envelope: TrackedEnvelope<unknown>;
-}
-
-type ReaderItem = TrackedEnvelope<unknown> | ResetSignal | CheckpointSignal;
-
-/** One topic as this process reads it: a window of recent events fed by the shared reader. */
-class LocalTopic {
-  entries: WindowEntry[] = [];
-  head = 0;
-  /** Entries after this position are all in the window (or not yet read). */
-  contiguousAfter: Position;
-  /** The last position the shared reader saw for this topic. */
-  readerAt: Position;
-  readers = 0;
-  readonly subscribers = new TopicSubscribers();
-
+/** One Redis topic as this process reads it, fed by the shared blocking reader. */
+class RedisTopicWindow extends TopicWindow<Position> {
   constructor(
     readonly key: string,
     readonly counterKey: string,
     start: Position,
+    maxEntries: number,
   ) {
-    this.contiguousAfter = start;
-    this.readerAt = start;
+    super(start, maxEntries);
   }
 
-  append(entry: WindowEntry, maxEntries: number): void {
-    this.entries.push(entry);
-    this.readerAt = { sid: entry.sid, n: entry.n };
-    while (this.entries.length - this.head > maxEntries) {
-      const dropped = this.entries[this.head++]!;
-      this.contiguousAfter = { sid: dropped.sid, n: dropped.n };
-    }
-    if (this.head > 64 && this.head * 2 > this.entries.length) {
-      this.entries = this.entries.slice(this.head);
-      this.head = 0;
-    }
-  }
-
-  /** The first entry after `sid`: a binary search, since a live reader asks for the newest. */
-  firstAfter(sid: StreamId): WindowEntry | undefined {
+  /** Stream ids have holes: a binary search, since a live reader asks for the newest. */
+  firstAfter(position: Position): WindowEntry<Position> | undefined {
     let low = this.head;
     let high = this.entries.length;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      if (compareIds(this.entries[mid]!.sid, sid) > 0) high = mid;
+      if (compareIds(this.entries[mid]!.position.sid, position.sid) > 0) high = mid;
       else low = mid + 1;
     }
     return this.entries[low];
+  }
+
+  isBehind(cursor: Position): boolean {
+    return cursor.n < this.contiguousAfter.n;
   }
 }
 
@@ -165,8 +135,7 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
   // Our own connection: its failures surface as failed reads (retried), not as process-level noise.
   reader.on('error', () => undefined);
   let readerClientId: number | undefined;
-  const topics = new Map<string, LocalTopic>();
-  const acquiring = new Map<string, Promise<LocalTopic>>();
+  const topics = new TopicWindows<RedisTopicWindow>();
   let epoch = '';
   /** Bumped when the epoch in Redis changes under us (Redis was wiped): readers reset. */
   let epochGeneration = 0;
@@ -187,10 +156,7 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
       epoch = current;
       epochGeneration++;
       for (const topic of topics.values()) {
-        topic.entries = [];
-        topic.head = 0;
-        topic.contiguousAfter = START;
-        topic.readerAt = START;
+        topic.restartAt(START);
         topic.subscribers.announce();
       }
     }
@@ -229,39 +195,23 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
     return Number((await redis.get(topic.counterKey)) ?? 0) > position.n;
   }
 
-  function acquire(name: string): Promise<LocalTopic> {
+  function acquire(name: string): Promise<RedisTopicWindow> {
     const key = topicKey(name);
-    const existing = topics.get(key);
-    if (existing) {
-      existing.readers++;
-      return Promise.resolve(existing);
-    }
-    let pending = acquiring.get(key);
-    if (!pending) {
-      pending = (async () => {
-        const topic = new LocalTopic(key, counterKey(name), await headOf({ key, counterKey: counterKey(name) }));
-        topics.set(key, topic);
-        acquiring.delete(key);
+    return topics.acquire(
+      key,
+      async () =>
+        new RedisTopicWindow(key, counterKey(name), await headOf({ key, counterKey: counterKey(name) }), localWindow),
+      async () => {
         // The reader is blocked on the old set of topics: make it start over with this one.
         if (readerClientId !== undefined)
           await redis.call('CLIENT', 'UNBLOCK', String(readerClientId)).catch(() => undefined);
         ensureReader();
-        return topic;
-      })();
-      acquiring.set(key, pending);
-    }
-    return pending.then((topic) => {
-      // Released by every other reader while it was being set up (and dropped): start over,
-      // or this reader would hold a topic nobody reads.
-      if (topics.get(key) !== topic) return acquire(name);
-      topic.readers++;
-      return topic;
-    });
+      },
+    );
   }
 
-  function release(topic: LocalTopic): void {
-    topic.readers--;
-    if (topic.readers <= 0 && topics.get(topic.key) === topic) topics.delete(topic.key);
+  function release(topic: RedisTopicWindow): void {
+    topics.release(topic.key, topic);
   }
 
   function ensureReader(): void {
@@ -300,7 +250,7 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
             const value = serializer.deserialize(text);
             const id = eventId(position);
             const envelope = withSharedValue<TrackedEnvelope<unknown>>(tracked(id, value), new SharedValue(id, value));
-            topic.append({ ...position, envelope }, localWindow);
+            topic.append({ position, envelope });
           }
           topic.subscribers.announce();
         }
@@ -318,7 +268,7 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
    * from now, a reset when `lastEventId` cannot be resumed from.
    */
   async function openAt(
-    topic: LocalTopic,
+    topic: RedisTopicWindow,
     lastEventId: string | null | undefined,
   ): Promise<{ cursor: Position; first: ReaderItem | undefined }> {
     if (lastEventId === undefined || lastEventId === null || lastEventId === '') {
@@ -341,7 +291,10 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
    * The next events for a reader behind this process's window, from Redis: up to 100, or a
    * reset when Redis trimmed some of them. Returns the reader's new position.
    */
-  async function readBehind(topic: LocalTopic, cursor: Position): Promise<{ cursor: Position; items: ReaderItem[] }> {
+  async function readBehind(
+    topic: RedisTopicWindow,
+    cursor: Position,
+  ): Promise<{ cursor: Position; items: ReaderItem[] }> {
     if (await trimmedAfter(topic, cursor)) {
       const head = await headOf(topic);
       return { cursor: head, items: [createReset('trimmed', eventId(head))] };
@@ -365,162 +318,26 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
     return { cursor, items };
   }
 
-  async function* pull(name: string, options: EventLogSubscribeOptions): AsyncGenerator<ReaderItem, void, undefined> {
-    const { signal } = options;
-    await ready;
-    const topic = await acquire(name);
-    let generation = epochGeneration;
-    try {
-      const opened = await openAt(topic, options.lastEventId);
-      let cursor = opened.cursor;
-      if (opened.first) yield opened.first;
-      while (!closed && !signal?.aborted) {
-        if (generation !== epochGeneration) {
-          generation = epochGeneration;
-          cursor = topic.readerAt;
-          yield createReset('epoch', eventId(cursor));
-          continue;
-        }
-        if (cursor.n < topic.contiguousAfter.n) {
-          // Behind this process's window: Redis has the rest, unless it trimmed it.
-          const behind = await readBehind(topic, cursor);
-          cursor = behind.cursor;
-          for (const item of behind.items) {
-            yield item;
-            if (signal?.aborted || closed) return;
-          }
-          continue;
-        }
-        const entry = topic.firstAfter(cursor.sid);
-        if (entry) {
-          cursor = { sid: entry.sid, n: entry.n };
-          yield entry.envelope;
-          continue;
-        }
-        await topic.subscribers.wait(signal);
-      }
-    } finally {
-      release(topic);
-    }
-  }
-
-  /**
-   * A reader on the push path (see pushSource.ts): events in the window are delivered in the
-   * turn the shared reader appends them; starting, reading behind the window and waiting for a
-   * full sink are the only asynchronous steps, and nothing is queued meanwhile (the cursor
-   * says where to go on from).
-   */
-  class RedisPushedReader extends PushedReaderBase {
-    #topic: LocalTopic | undefined;
-    #cursor: Position = START;
-    #generation = epochGeneration;
-    /** Starting, reading Redis, or waiting for the sink: `deliver` waits its turn. */
-    #busy = true;
-
-    async start(name: string, lastEventId: string | null | undefined): Promise<void> {
-      try {
-        await ready;
-        const topic = await acquire(name);
-        if (this.stopped) {
-          release(topic);
-          return;
-        }
-        this.#topic = topic;
-        this.#generation = epochGeneration;
-        const { cursor, first } = await openAt(topic, lastEventId);
-        // Stopped while Redis answered: leave() has released the topic already.
-        if (this.stopped) return;
-        // Closed meanwhile: the topic is no longer read.
-        if (closed) {
-          this.end(true);
-          return;
-        }
-        this.#cursor = cursor;
-        topic.subscribers.add(this);
-        if (first && !(await this.#offer(first))) return;
-        this.#busy = false;
-        this.deliver();
-      } catch (cause) {
-        this.failWith(cause);
-      }
-    }
-
-    /** Delivers what is new in the window, until caught up, behind the window, or the sink is full. */
-    deliver(): void {
-      const topic = this.#topic;
-      if (this.#busy || this.stopped || !topic) return;
-      try {
-        while (!this.stopped) {
-          let item: ReaderItem;
-          if (this.#generation !== epochGeneration) {
-            this.#generation = epochGeneration;
-            this.#cursor = topic.readerAt;
-            item = createReset('epoch', eventId(this.#cursor));
-          } else if (this.#cursor.n < topic.contiguousAfter.n) {
-            this.#busy = true;
-            void this.#catchUp(topic);
-            return;
-          } else {
-            const entry = topic.firstAfter(this.#cursor.sid);
-            if (!entry) return;
-            this.#cursor = { sid: entry.sid, n: entry.n };
-            item = entry.envelope;
-          }
-          if (!this.sink.value(item)) {
-            this.#busy = true;
-            void this.#resumeWhenDrained();
-            return;
-          }
-        }
-      } catch (cause) {
-        this.failWith(cause);
-      }
-    }
-
-    protected leave(): void {
-      if (!this.#topic) return;
-      this.#topic.subscribers.delete(this);
-      release(this.#topic);
-    }
-
-    async #catchUp(topic: LocalTopic): Promise<void> {
-      try {
-        const behind = await readBehind(topic, this.#cursor);
-        if (this.stopped) return;
-        this.#cursor = behind.cursor;
-        for (const item of behind.items) if (!(await this.#offer(item))) return;
-        this.#busy = false;
-        this.deliver();
-      } catch (cause) {
-        this.failWith(cause);
-      }
-    }
-
-    /** Gives the sink one item, waiting for room after it when full; false once stopped. */
-    async #offer(item: ReaderItem): Promise<boolean> {
-      if (this.stopped) return false;
-      if (!this.sink.value(item)) await this.sink.drained();
-      return !this.stopped;
-    }
-
-    async #resumeWhenDrained(): Promise<void> {
-      await this.sink.drained();
-      this.#busy = false;
-      this.deliver();
-    }
-  }
-
-  function push(name: string, options: EventLogSubscribeOptions, sink: PushSink, pushOptions: PushOptions): PushHandle {
-    const { signal } = options;
-    if (closed || signal?.aborted) {
-      sink.complete();
-      return { stop: () => undefined };
-    }
-    // The consumer's own signal needs no listener: it calls stop() itself.
-    const reader = new RedisPushedReader(sink, signal === pushOptions.consumerSignal ? undefined : signal);
-    void reader.start(name, options.lastEventId);
-    return reader;
-  }
+  const store: RemoteStore<Position, RedisTopicWindow> = {
+    get closed() {
+      return closed;
+    },
+    get generation() {
+      return epochGeneration;
+    },
+    ready: () => ready,
+    acquire,
+    release,
+    open(topic, lastEventId) {
+      const generation = epochGeneration;
+      return openAt(topic, lastEventId).then((opened) => ({ ...opened, generation }));
+    },
+    readBehind,
+    restart(topic) {
+      const cursor = topic.readerAt;
+      return { cursor, reset: createReset('epoch', eventId(cursor)) };
+    },
+  };
 
   const log = {
     get epoch() {
@@ -551,16 +368,12 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
     },
 
     subscribe(name: string, options: EventLogSubscribeOptions = {}): PushableGenerator<ReaderItem> {
-      return new PushableGenerator(
-        () => pull(name, options),
-        (sink, pushOptions) => push(name, options, sink, pushOptions),
-      );
+      return subscribeRemote(store, name, options);
     },
 
     async close(): Promise<void> {
       closed = true;
-      for (const topic of topics.values()) topic.subscribers.closeAll();
-      topics.clear();
+      topics.closeAll();
       reader.disconnect();
     },
   };
