@@ -86,7 +86,7 @@ export class MultiplexedTransport implements Transport {
     if (this.#closed) throw new Error('trpc-sse: this client is closed');
     if (this.#lazyTimer) clearTimeout(this.#lazyTimer);
     this.#lazyTimer = undefined;
-    const open = this.#session?.target() != null && this.#runtime.connectionState.get().state === 'pending';
+    const open = this.#session?.opened === true && this.#runtime.connectionState.get().state === 'pending';
     const subscription = this.#table.add(request, open);
     this.#ensureLoop();
     return {
@@ -234,7 +234,7 @@ export class MultiplexedTransport implements Transport {
     void next.done.then((outcome) => {
       // The new stream failed before it opened: stay on the old one, and send it what was
       // subscribed meanwhile (it waited for the new connection).
-      if (this.#handoverFrom !== from || next.connectionId) return;
+      if (this.#handoverFrom !== from || next.opened) return;
       this.#handoverFrom = null;
       this.#session = from;
       this.#table.sendWaiting();

@@ -78,6 +78,11 @@ export class MuxSession {
     return this.#connectionId;
   }
 
+  /** The `connection` event arrived: control requests can reach the connection. */
+  get opened(): boolean {
+    return this.#connectionId !== null && this.#secret !== null;
+  }
+
   /** Where control requests for this session's connection go; `null` until it opened. */
   target(): ControlTarget | null {
     if (!this.#connectionId || !this.#secret) return null;
