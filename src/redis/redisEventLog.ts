@@ -1,5 +1,5 @@
 import { tracked, TRPCError, type TrackedEnvelope } from '@trpc/server';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { randomToken } from '../shared/randomToken.js';
 import { createCheckpoint, createReset } from '../log/reset.js';
 import { SharedValue, withSharedValue } from '../log/sharedValue.js';
@@ -9,11 +9,39 @@ import { subscribeRemote, type RemoteStore } from '../log/remoteReader.js';
 import { TopicWindow, type WindowEntry } from '../log/topicWindow.js';
 import { TopicWindows } from '../log/topicWindows.js';
 import type { EventLog, EventLogSubscribeOptions } from '../log/types.js';
+import { connectionOf } from './clusterSlot.js';
+import { FailureStreak } from './failureStreak.js';
+import { clusterShards, shardKey, singleServerShards, type TopicShards } from './topicShards.js';
 
 /** Options of {@link createRedisEventLog}. */
 export interface RedisEventLogOptions {
-  /** An ioredis client for commands. The log duplicates it once for its blocking reader. */
-  redis: Redis;
+  /**
+   * An ioredis client for commands: a `Redis` (one server) or a `Cluster`. The log duplicates
+   * it for its blocking readers: once on one server, once per shard it reads on a cluster.
+   */
+  redis: Redis | Cluster;
+  /**
+   * Redis Cluster only: how many shards (hash-tagged slot groups) topics are spread over. A
+   * process holds one blocking reader connection per shard it has readers in. Every process
+   * of a deployment must use the same number: changing it moves topics to new keys (their
+   * stored events are then left behind and readers resuming get a reset).
+   * @default 16
+   */
+  shards?: number;
+  /**
+   * Replicas that must hold an event before `publish` resolves (`WAIT`), so a failover to a
+   * replica does not lose events publishers were told about. `0`: no wait. If the replicas do
+   * not confirm in `waitTimeoutMs`, `publish` still resolves (the event is in the log).
+   * @default 0
+   */
+  waitForReplicas?: number;
+  /** Longest wait for `waitForReplicas`, in ms. @default 1_000 */
+  waitTimeoutMs?: number;
+  /**
+   * Told when the log's background reading starts failing (Redis away, a cluster error), once
+   * per run of failures; reading goes on with backoff. @default console.warn
+   */
+  onError?: (error: unknown) => void;
   /** Prefix of every key the log writes. @default 'trpc-sse:' */
   keyPrefix?: string;
   /** Events kept per topic (`XADD … MAXLEN`). @default 1_000 */
@@ -72,11 +100,20 @@ const formatStreamId = (id: StreamId): string => `${id[0]}-${id[1]}`;
 const ZERO: StreamId = [0, 0];
 const START: Position = { sid: ZERO, n: 0 };
 
-/** One Redis topic as this process reads it, fed by the shared blocking reader. */
+/** One Redis topic as this process reads it, fed by its shard's blocking reader. */
 class RedisTopicWindow extends TopicWindow<Position> {
+  /**
+   * Where the topic's history was rewritten under this process (Redis lost events it had
+   * acknowledged, in a failover): the first event of the new history. A reader whose
+   * position lies in the lost part (an ordinal the new history reuses, at an older stream id)
+   * cannot go on: it gets a reset.
+   */
+  rewoundAt: Position | undefined;
+
   constructor(
     readonly key: string,
     readonly counterKey: string,
+    readonly shard: number,
     start: Position,
     maxEntries: number,
   ) {
@@ -96,7 +133,13 @@ class RedisTopicWindow extends TopicWindow<Position> {
   }
 
   isBehind(cursor: Position): boolean {
-    return cursor.n < this.contiguousAfter.n;
+    return cursor.n < this.contiguousAfter.n || this.isLost(cursor);
+  }
+
+  /** `cursor` is an event of history Redis lost (see {@link rewoundAt}). */
+  isLost(cursor: Position): boolean {
+    const rewound = this.rewoundAt;
+    return rewound !== undefined && cursor.n >= rewound.n && compareIds(cursor.sid, rewound.sid) < 0;
   }
 }
 
@@ -105,15 +148,36 @@ function field(fields: string[], name: string): string | undefined {
   return undefined;
 }
 
+/** A blocking reader of one shard's topics, on its own connection. */
+interface ShardReader {
+  readonly shard: number;
+  readonly client: Redis | Cluster;
+  looping: boolean;
+  /** Resolves once the reader can be woken. */
+  readonly started: Promise<void>;
+  /** Makes a blocked read return, so the next one covers a new topic. */
+  wake(): Promise<void>;
+  /**
+   * On a cluster: this process's wake-up stream in the shard's slot, which the reader also
+   * reads (a `CLIENT UNBLOCK` would have to find the node and the client id the cluster
+   * client's connection has at that moment, which a failover changes under it).
+   */
+  readonly wakeKey: string | undefined;
+  lastWakeId: string;
+  readonly failures: FailureStreak;
+}
+
 /**
  * The event log on Redis Streams, for several server processes: one stream per topic, ids
  * `{epoch}-{ordinal}-{ms}-{seq}` (the epoch is stored in Redis, so a wiped Redis gives a new
  * one; the ordinal is the event's in its topic, then comes its stream id).
  *
- * Each process runs ONE blocking reader over every topic it has readers for, and fans events
- * out to its local readers from a window (each event parsed once per process, serialized once
- * per subscriber setting). A reader behind the window reads Redis itself; if Redis trimmed
- * what it needs, it gets a reset.
+ * Each process runs ONE blocking reader over every topic it has readers for (on Redis
+ * Cluster, one per shard of topics: see topicShards.ts), and fans events out to its local
+ * readers from a window (each event parsed once per process, serialized once per subscriber
+ * setting). A reader behind the window reads Redis itself; if Redis trimmed what it needs, it
+ * gets a reset. So does a reader whose events Redis lost in a failover: ordinals have no
+ * holes, so an ordinal that comes again, or a resume id whose entry is gone, shows it.
  */
 export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
   const { redis } = opts;
@@ -123,29 +187,95 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
   const maxAgeMs = opts.maxAgeMs ?? 300_000;
   const localWindow = Math.max(1, opts.localWindow ?? Math.min(maxEvents, 1_000));
   const blockMs = opts.blockMs ?? 5_000;
+  const waitForReplicas = Math.max(0, Math.floor(opts.waitForReplicas ?? 0));
+  const waitTimeoutMs = Math.max(1, opts.waitTimeoutMs ?? 1_000);
   const serializer: NonNullable<RedisEventLogOptions['serializer']> = opts.serializer ?? {
     serialize: (value: unknown) => JSON.stringify(value) ?? 'null',
     deserialize: JSON.parse,
   };
+  const isCluster = redis.isCluster;
+  const shards: TopicShards = isCluster ? clusterShards(prefix, opts.shards ?? 16) : singleServerShards(prefix);
   const epochKey = `${prefix}epoch`;
-  const topicKey = (topic: string): string => `${prefix}t:${topic}`;
-  const counterKey = (topic: string): string => `${prefix}n:${topic}`;
+  const processId = randomToken(9);
 
-  const reader = redis.duplicate();
-  // Our own connection: its failures surface as failed reads (retried), not as process-level noise.
-  reader.on('error', () => undefined);
-  let readerClientId: number | undefined;
+  const readers = new Map<number, ShardReader>();
   const topics = new TopicWindows<RedisTopicWindow>();
   let epoch = '';
   /** Bumped when the epoch in Redis changes under us (Redis was wiped): readers reset. */
   let epochGeneration = 0;
   let closed = false;
-  let looping = false;
+
+  /** Our own connection: its failures surface as failed reads (reported, retried), not as process-level noise. */
+  function duplicateClient(): Redis | Cluster {
+    const client = redis.duplicate();
+    client.on('error', () => undefined);
+    return client;
+  }
+
+  function singleServerReader(): ShardReader {
+    const client = duplicateClient() as Redis;
+    // Asked first thing, and again whenever the connection is re-established (a new id), ahead
+    // of any blocking read: a blocked connection could not answer.
+    let clientId: number | undefined;
+    const askId = (): Promise<void> =>
+      client.client('ID').then(
+        (id) => void (clientId = id),
+        () => undefined,
+      );
+    const started = askId();
+    client.on('ready', () => void askId());
+    return {
+      shard: 0,
+      client,
+      looping: false,
+      started,
+      wakeKey: undefined,
+      lastWakeId: '0',
+      failures: new FailureStreak('Reading the Redis event log', opts.onError),
+      async wake() {
+        if (clientId !== undefined) await redis.call('CLIENT', 'UNBLOCK', String(clientId)).catch(() => undefined);
+      },
+    };
+  }
+
+  function clusterReader(shard: number): ShardReader {
+    const wakeKey = shardKey(prefix, shard, `w:${processId}`);
+    return {
+      shard,
+      client: duplicateClient(),
+      looping: false,
+      started: Promise.resolve(),
+      wakeKey,
+      lastWakeId: '0',
+      failures: new FailureStreak(`Reading the Redis event log (shard ${shard})`, opts.onError),
+      async wake() {
+        // One entry is enough; it expires if this process dies without deleting it.
+        await redis
+          .multi()
+          .xadd(wakeKey, 'MAXLEN', '1', '*', 'w', '1')
+          .pexpire(wakeKey, 600_000)
+          .exec()
+          .catch(() => undefined);
+      },
+    };
+  }
+
+  function readerOf(shard: number): ShardReader {
+    let reader = readers.get(shard);
+    if (!reader) {
+      reader = isCluster ? clusterReader(shard) : singleServerReader();
+      readers.set(shard, reader);
+    }
+    return reader;
+  }
+
+  // On one server the reader connection is opened with the log, as it always was.
+  const firstReader = isCluster ? undefined : readerOf(0);
 
   const ready = (async () => {
+    await firstReader?.started;
     await redis.set(epochKey, randomToken(9).replace(/-/g, '_'), 'NX');
     epoch = (await redis.get(epochKey)) ?? '';
-    readerClientId = await reader.client('ID');
   })();
 
   /** Reads the epoch from Redis; a different one means history was lost. */
@@ -157,6 +287,7 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
       epochGeneration++;
       for (const topic of topics.values()) {
         topic.restartAt(START);
+        topic.rewoundAt = undefined;
         topic.subscribers.announce();
       }
     }
@@ -172,23 +303,46 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
     return sid ? { epoch: match[1]!, position: { sid, n: Number(match[2]) } } : null;
   }
 
-  /** The topic's newest position: its last entry, or (all trimmed) its counter. */
-  async function headOf(topic: { key: string; counterKey: string }): Promise<Position> {
-    // One transaction: the last entry and the counter must describe the same moment.
-    const replies = await redis.multi().xrevrange(topic.key, '+', '-', 'COUNT', 1).get(topic.counterKey).exec();
+  interface TopicKeys {
+    key: string;
+    counterKey: string;
+  }
+
+  /**
+   * The topic's newest position (its last entry, or, all trimmed, its counter) and, when
+   * `at` is given, whether Redis still has the event at `at`: its entry is there with the same
+   * ordinal, or was trimmed (the oldest entry held is after it). An entry missing from the
+   * middle of the stream was lost.
+   */
+  async function headOf(topic: TopicKeys, at?: Position): Promise<{ head: Position; held: boolean }> {
+    // One transaction: the entries and the counter must describe the same moment.
+    const multi = redis.multi().xrevrange(topic.key, '+', '-', 'COUNT', 1).get(topic.counterKey);
+    if (at) {
+      multi.xrange(topic.key, formatStreamId(at.sid), formatStreamId(at.sid));
+      multi.xrange(topic.key, '-', '+', 'COUNT', 1);
+    }
+    const replies = await multi.exec();
     const last = (replies?.[0]?.[1] ?? []) as Array<[string, string[]]>;
     const counter = Number((replies?.[1]?.[1] as string | null) ?? 0);
+    const atEntry = ((replies?.[2]?.[1] ?? []) as Array<[string, string[]]>)[0];
+    const oldest = ((replies?.[3]?.[1] ?? []) as Array<[string, string[]]>)[0];
+    const oldestSid = oldest ? parseStreamId(oldest[0]) : null;
+    const held =
+      at !== undefined &&
+      (atEntry !== undefined
+        ? Number(field(atEntry[1], 'n') ?? 0) === at.n
+        : oldestSid === null || compareIds(oldestSid, at.sid) > 0);
     const entry = last[0];
     const sid = entry ? parseStreamId(entry[0]) : null;
-    if (entry && sid) return { sid, n: Number(field(entry[1], 'n') ?? 0) };
-    return { sid: ZERO, n: counter };
+    if (entry && sid) return { head: { sid, n: Number(field(entry[1], 'n') ?? 0) }, held };
+    return { head: { sid: ZERO, n: counter }, held };
   }
 
   /**
    * Whether events after `position` were trimmed away: the oldest entry still held is
    * further on than the next ordinal (or nothing is held though more were added).
    */
-  async function trimmedAfter(topic: { key: string; counterKey: string }, position: Position): Promise<boolean> {
+  async function trimmedAfter(topic: TopicKeys, position: Position): Promise<boolean> {
     const first = (await redis.xrange(topic.key, '-', '+', 'COUNT', 1)) as Array<[string, string[]]>;
     const entry = first[0];
     if (entry) return Number(field(entry[1], 'n') ?? 0) > position.n + 1;
@@ -196,16 +350,17 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
   }
 
   function acquire(name: string): Promise<RedisTopicWindow> {
-    const key = topicKey(name);
+    const key = shards.streamKey(name);
+    const counterKey = shards.counterKey(name);
+    const shard = shards.shardOf(name);
     return topics.acquire(
       key,
-      async () =>
-        new RedisTopicWindow(key, counterKey(name), await headOf({ key, counterKey: counterKey(name) }), localWindow),
+      async () => new RedisTopicWindow(key, counterKey, shard, (await headOf({ key, counterKey })).head, localWindow),
       async () => {
-        // The reader is blocked on the old set of topics: make it start over with this one.
-        if (readerClientId !== undefined)
-          await redis.call('CLIENT', 'UNBLOCK', String(readerClientId)).catch(() => undefined);
-        ensureReader();
+        // The shard's reader is blocked on its old set of topics: make it start over with this one.
+        const reader = readerOf(shard);
+        await reader.wake();
+        ensureReader(reader);
       },
     );
   }
@@ -214,32 +369,40 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
     topics.release(topic.key, topic);
   }
 
-  function ensureReader(): void {
-    if (looping || closed) return;
-    looping = true;
-    void readLoop().finally(() => {
-      looping = false;
-      if (!closed && topics.size > 0) ensureReader();
+  function topicsOf(shard: number): RedisTopicWindow[] {
+    const held: RedisTopicWindow[] = [];
+    for (const topic of topics.values()) if (topic.shard === shard) held.push(topic);
+    return held;
+  }
+
+  function ensureReader(reader: ShardReader): void {
+    if (reader.looping || closed) return;
+    reader.looping = true;
+    void readLoop(reader).finally(() => {
+      reader.looping = false;
+      if (!closed && topicsOf(reader.shard).length > 0) ensureReader(reader);
     });
   }
 
-  async function readLoop(): Promise<void> {
-    let failures = 0;
-    while (!closed && topics.size > 0) {
+  async function readLoop(reader: ShardReader): Promise<void> {
+    while (!closed && topicsOf(reader.shard).length > 0) {
       try {
         await refreshEpoch();
-        const current = [...topics.values()];
-        const result = await reader.xread(
-          'COUNT',
-          1000,
-          'BLOCK',
-          blockMs,
-          'STREAMS',
-          ...current.map((topic) => topic.key),
-          ...current.map((topic) => formatStreamId(topic.readerAt.sid)),
-        );
-        failures = 0;
+        const current = topicsOf(reader.shard);
+        if (current.length === 0) return;
+        const keys = current.map((topic) => topic.key);
+        const ids = current.map((topic) => formatStreamId(topic.readerAt.sid));
+        if (reader.wakeKey !== undefined) {
+          keys.push(reader.wakeKey);
+          ids.push(reader.lastWakeId);
+        }
+        const result = await reader.client.xread('COUNT', 1000, 'BLOCK', blockMs, 'STREAMS', ...keys, ...ids);
+        reader.failures.succeeded();
         for (const [key, entries] of result ?? []) {
+          if (key === reader.wakeKey) {
+            reader.lastWakeId = entries.at(-1)?.[0] ?? reader.lastWakeId;
+            continue;
+          }
           const topic = topics.get(key);
           if (!topic) continue;
           for (const [rawId, fields] of entries) {
@@ -247,6 +410,13 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
             const text = field(fields, 'd');
             if (!sid || text === undefined || compareIds(sid, topic.readerAt.sid) <= 0) continue;
             const position = { sid, n: Number(field(fields, 'n') ?? 0) };
+            if (position.n <= topic.readerAt.n) {
+              // An ordinal again: Redis lost the events after position.n - 1 that this process
+              // had read (a failover to a replica that lacked them). Readers in the lost part
+              // get a reset; the window holds the new history only.
+              topic.restartAt({ sid: topic.readerAt.sid, n: position.n - 1 });
+              topic.rewoundAt = position;
+            }
             const value = serializer.deserialize(text);
             const id = eventId(position);
             const envelope = withSharedValue<TrackedEnvelope<unknown>>(tracked(id, value), new SharedValue(id, value));
@@ -254,11 +424,11 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
           }
           topic.subscribers.announce();
         }
-      } catch {
+      } catch (cause) {
         if (closed) return;
-        // Redis away (restarting, network): back off, then read again; ioredis reconnects.
-        failures++;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 50 * 2 ** Math.min(failures, 6))));
+        // Redis away (restarting, failing over, network): back off, then read again; ioredis
+        // reconnects and follows the cluster's new masters.
+        await reader.failures.failed(cause);
       }
     }
   }
@@ -275,7 +445,8 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
       return { cursor: topic.readerAt, first: createCheckpoint(eventId(topic.readerAt)) };
     }
     const parsed = parseId(lastEventId);
-    const head = await headOf(topic);
+    const resumable = parsed?.epoch === epoch && parsed.position.n > 0 ? parsed.position : undefined;
+    const { head, held } = await headOf(topic, resumable);
     const reset = (reason: 'unknown' | 'epoch' | 'trimmed') => ({
       cursor: topic.readerAt,
       first: createReset(reason, eventId(head)),
@@ -284,19 +455,24 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
     if (parsed.epoch !== epoch) return reset('epoch');
     if (parsed.position.n > head.n || compareIds(parsed.position.sid, head.sid) > 0) return reset('unknown');
     if (await trimmedAfter(topic, parsed.position)) return reset('trimmed');
+    // Not trimmed, yet its entry is gone (or another event has its ordinal): Redis lost it.
+    if (parsed.position.n > 0 && !held) return reset('epoch');
     return { cursor: parsed.position, first: undefined };
   }
 
   /**
    * The next events for a reader behind this process's window, from Redis: up to 100, or a
-   * reset when Redis trimmed some of them. Returns the reader's new position.
+   * reset when Redis trimmed or lost some of them. Returns the reader's new position.
    */
   async function readBehind(
     topic: RedisTopicWindow,
     cursor: Position,
   ): Promise<{ cursor: Position; items: ReaderItem[] }> {
+    if (topic.isLost(cursor)) {
+      return { cursor: topic.readerAt, items: [createReset('epoch', eventId(topic.readerAt))] };
+    }
     if (await trimmedAfter(topic, cursor)) {
-      const head = await headOf(topic);
+      const { head } = await headOf(topic);
       return { cursor: head, items: [createReset('trimmed', eventId(head))] };
     }
     const batch = (await redis.xrange(
@@ -339,6 +515,29 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
     },
   };
 
+  /** Appends with the publish script, then, if asked, waits for the node's replicas to have it. */
+  async function append(name: string, data: unknown): Promise<[string, number]> {
+    const minId = maxAgeMs > 0 ? `${Math.max(0, Date.now() - maxAgeMs)}-0` : '';
+    const args = [
+      PUBLISH_SCRIPT,
+      2,
+      shards.streamKey(name),
+      shards.counterKey(name),
+      approximate ? '~' : '=',
+      String(maxEvents),
+      serializer.serialize(data),
+      minId,
+    ] as const;
+    const reply = (await redis.eval(...args)) as [string, number];
+    if (waitForReplicas > 0) {
+      // WAIT names no key: it must go on the connection that wrote the event. (In a pipeline it
+      // would keep ioredis from following a MOVED after a failover.)
+      const connection = isCluster ? connectionOf(redis as Cluster, args[2]) : redis;
+      await connection?.call('WAIT', String(waitForReplicas), String(waitTimeoutMs)).catch(() => undefined);
+    }
+    return reply;
+  }
+
   const log = {
     get epoch() {
       return epoch;
@@ -347,23 +546,13 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
     async publish<T>(name: string, data: T): Promise<string> {
       if (closed) throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'The event log is closed' });
       await ready;
-      const minId = maxAgeMs > 0 ? `${Math.max(0, Date.now() - maxAgeMs)}-0` : '';
-      let reply: unknown;
+      let reply: [string, number];
       try {
-        reply = await redis.eval(
-          PUBLISH_SCRIPT,
-          2,
-          topicKey(name),
-          counterKey(name),
-          approximate ? '~' : '=',
-          String(maxEvents),
-          serializer.serialize(data),
-          minId,
-        );
+        reply = await append(name, data);
       } catch (cause) {
         throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'Redis did not take the event', cause });
       }
-      const [rawId, n] = reply as [string, number];
+      const [rawId, n] = reply;
       return eventId({ sid: parseStreamId(rawId) ?? ZERO, n });
     },
 
@@ -374,7 +563,13 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
     async close(): Promise<void> {
       closed = true;
       topics.closeAll();
-      reader.disconnect();
+      const wakeKeys = [...readers.values()].flatMap((reader) =>
+        reader.wakeKey === undefined ? [] : [reader.wakeKey],
+      );
+      for (const reader of readers.values()) reader.client.disconnect();
+      readers.clear();
+      // One key per command: on a cluster they live in different slots.
+      await Promise.all(wakeKeys.map((key) => redis.del(key).catch(() => undefined)));
     },
   };
   return log as unknown as EventLog;
