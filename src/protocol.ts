@@ -29,6 +29,15 @@ export const QUERY_PARAM = {
   subscribe: 'subscribe',
 } as const;
 
+/**
+ * The status of a control request that reached a server process other than the one holding
+ * its connection, when no directory can hand it over (PROTOCOL.md §2.4): `421 Misdirected
+ * Request`. The body is a tRPC error (`NOT_FOUND`); the status is what a client branches on,
+ * since an application's `errorFormatter` may reshape the body. Control requests cannot reach
+ * the stream's process in this deployment: the client moves to distinct mode.
+ */
+export const MISDIRECTED_STATUS = 421;
+
 /** The resume header of both modes (a frame sequence number in multiplexed mode, a tracked id in distinct mode). */
 export const LAST_EVENT_ID_HEADER = 'last-event-id';
 
@@ -85,6 +94,8 @@ export interface ConnectionHello {
   maxSubscriptions: number;
   /** The largest control request body the server takes: clients split batches under it. */
   maxControlBytes: number;
+  /** Control requests the server takes in flight at once for this connection: clients stay under it. */
+  maxPendingControlRequests?: number;
   /** Ids of the subscriptions the opening request carried, now started (PROTOCOL.md §2.1). */
   subscribed?: string[];
 }

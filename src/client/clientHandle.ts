@@ -16,9 +16,10 @@ export interface SSEClient {
   /** The mode in use: `'auto'` settles on one of the two once the server has answered. */
   readonly mode: 'auto' | 'multiplexed' | 'distinct';
   /**
-   * Why `mode: 'auto'` settled on distinct mode: the server's answer to the multiplexed
-   * stream (e.g. `NOT_FOUND`: the route does not reach `{endpoint}/trpc-sse`). `null`
-   * otherwise.
+   * Why the client settled on distinct mode: the server's answer to the multiplexed stream
+   * (`mode: 'auto'`; e.g. `NOT_FOUND`: the route does not reach `{endpoint}/trpc-sse`), or,
+   * with `data.httpStatus` 421, control requests reaching a process other than the stream's
+   * (no sticky sessions, no connection directory). `null` otherwise.
    */
   readonly fallbackReason: AnyClientError | null;
   /**

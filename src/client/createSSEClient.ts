@@ -29,10 +29,14 @@ export interface CreateSSEClientOptions extends SSEClientOptions {
    */
   lazy?: Partial<LazyOptions>;
   /**
-   * `mode: 'auto'` only: the server did not answer the multiplexed stream (a stock tRPC
-   * server, or a route that does not forward `{endpoint}/trpc-sse`), so the client carries on
-   * in distinct mode, one stream per subscription. Without this callback the client warns on
-   * the console once; the reason stays readable as {@link SSEClient.fallbackReason}.
+   * The client carries on in distinct mode, one stream per subscription, for good:
+   * - `mode: 'auto'` only: the server did not answer the multiplexed stream (a stock tRPC
+   *   server, or a route that does not forward `{endpoint}/trpc-sse`);
+   * - any multiplexed mode: a control request reached a server process other than the
+   *   stream's and no connection directory could hand it over (`reason.data.httpStatus` is
+   *   421): a balancer without sticky sessions. Running subscriptions move with no gap.
+   * Without this callback the client warns on the console once; the reason stays readable as
+   * {@link SSEClient.fallbackReason}.
    */
   onFallback?: (reason: AnyClientError) => void;
   /**
@@ -66,26 +70,28 @@ export function createSSEClient(opts: CreateSSEClientOptions): SSEClient {
   /** What carries this tab's stream: the mode's transport (`auto` swaps in distinct mode when it falls back). */
   const carrier = (): Transport => {
     if (state.mode === 'distinct') return createDistinctTransport(runtime);
+    /** Carries on in distinct mode; the multiplexed transport hands its subscriptions over. */
+    const fallBack = (reason: AnyClientError, cause: FallbackCause): Transport => {
+      state.mode = 'distinct';
+      state.fallbackReason = reason;
+      reportFallback(opts, reason, cause);
+      // The probe left the state at `connecting` (or the stream is gone); distinct mode
+      // reports per subscription.
+      runtime.setConnectionState({ type: 'state', state: 'idle', error: null });
+      current = createDistinctTransport(runtime);
+      return current;
+    };
     let current: Transport = new MultiplexedTransport(runtime, {
       ...(opts.lazy ? { lazy: opts.lazy } : {}),
       onOpened: () => {
         state.mode = 'multiplexed';
       },
-      ...(state.mode === 'auto'
-        ? {
-            // The server has no multiplexed endpoint (a stock tRPC server): carry on in
-            // distinct mode; the multiplexed transport hands its subscriptions over.
-            onUnsupported: (reason: AnyClientError) => {
-              state.mode = 'distinct';
-              state.fallbackReason = reason;
-              reportFallback(opts, reason);
-              // The probe left the state at `connecting`; distinct mode reports per subscription.
-              runtime.setConnectionState({ type: 'state', state: 'idle', error: null });
-              current = createDistinctTransport(runtime);
-              return current;
-            },
-          }
-        : {}),
+      // The server has no multiplexed endpoint (a stock tRPC server). With `mode:
+      // 'multiplexed'` that is an error the app must see (a misrouted endpoint).
+      ...(state.mode === 'auto' ? { onUnsupported: (reason: AnyClientError) => fallBack(reason, 'unsupported') } : {}),
+      // Control requests cannot reach the stream's process. In either mode: staying
+      // multiplexed would cost a new connection per misdirected request and never work.
+      onMisdirected: (reason: AnyClientError) => fallBack(reason, 'misdirected'),
     });
     return { subscribe: (request) => current.subscribe(request), close: () => current.close() };
   };
@@ -100,8 +106,14 @@ export function createSSEClient(opts: CreateSSEClientOptions): SSEClient {
   return clientHandle(runtime, () => transport, state);
 }
 
-/** Tells the app that `auto` settled on distinct mode: its callback, else one console warning. */
-function reportFallback(opts: CreateSSEClientOptions, reason: AnyClientError): void {
+/**
+ * Why a client moved to distinct mode: the server has no multiplexed stream (`unsupported`),
+ * or control requests reach processes other than the stream's (`misdirected`).
+ */
+type FallbackCause = 'unsupported' | 'misdirected';
+
+/** Tells the app that the client settled on distinct mode: its callback, else one console warning. */
+function reportFallback(opts: CreateSSEClientOptions, reason: AnyClientError, cause: FallbackCause): void {
   if (opts.onFallback) {
     try {
       opts.onFallback(reason);
@@ -110,7 +122,16 @@ function reportFallback(opts: CreateSSEClientOptions, reason: AnyClientError): v
     }
     return;
   }
-  (globalThis as { console?: { warn(...args: unknown[]): void } }).console?.warn(
+  const { console } = globalThis as { console?: { warn(...args: unknown[]): void } };
+  if (cause === 'misdirected') {
+    console?.warn(
+      'trpc-sse: control requests reached a server process that does not hold the stream; using one stream per subscription (distinct mode). ' +
+        'Behind a balancer without sticky sessions, give the server a connection directory (trpc-sse/redis or trpc-sse/postgres) to stay multiplexed. ' +
+        'Pass onFallback to silence this; the reason is client.fallbackReason.',
+    );
+    return;
+  }
+  console?.warn(
     `trpc-sse: the server did not open a multiplexed stream (${reason.message}); using one stream per subscription (distinct mode). ` +
       'If the server runs trpc-sse, make sure its route forwards {endpoint}/trpc-sse to the handler. ' +
       "Pass mode: 'distinct' (a stock tRPC server) or onFallback to silence this; the reason is client.fallbackReason.",

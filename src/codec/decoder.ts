@@ -118,6 +118,9 @@ export function createSSEDecoder(opts: SSEDecoderOptions): SSEDecoder {
   let skipLeadingLF = false;
   let pending: string[] = [];
   let pendingLength = 0;
+  // Where the next colon is in `colonText`, the text whose lines are being read (processLine).
+  let colonText: string | undefined;
+  let colonAt = -1;
   let failure: SSEDecodeError | undefined;
 
   // `data` without its trailing LF, plus whether any data line was seen: equivalent to the
@@ -146,6 +149,7 @@ export function createSSEDecoder(opts: SSEDecoderOptions): SSEDecoder {
     const length = text.length;
     if (length === 0) return;
     let pos = 0;
+    colonText = undefined;
     if (atStreamStart) {
       atStreamStart = false;
       if (text.charCodeAt(0) === BOM) pos = 1;
@@ -178,6 +182,7 @@ export function createSSEDecoder(opts: SSEDecoderOptions): SSEDecoder {
         lf = text.indexOf('\n', pos);
       }
     }
+    colonText = undefined;
     if (pos < length) {
       pendingLength += length - pos;
       if (pendingLength > maxLineLength) fail();
@@ -188,57 +193,71 @@ export function createSSEDecoder(opts: SSEDecoderOptions): SSEDecoder {
   function takeLine(text: string, start: number, end: number): void {
     // Checked on complete lines too, so that the outcome does not depend on chunking.
     if (pendingLength + (end - start) > maxLineLength) fail();
-    let line: string;
     if (pending.length === 0) {
-      line = text.slice(start, end);
-    } else {
-      pending.push(text.slice(start, end));
-      line = pending.join('');
-      pending = [];
-      pendingLength = 0;
+      processLine(text, start, end);
+      return;
     }
-    processLine(line);
+    pending.push(text.slice(start, end));
+    const line = pending.join('');
+    pending = [];
+    pendingLength = 0;
+    processLine(line, 0, line.length);
   }
 
-  function processLine(line: string): void {
-    if (line.length === 0) {
+  /**
+   * The line `text[start, end)`, read in place: only the value is cut out of the text, so a
+   * `data` line costs one string, not three (line, field name, value).
+   */
+  function processLine(text: string, start: number, end: number): void {
+    if (start === end) {
       dispatch();
       return;
     }
-    const colon = line.indexOf(':');
-    if (colon === 0) {
-      onComment?.(line.slice(line.charCodeAt(1) === SPACE ? 2 : 1));
+    // The next colon is searched for again only once passed: a run of lines without one
+    // would otherwise each scan the rest of the text.
+    if (colonText !== text || (colonAt !== -1 && colonAt < start)) {
+      colonText = text;
+      colonAt = text.indexOf(':', start);
+    }
+    const colon = colonAt >= end ? -1 : colonAt;
+    if (colon === start) {
+      if (onComment)
+        onComment(text.slice(text.charCodeAt(start + 1) === SPACE && start + 1 < end ? start + 2 : start + 1, end));
       return;
     }
-    let field = line;
-    let value = '';
-    if (colon !== -1) {
-      field = line.slice(0, colon);
-      value = line.slice(line.charCodeAt(colon + 1) === SPACE ? colon + 2 : colon + 1);
-    }
+    const fieldEnd = colon === -1 ? end : colon;
+    const valueStart =
+      colon === -1 ? end : text.charCodeAt(colon + 1) === SPACE && colon + 1 < end ? colon + 2 : colon + 1;
     // Field names are case-sensitive; unknown ones are ignored.
-    switch (field) {
-      case 'data':
-        if (hasData) {
-          data += `\n${value}`;
-        } else {
-          data = value;
-          hasData = true;
-        }
-        if (data.length > maxEventLength) fail('EVENT_TOO_LARGE', maxEventLength);
-        break;
-      case 'event':
-        eventType = value;
-        break;
-      case 'id':
-        // An id with NUL is ignored entirely: it could not be sent back in a header.
-        if (!value.includes('\0')) {
-          lastEventIdBuffer = value;
-          eventId = value;
+    switch (fieldEnd - start) {
+      case 4:
+        if (text.startsWith('data', start)) {
+          const value = text.slice(valueStart, end);
+          if (hasData) {
+            data += `\n${value}`;
+          } else {
+            data = value;
+            hasData = true;
+          }
+          if (data.length > maxEventLength) fail('EVENT_TOO_LARGE', maxEventLength);
         }
         break;
-      case 'retry':
-        if (ASCII_DIGITS.test(value)) onRetry?.(parseInt(value, 10));
+      case 5:
+        if (text.startsWith('event', start)) eventType = text.slice(valueStart, end);
+        else if (text.startsWith('retry', start)) {
+          const value = text.slice(valueStart, end);
+          if (ASCII_DIGITS.test(value)) onRetry?.(parseInt(value, 10));
+        }
+        break;
+      case 2:
+        if (text.startsWith('id', start)) {
+          const value = text.slice(valueStart, end);
+          // An id with NUL is ignored entirely: it could not be sent back in a header.
+          if (!value.includes('\0')) {
+            lastEventIdBuffer = value;
+            eventId = value;
+          }
+        }
         break;
     }
   }
@@ -284,6 +303,7 @@ export function createSSEDecoder(opts: SSEDecoderOptions): SSEDecoder {
     skipLeadingLF = false;
     pending = [];
     pendingLength = 0;
+    colonText = undefined;
     failure = undefined;
     data = '';
     hasData = false;

@@ -175,7 +175,10 @@ ON CONFLICT (connection_id) DO UPDATE SET owner = excluded.owner, expires_at = e
   return {
     announce(connectionId) {
       held.add(connectionId);
-      void record([connectionId]).catch(() => undefined);
+      return record([connectionId]).then(
+        () => undefined,
+        () => undefined,
+      );
     },
     withdraw(connectionId) {
       held.delete(connectionId);

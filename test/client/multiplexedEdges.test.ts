@@ -82,8 +82,10 @@ test('detached connections count against maxStreams: no unbounded growth', async
   const fixture = createTestRouter();
   const server = await startNodeServer(fixture.router, { graceMs: 60_000, maxStreams: 3 });
   cleanup.push(() => server.close());
+  // Each holds a subscription: a connection with none ends with its stream (nothing to resume).
+  const subscribe = encodeURIComponent(JSON.stringify([{ op: 'subscribe', id: '1', path: 'idle' }]));
   for (let i = 0; i < 6; i++) {
-    const response = await fetch(server.url, { headers: { accept: 'text/event-stream' } });
+    const response = await fetch(`${server.url}?subscribe=${subscribe}`, { headers: { accept: 'text/event-stream' } });
     if (response.status !== 200) {
       expect(response.status).toBe(503);
       expect((await response.json()) as unknown).toMatchObject({ error: { data: { code: 'SERVICE_UNAVAILABLE' } } });

@@ -218,6 +218,25 @@ describe('fields', () => {
     expect(run(['event: e\nevent\ndata: x\n\n']).events).toEqual([msg('x')]);
   });
 
+  it('reads lines without colon between lines with one, in one chunk and in the same chunk again', () => {
+    const chunk = 'data\nid: 7\ndata: a:b\nevent\nretry\n\n';
+    const { events } = run([chunk, chunk]);
+    const expected = msg('\na:b', { id: '7', lastEventId: '7' });
+    expect(events).toEqual([expected, expected]);
+  });
+
+  it('finds a colon in a line joined from chunks, then in the rest of the last chunk', () => {
+    expect(run(['da', 'ta: a', '\nid', '\ndata: b\n\n']).events).toEqual([msg('a\nb', { id: '', lastEventId: '' })]);
+  });
+
+  it('scans many lines without colon before a far-away one in linear time', () => {
+    // Each line searching the rest of the text for its colon would take ~10^10 steps here.
+    const stream = 'data\n'.repeat(100_000) + '\ndata: last\n\n';
+    const { events } = run([stream]);
+    expect(events).toHaveLength(2);
+    expect(events[1]).toEqual(msg('last'));
+  });
+
   it('matches field names case-sensitively and exactly', () => {
     expect(run(['Data: a\nDATA: b\ndata : c\n data: d\ndata: e\n\n']).events).toEqual([msg('e')]);
   });

@@ -33,6 +33,36 @@ describe('ReplayBuffer', () => {
     expect(buffer.holdsAfter(0)).toBe(true);
   });
 
+  it('keeps the frames in order while its store grows, wraps around and shrinks', () => {
+    const buffer = new ReplayBuffer(4_000, 60_000);
+    const written: string[] = [];
+    let seq = 0;
+    // Bursts of small and large frames: the number held swings between a few and ~100.
+    for (let round = 0; round < 40; round++) {
+      const size = round % 3 === 0 ? 2 : round % 3 === 1 ? 200 : 20;
+      for (let k = 0; k < 1 + ((round * 7) % 60); k++) {
+        const key = subscriptionKey(`s${round % 5}`);
+        const body = valueBody(undefined, JSON.stringify('y'.repeat(size)));
+        buffer.pushMessage(++seq, key, body, 0);
+        written.push(messageFrame(seq, key, body));
+        if (seq % 9 === 0) {
+          const frame = startedFrame(++seq, `t${seq}`);
+          buffer.pushFrame(seq, frame, 0);
+          written.push(frame);
+        }
+      }
+      // The oldest frame still held: resuming from just before it gives back the whole tail.
+      let oldest = 0;
+      while (!buffer.holdsAfter(oldest)) oldest++;
+      expect(buffer.after(oldest)).toEqual(written.slice(oldest));
+      if (oldest > 0) expect(buffer.after(oldest - 1)).toBeNull();
+    }
+    // The size bound held it to a tail of what was written.
+    let oldest = 0;
+    while (!buffer.holdsAfter(oldest)) oldest++;
+    expect(oldest).toBeGreaterThan(written.length / 2);
+  });
+
   it('drops the oldest frames past its size bound, and then cannot serve a resume from before them', () => {
     const buffer = new ReplayBuffer(2_000, 60_000);
     const written = fill(buffer, 200);

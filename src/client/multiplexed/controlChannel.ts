@@ -1,5 +1,5 @@
-import { MUX_HEADER, type ControlOp } from '../../protocol.js';
-import { errorCode, toClientError, type AnyClientError } from '../errors.js';
+import { MISDIRECTED_STATUS, MUX_HEADER, type ControlOp } from '../../protocol.js';
+import { clientErrorWithCode, errorCode, toClientError, type AnyClientError } from '../errors.js';
 import { errorFromResponse } from '../responseError.js';
 import type { ClientRuntime } from '../runtime.js';
 
@@ -10,6 +10,8 @@ export interface ControlTarget {
   secret: string;
   /** The server's body limit (from the `connection` event); batches are split under it. */
   maxBodyBytes: number;
+  /** Control requests the server takes in flight at once (from the `connection` event), if it said. */
+  maxInFlight?: number;
 }
 
 /** An op waiting to be sent, with its JSON (made once). */
@@ -22,6 +24,12 @@ interface QueuedOp {
 export interface ControlChannelEvents {
   /** The server no longer knows the connection (404/403), or control requests keep failing. */
   lost(connectionId: string): void;
+  /**
+   * A control request reached a server process other than the one holding the connection,
+   * and nothing there can hand it over (421): control requests cannot be relied on to reach
+   * the stream's process. `reason` says so, with the server's answer as its `cause`.
+   */
+  misdirected(connectionId: string, reason: AnyClientError): void;
   /** The server refused these ops for what they are (400, 413): their subscriptions fail. */
   rejected(ops: readonly ControlOp[], error: AnyClientError): void;
   /**
@@ -37,12 +45,52 @@ export interface ControlChannelEvents {
 const MAX_ATTEMPTS = 3;
 
 /**
+ * Attempts of a connection's last `close` that reached the wrong process (421): each goes
+ * out on a new TCP connection (the server closed the one it answered on; `fetch` itself
+ * already tries a 421 once more on a new one), which a balancer may send to the owner. Best
+ * effort: without it the owner ends the connection `graceMs` after its stream.
+ */
+const MISDIRECTED_CLOSE_ATTEMPTS = 4;
+
+/** The reason a client gives for moving to distinct mode after a 421. */
+function misdirectedReason(answer: AnyClientError): AnyClientError {
+  return clientErrorWithCode(
+    'NOT_FOUND',
+    'Control requests reach server processes that do not hold the stream (a balancer without sticky sessions, ' +
+      'and no connection directory on the server): using one stream per subscription (distinct mode)',
+    MISDIRECTED_STATUS,
+    answer,
+  );
+}
+
+/**
+ * Requests in flight at once for one connection when the server does not say how many it
+ * takes (`maxPendingControlRequests` in the `connection` event); under its default (8).
+ */
+const DEFAULT_MAX_IN_FLIGHT = 4;
+
+/** The most requests in flight at once, whatever the server takes. */
+const MAX_IN_FLIGHT = 8;
+
+/**
+ * What orders an op: ops with the same key reach the server in the order they were issued
+ * (a subscription's `subscribe` before its `unsubscribe`). `close` (null) orders against
+ * every op: it waits for what was issued before it, and what comes after waits for it.
+ */
+function orderKey(op: ControlOp): string | null {
+  return op.op === 'close' ? null : op.id;
+}
+
+/**
  * Sends control ops (subscribe, unsubscribe, close) for the open connection.
  *
  * - Ops issued in the same tick go as one request (React mounting twenty components
  *   subscribes twenty times in one task), split under the server's body limit.
- * - One request at a time, in order: an `unsubscribe` can never overtake the `subscribe` it
- *   undoes (a retried subscribe arriving last would start a procedure nobody stops).
+ * - Ordered per subscription, parallel across them: an op waits while an earlier op for the
+ *   same subscription is unsent or in flight (retries included), so an `unsubscribe` can
+ *   never overtake the `subscribe` it undoes (a retried subscribe arriving last would start a
+ *   procedure nobody stops); a subscribe never waits behind another subscription's
+ *   unsubscribe. At most the server's `maxPendingControlRequests` requests are in flight.
  * - Ops that could not be delivered are handed back (`dropped`), never silently lost.
  */
 export class ControlChannel {
@@ -50,9 +98,16 @@ export class ControlChannel {
   readonly #target: () => ControlTarget | null;
   readonly #events: ControlChannelEvents;
   readonly #abort = new AbortController();
-  #queue: QueuedOp[] = [];
+  /** Issued and not yet sent, in the order they were issued. */
+  #waiting: QueuedOp[] = [];
+  /** Subscription ids with an op in flight (a request, its retries included), by count. */
+  readonly #busy = new Map<string, number>();
+  #inFlight = 0;
+  /** A request carrying `close` is in flight: nothing else goes until it is done. */
+  #closeInFlight = false;
+  /** The connection last given up (lost, misdirected): ops still waiting for it are handed back. */
+  #givenUp: string | null = null;
   #scheduled = false;
-  #chain: Promise<void> = Promise.resolve();
 
   constructor(runtime: ClientRuntime, target: () => ControlTarget | null, events: ControlChannelEvents) {
     this.#runtime = runtime;
@@ -62,54 +117,123 @@ export class ControlChannel {
 
   /** Queues `op` for `connectionId`; `json` is its JSON when the caller has it already. */
   send(connectionId: string, op: ControlOp, json: string = JSON.stringify(op)): void {
-    this.#queue.push({ connectionId, op, json });
+    this.#waiting.push({ connectionId, op, json });
+    this.#schedule();
+  }
+
+  /** Sends what may go, once the current task has issued all its ops (one request for them). */
+  #schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
     queueMicrotask(() => {
       this.#scheduled = false;
-      const queued = this.#queue;
-      this.#queue = [];
-      this.#chain = this.#chain.then(() => this.#deliver(queued));
+      this.#pump();
     });
   }
 
-  /** Sends one request right away, outside the queue, ignoring the answer (closing a connection we leave). */
+  #pump(): void {
+    while (!this.#abort.signal.aborted && this.#waiting.length > 0) {
+      const target = this.#target();
+      const cap = Math.min(MAX_IN_FLIGHT, Math.max(1, target?.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT));
+      if (this.#inFlight >= cap) return;
+      const batch = this.#takeBatch(target);
+      if (batch.length === 0) return;
+      void this.#dispatch(target!, batch);
+    }
+  }
+
+  /**
+   * Takes, in issue order, the waiting ops that may go now for the open connection, as many
+   * as fit one request; hands back those for a connection that is not open.
+   */
+  #takeBatch(target: ControlTarget | null): QueuedOp[] {
+    const taken: QueuedOp[] = [];
+    const left: QueuedOp[] = [];
+    const dropped = new Map<string, ControlOp[]>();
+    /** Subscriptions with an op left waiting in this pass: their later ops wait too. */
+    const blocked = new Set<string>();
+    /** A `close` was taken or left: everything after it waits. */
+    let barrier = this.#closeInFlight;
+    // Characters approximate bytes; the margin covers multi-byte text and the envelope.
+    const budget = Math.max(256, Math.floor((target?.maxBodyBytes ?? 0) * 0.8));
+    let size = 16;
+    for (const entry of this.#waiting) {
+      if (target?.connectionId !== entry.connectionId || entry.connectionId === this.#givenUp) {
+        const ops = dropped.get(entry.connectionId) ?? [];
+        ops.push(entry.op);
+        dropped.set(entry.connectionId, ops);
+        continue;
+      }
+      const key = orderKey(entry.op);
+      const free =
+        !barrier &&
+        (key === null ? this.#inFlight === 0 && left.length === 0 : !blocked.has(key) && !this.#busy.has(key));
+      const fits = taken.length === 0 || size + entry.json.length + 1 <= budget;
+      if (free && fits) {
+        taken.push(entry);
+        size += entry.json.length + 1;
+      } else {
+        left.push(entry);
+        if (key !== null) blocked.add(key);
+      }
+      if (key === null) barrier = true;
+    }
+    this.#waiting = left;
+    for (const [connectionId, ops] of dropped) this.#events.dropped(ops, connectionId);
+    return taken;
+  }
+
+  /** One request in flight: its subscriptions stay busy until it is done, retries included. */
+  async #dispatch(target: ControlTarget, batch: QueuedOp[]): Promise<void> {
+    this.#inFlight++;
+    for (const entry of batch) {
+      const key = orderKey(entry.op);
+      if (key === null) this.#closeInFlight = true;
+      else this.#busy.set(key, (this.#busy.get(key) ?? 0) + 1);
+    }
+    try {
+      if (!(await this.#deliverBatch(target, batch))) this.#givenUp = target.connectionId;
+    } catch {
+      // #deliverBatch reports its failures through the events; nothing else can throw there.
+    } finally {
+      this.#inFlight--;
+      for (const entry of batch) {
+        const key = orderKey(entry.op);
+        if (key === null) {
+          this.#closeInFlight = false;
+          continue;
+        }
+        const count = this.#busy.get(key)! - 1;
+        if (count === 0) this.#busy.delete(key);
+        else this.#busy.set(key, count);
+      }
+      this.#pump();
+    }
+  }
+
+  /**
+   * Sends one request right away, outside the queue, ignoring the answer (closing a connection
+   * we leave); one that reached the wrong process (421) goes again, a few times.
+   */
   sendNow(target: ControlTarget, ops: ControlOp[]): void {
     // Not tied to the channel's abort: a client closing sends its `close` this way, and it
     // must go out after the channel has stopped.
-    void this.#post(
-      target,
-      ops.map((op) => JSON.stringify(op)),
-      new AbortController().signal,
-    ).catch(() => undefined);
+    const jsons = ops.map((op) => JSON.stringify(op));
+    const signal = new AbortController().signal;
+    const attempt = async (): Promise<void> => {
+      for (let i = 0; i < MISDIRECTED_CLOSE_ATTEMPTS; i++) {
+        const response = await this.#post(target, jsons, signal);
+        // Read to the end, so the connection it came on is free (or closed) before the next.
+        await response.text().catch(() => '');
+        if (response.status !== MISDIRECTED_STATUS) return;
+      }
+    };
+    void attempt().catch(() => undefined);
   }
 
   /** Stops everything in flight (the client is closing). */
   close(): void {
     this.#abort.abort();
-  }
-
-  async #deliver(queued: QueuedOp[]): Promise<void> {
-    const target = this.#target();
-    const byConnection = new Map<string, QueuedOp[]>();
-    for (const entry of queued) {
-      const ops = byConnection.get(entry.connectionId) ?? [];
-      ops.push(entry);
-      byConnection.set(entry.connectionId, ops);
-    }
-    for (const [connectionId, ops] of byConnection) {
-      if (target?.connectionId !== connectionId) {
-        this.#events.dropped(
-          ops.map((entry) => entry.op),
-          connectionId,
-        );
-        continue;
-      }
-      for (const batch of splitUnder(ops, target.maxBodyBytes)) {
-        if (this.#abort.signal.aborted) return;
-        if (!(await this.#deliverBatch(target, batch))) return;
-      }
-    }
   }
 
   /** One request with retries; false when the connection is gone (the rest is moot). */
@@ -122,6 +246,11 @@ export class ControlChannel {
         const response = await this.#post(target, jsons, this.#abort.signal);
         if (response.ok) return true;
         error = await errorFromResponse(response, this.#events.deserialize());
+        if (response.status === MISDIRECTED_STATUS) {
+          // Not retried: the next request may land there again, and the one after elsewhere.
+          this.#events.misdirected(target.connectionId, misdirectedReason(error));
+          return false;
+        }
       } catch (cause) {
         if (this.#abort.signal.aborted) return false;
         error = toClientError(cause);
@@ -165,25 +294,4 @@ export class ControlChannel {
       signal,
     });
   }
-}
-
-/** Splits ops into batches whose request body stays under `maxBytes` (one op per batch at least). */
-function splitUnder(ops: QueuedOp[], maxBytes: number): QueuedOp[][] {
-  // Characters approximate bytes; the margin covers multi-byte text and the envelope.
-  const budget = Math.max(256, Math.floor(maxBytes * 0.8));
-  const batches: QueuedOp[][] = [];
-  let current: QueuedOp[] = [];
-  let size = 16;
-  for (const op of ops) {
-    const opSize = op.json.length + 1;
-    if (current.length > 0 && size + opSize > budget) {
-      batches.push(current);
-      current = [];
-      size = 16;
-    }
-    current.push(op);
-    size += opSize;
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
 }

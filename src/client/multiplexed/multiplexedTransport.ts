@@ -36,6 +36,7 @@ export class MultiplexedTransport implements Transport {
   readonly #runtime: ClientRuntime;
   readonly #lazy: LazyOptions;
   readonly #onUnsupported: ((reason: AnyClientError) => Transport) | undefined;
+  readonly #onMisdirected: ((reason: AnyClientError) => Transport) | undefined;
   readonly #onOpened: (() => void) | undefined;
   readonly #table: SubscriptionTable;
   readonly #control: ControlChannel;
@@ -59,6 +60,13 @@ export class MultiplexedTransport implements Transport {
        * answer. Returns the transport that carries the subscriptions on.
        */
       onUnsupported?: (reason: AnyClientError) => Transport;
+      /**
+       * Control requests cannot reach the stream's server process (a balancer without sticky
+       * sessions, no directory on the server): the transport has stopped and closed its
+       * connection. Returns the transport that carries the subscriptions on, each from its
+       * last tracked id. Without it, the connection is treated as lost (a new one is opened).
+       */
+      onMisdirected?: (reason: AnyClientError) => Transport;
       /** The first connection opened. */
       onOpened?: () => void;
     },
@@ -66,6 +74,7 @@ export class MultiplexedTransport implements Transport {
     this.#runtime = runtime;
     this.#lazy = { enabled: opts.lazy?.enabled ?? true, closeMs: opts.lazy?.closeMs ?? 0 };
     this.#onUnsupported = opts.onUnsupported;
+    this.#onMisdirected = opts.onMisdirected;
     this.#onOpened = opts.onOpened;
     const target = () => this.#session?.target() ?? null;
     this.#table = new SubscriptionTable(runtime, {
@@ -75,6 +84,7 @@ export class MultiplexedTransport implements Transport {
     });
     this.#control = new ControlChannel(runtime, target, {
       lost: (connectionId) => this.#connectionLost(connectionId),
+      misdirected: (connectionId, reason) => this.#misdirected(connectionId, reason),
       rejected: (ops, error) => this.#table.rejected(ops, error),
       dropped: (ops, connectionId) => this.#table.dropped(ops, connectionId),
       deserialize: () => this.#table.deserialize,
@@ -258,6 +268,30 @@ export class MultiplexedTransport implements Transport {
     if (session?.connectionId !== connectionId) return;
     this.#resumable = null;
     session.abort();
+  }
+
+  /**
+   * A control request for the open connection reached another server process, which could not
+   * hand it over: no later one can be relied on either, so the subscriptions go on in distinct
+   * mode for good (each from its last tracked id: no gap, no error), and this connection is
+   * closed: its stream at once, and on the server as far as a `close` can reach it.
+   */
+  #misdirected(connectionId: string, reason: AnyClientError): void {
+    const session = this.#session;
+    if (this.#closed || !session?.opened || session.connectionId !== connectionId) return;
+    if (!this.#onMisdirected) {
+      this.#connectionLost(connectionId);
+      return;
+    }
+    this.#closed = true;
+    if (this.#lazyTimer) clearTimeout(this.#lazyTimer);
+    this.#lazyTimer = undefined;
+    const next = this.#onMisdirected(reason);
+    this.#table.handOverAll((request) => next.subscribe(request));
+    // Subscriptions that rode on the stream's request run on the owner: stop them there if a
+    // `close` gets through, else the owner does when its grace period ends.
+    this.#leaveConnection();
+    this.#control.close();
   }
 
   /** `mode: 'auto'` and the server has no multiplexed endpoint: the subscriptions go on in distinct mode. */

@@ -190,12 +190,17 @@ export class MuxClientSubscription {
   }
 
   /**
-   * The client fell back to distinct mode: `carry` starts it again there (same observer); the
-   * app's `unsubscribe` reaches the new subscription.
+   * The client fell back to distinct mode: `carry` starts it again there (same observer), from
+   * the last tracked id it delivered; the app's `unsubscribe` reaches the new subscription.
    */
   handOver(carry: (request: SubscriptionRequest) => Unsubscribable): void {
     this.end();
-    this.#successor = carry({ op: this.op, transformer: this.transformer, observer: this.#observer });
+    this.#successor = carry({
+      op: this.op,
+      transformer: this.transformer,
+      observer: this.#observer,
+      ...(this.#lastEventId !== undefined ? { lastEventId: this.#lastEventId } : {}),
+    });
   }
 
   /** The app's `unsubscribe`: false when it was handed over (the successor was told instead). */

@@ -51,6 +51,8 @@ export class MuxSession {
   /** The URL and headers it was opened with: a resume needs the same (new credentials must reach `createContext`). */
   #identity = '';
   #maxControlBytes = DEFAULT_MAX_CONTROL_BYTES;
+  /** The server's `maxPendingControlRequests`, when it said. */
+  #maxInFlight: number | undefined;
   #connectionId: string | null = null;
   #secret: string | null = null;
   #lastSeq = 0;
@@ -91,6 +93,7 @@ export class MuxSession {
       connectionId: this.#connectionId,
       secret: this.#secret,
       maxBodyBytes: this.#maxControlBytes,
+      ...(this.#maxInFlight !== undefined ? { maxInFlight: this.#maxInFlight } : {}),
     };
   }
 
@@ -169,6 +172,8 @@ export class MuxSession {
     this.#secret = hello.secret;
     if (typeof hello.maxControlBytes === 'number' && hello.maxControlBytes > 0)
       this.#maxControlBytes = hello.maxControlBytes;
+    if (typeof hello.maxPendingControlRequests === 'number' && hello.maxPendingControlRequests > 0)
+      this.#maxInFlight = hello.maxPendingControlRequests;
     this.#lastSeq = resumed ? resume.#lastSeq : 0;
     this.#events.opened(this);
     const subscribed = new Set(resumed || !Array.isArray(hello.subscribed) ? [] : hello.subscribed);

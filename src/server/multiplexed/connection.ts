@@ -17,6 +17,11 @@ import type { ServerMonitor } from '../observability/monitor.js';
 /** A stream as its connection holds it: the server notes on it why it ends it. */
 export interface ConnectionStream extends SSEResponseSink {
   closeReason: StreamCloseReason | undefined;
+  /**
+   * Writes a value frame made of `key` and `body` (valueFrame.ts), which the server's figures
+   * size by their parts (`bodySource`: see `ServerMonitor.wroteMessage`).
+   */
+  writeMessage(frame: string, key: string, body: string, bodySource: object | undefined): boolean;
 }
 
 /**
@@ -34,6 +39,8 @@ export function endStream(sink: ConnectionStream, maxBufferedBytes: number, reas
 export interface ConnectionOwner {
   readonly options: ResolvedServerOptions;
   readonly monitor: ServerMonitor;
+  /** A new connection's id (≥ 128 random bits). */
+  newConnectionId(): string;
   /** The connection ended for good. */
   closed(connection: MuxConnection): void;
   /** A stream attached / detached (for the heartbeat and the stream budget). */
@@ -48,7 +55,7 @@ export interface ConnectionOwner {
  * procedure running again.
  */
 export class MuxConnection implements HeartbeatTarget {
-  readonly id = randomToken(16);
+  readonly id: string;
   readonly secret = randomToken(16);
   readonly options: ResolvedServerOptions;
   readonly ctx: unknown;
@@ -69,6 +76,7 @@ export class MuxConnection implements HeartbeatTarget {
 
   constructor(owner: ConnectionOwner, ctx: unknown, hooks: RequestHooks, serializer: ValueSerializer) {
     this.#owner = owner;
+    this.id = owner.newConnectionId();
     this.options = owner.options;
     this.ctx = ctx;
     this.hooks = hooks;
@@ -113,6 +121,7 @@ export class MuxConnection implements HeartbeatTarget {
         reconnectAfterInactivityMs: this.options.reconnectAfterInactivityMs,
         maxSubscriptions: this.options.maxSubscriptionsPerConnection,
         maxControlBytes: this.options.maxControlBodyBytes,
+        maxPendingControlRequests: this.options.maxPendingControlRequests,
         ...(opening.length > 0 ? { subscribed: opening.map((op) => op.id) } : {}),
       }),
     );
@@ -124,13 +133,19 @@ export class MuxConnection implements HeartbeatTarget {
     return backlog.length;
   }
 
-  /** The stream `sink` went away (client left, network). Keeps the connection for `graceMs`. */
+  /**
+   * The stream `sink` went away (client left, network). Keeps the connection for `graceMs`,
+   * unless a resume would bring nothing back: no subscription runs on it and no frame waits
+   * in the replay buffer (a client whose control requests never reached this process, or
+   * one that left with nothing subscribed), so it ends now instead of holding memory and a
+   * place under `maxStreams`; a client coming back gets a new connection and loses nothing.
+   */
   detach(sink: SSEResponseSink): void {
     if (this.#sink !== sink || this.#closed) return;
     this.#sink = null;
     this.#owner.detached(this);
     this.#wake();
-    if (this.options.graceMs <= 0) {
+    if (this.options.graceMs <= 0 || (this.#subscriptions.size === 0 && this.#replay.bytes === 0)) {
       this.close();
       return;
     }
@@ -157,13 +172,15 @@ export class MuxConnection implements HeartbeatTarget {
   /**
    * Writes a value frame (the hot path of a fan-out): `key` and `body` as in valueFrame.ts, both
    * made elsewhere once (per subscription, per log event); the replay buffer keeps them by
-   * reference.
+   * reference. `bodySource`: the log event's shared value the body was made from, if any.
    */
-  writeMessage(key: string, body: string): boolean {
+  writeMessage(key: string, body: string, bodySource?: object): boolean {
     if (this.#closed) return true;
     const seq = ++this.#seq;
     this.#replay.pushMessage(seq, key, body, Date.now());
-    return this.#send(messageFrame(seq, key, body));
+    this.wroteSinceTick = true;
+    if (!this.#sink) return false;
+    return this.#sink.writeMessage(messageFrame(seq, key, body), key, body, bodySource);
   }
 
   #send(frame: string): boolean {

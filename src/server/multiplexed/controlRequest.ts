@@ -9,7 +9,7 @@ import { serializeErrorShape } from '../serialize.js';
 import type { ConnectionDirectory, ForwardedControl } from './directory.js';
 import { parseOps, type ValidControlOp } from './ops.js';
 import type { ConnectionRegistry } from './registry.js';
-import { MUX_HEADER } from '../../protocol.js';
+import { MISDIRECTED_STATUS, MUX_HEADER } from '../../protocol.js';
 import type { ControlContext } from '../observability/channels.js';
 
 /** What a control request presents, wherever it arrived. */
@@ -110,6 +110,9 @@ async function answerControl(
   const credentials = { connectionId: trace.connectionId, secret: req.headers.get(MUX_HEADER.secret) };
   const readBody = () => req.readBody(env.options.maxControlBodyBytes);
   const local = registry.get(credentials.connectionId);
+  if (!local && !directory && credentials.connectionId !== null && registry.mintedElsewhere(credentials.connectionId)) {
+    return misdirected(env, hooks);
+  }
   if (local || !directory || credentials.connectionId === null) {
     return applyControl(env, registry, credentials, readBody, hooks, trace);
   }
@@ -125,6 +128,29 @@ async function answerControl(
   } catch (cause) {
     return errorResponse(env, reportFailure(hooks, cause, scope), scope);
   }
+}
+
+/**
+ * A control request for a connection another process minted, with no directory to hand it
+ * over: `421` (the body is read by no one, the secret checked by no one). The client learns
+ * that control requests cannot reach its stream's process and moves to distinct mode. Over
+ * HTTP/1.1 the answer also closes the TCP connection: a client that still retries (a closing
+ * client's last `close`) then opens a new one, which a balancer may send to the owner, as
+ * RFC 9110 §15.5.20 suggests.
+ */
+function misdirected(env: StreamEnvironment, hooks: RequestHooks): PlainResponse {
+  const error = new TRPCError({
+    code: 'NOT_FOUND',
+    message:
+      'This connection is held by another server process and no connection directory is configured: control requests cannot reach it',
+  });
+  const scope: ErrorScope = { path: undefined, type: 'unknown', input: undefined, ctx: undefined };
+  const answer = errorResponse(env, error, scope);
+  return {
+    ...answer,
+    status: MISDIRECTED_STATUS,
+    headers: hooks.http2 ? answer.headers : { ...answer.headers, Connection: 'close' },
+  };
 }
 
 /** Answers a control request another process handed over (the owner side of {@link handleControlRequest}). */

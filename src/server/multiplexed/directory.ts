@@ -10,12 +10,17 @@ export interface ForwardedControl {
 
 /**
  * Where multiplexed connections live, across server processes. Without it, a control request
- * must reach the process that holds the stream (sticky sessions). With one (the Redis
+ * must reach the process that holds the stream (sticky sessions); one that reaches another
+ * process is answered `421 Misdirected Request`, and the client moves to distinct mode. With one (the Redis
  * directory of `trpc-sse/redis`), any process takes it and hands it to the owner.
  */
 export interface ConnectionDirectory {
-  /** This process now holds `connectionId`. */
-  announce(connectionId: string): void;
+  /**
+   * This process now holds `connectionId`. The stream's `connection` event waits for a
+   * returned promise (up to a bound, and whether it resolves or rejects), so a control
+   * request sent right after it, to any process, finds the record.
+   */
+  announce(connectionId: string): Promise<void> | void;
   /** This process no longer holds `connectionId`. */
   withdraw(connectionId: string): void;
   /**

@@ -1,5 +1,8 @@
 import { messageFrame } from '../valueFrame.js';
 
+/** The smallest ring (slots, two per frame): a power of two. */
+const MIN_RING_SLOTS = 16;
+
 /** How often a connection notes the time in its replay buffer (the age bound's resolution). */
 const MARK_EVERY_MS = 100;
 
@@ -23,10 +26,16 @@ function frameSize(key: string | null, text: string): number {
 export class ReplayBuffer {
   readonly #maxBytes: number;
   readonly #maxAgeMs: number;
-  /** Two slots per frame: subscription key and body (value frames), or null and the frame's text. */
-  #slots: Array<string | null> = [];
+  /**
+   * A ring of two slots per frame: subscription key and body (value frames), or null and the
+   * frame's text. Its length is 0 or a power of two; it doubles when full, shrinks when mostly
+   * empty and is let go when nothing is held, so frames are never shifted one by one.
+   */
+  #ring: Array<string | null> = [];
   /** Slot index of the oldest frame held. */
   #head = 0;
+  /** Frames held. */
+  #count = 0;
   /** Sequence number of the frame at {@link #head}. */
   #headSeq = 1;
   #bytes = 0;
@@ -65,10 +74,10 @@ export class ReplayBuffer {
       const newest = last ? marks[i + 1]! + MARK_EVERY_MS : marks[i + 3]!;
       if (now - newest <= this.#maxAgeMs) break;
       const nextSeq = last ? Infinity : marks[i + 2]!;
-      while (this.#count() > 0 && this.#headSeq < nextSeq) this.#drop();
+      while (this.#count > 0 && this.#headSeq < nextSeq) this.#drop();
     }
     if (i > 0) marks.splice(0, i);
-    this.#compact();
+    this.#fit();
   }
 
   /** Whether every frame after `seq` is still held. */
@@ -83,20 +92,23 @@ export class ReplayBuffer {
   after(seq: number): string[] | null {
     if (!this.holdsAfter(seq)) return null;
     const out: string[] = [];
-    const slots = this.#slots;
-    for (let i = this.#head, frameSeq = this.#headSeq; i < slots.length; i += 2, frameSeq++) {
+    const ring = this.#ring;
+    const mask = ring.length - 1;
+    for (let n = 0, frameSeq = this.#headSeq; n < this.#count; n++, frameSeq++) {
       if (frameSeq <= seq) continue;
-      const key = slots[i] ?? null;
-      out.push(key === null ? slots[i + 1]! : messageFrame(frameSeq, key, slots[i + 1]!));
+      const i = (this.#head + 2 * n) & mask;
+      const key = ring[i] ?? null;
+      out.push(key === null ? ring[i + 1]! : messageFrame(frameSeq, key, ring[i + 1]!));
     }
     return out;
   }
 
   clear(): void {
-    this.#trimmedThrough = this.#headSeq + this.#count() - 1;
-    this.#headSeq += this.#count();
-    this.#slots = [];
+    this.#trimmedThrough = this.#headSeq + this.#count - 1;
+    this.#headSeq += this.#count;
+    this.#ring = [];
     this.#head = 0;
+    this.#count = 0;
     this.#bytes = 0;
     this.#marks = [];
   }
@@ -107,39 +119,54 @@ export class ReplayBuffer {
       this.#headSeq = seq + 1;
       return;
     }
-    if (this.#count() === 0) this.#headSeq = seq;
-    this.#slots.push(key, text);
+    if (this.#count === 0) this.#headSeq = seq;
+    if (2 * this.#count === this.#ring.length) this.#resize(Math.max(MIN_RING_SLOTS, 2 * this.#ring.length));
+    const i = (this.#head + 2 * this.#count) & (this.#ring.length - 1);
+    this.#ring[i] = key;
+    this.#ring[i + 1] = text;
+    this.#count++;
     this.#bytes += frameSize(key, text);
     const marks = this.#marks;
     if (marks.length === 0 || now - marks[marks.length - 1]! >= MARK_EVERY_MS) marks.push(seq, now);
     // A mark whose frames were all dropped for size tells nothing any more.
     if (marks.length > 2 && marks[2]! <= this.#headSeq) marks.splice(0, 2);
-    while (this.#bytes > this.#maxBytes && this.#count() > 0) this.#drop();
-    this.#compact();
-  }
-
-  #count(): number {
-    return (this.#slots.length - this.#head) / 2;
+    while (this.#bytes > this.#maxBytes && this.#count > 0) this.#drop();
+    this.#fit();
   }
 
   #drop(): void {
-    const slots = this.#slots;
-    this.#bytes -= frameSize(slots[this.#head] ?? null, slots[this.#head + 1]!);
-    slots[this.#head] = slots[this.#head + 1] = null;
-    this.#head += 2;
+    const ring = this.#ring;
+    const i = this.#head;
+    this.#bytes -= frameSize(ring[i] ?? null, ring[i + 1]!);
+    ring[i] = ring[i + 1] = null;
+    this.#head = (i + 2) & (ring.length - 1);
+    this.#count--;
     this.#trimmedThrough = this.#headSeq;
     this.#headSeq++;
   }
 
-  // Shifting one by one would be quadratic; slice once half the array is dead.
-  #compact(): void {
-    if (this.#head === this.#slots.length) {
-      if (this.#head > 0) this.#slots = [];
+  /** Lets the ring go when it holds nothing, and halves it when a quarter of it would do. */
+  #fit(): void {
+    if (this.#count === 0) {
+      if (this.#ring.length > 0) this.#ring = [];
       this.#head = 0;
       this.#marks.length = 0;
-    } else if (this.#head > 128 && this.#head * 2 > this.#slots.length) {
-      this.#slots = this.#slots.slice(this.#head);
-      this.#head = 0;
+    } else if (this.#ring.length > MIN_RING_SLOTS && 8 * this.#count <= this.#ring.length) {
+      this.#resize(this.#ring.length / 2);
     }
+  }
+
+  /** Moves the frames held, oldest first, into a ring of `slots` slots. */
+  #resize(slots: number): void {
+    const old = this.#ring;
+    const ring = new Array<string | null>(slots).fill(null);
+    const mask = old.length - 1;
+    for (let n = 0; n < this.#count; n++) {
+      const from = (this.#head + 2 * n) & mask;
+      ring[2 * n] = old[from] ?? null;
+      ring[2 * n + 1] = old[from + 1] ?? null;
+    }
+    this.#ring = ring;
+    this.#head = 0;
   }
 }

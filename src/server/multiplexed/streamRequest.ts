@@ -82,6 +82,11 @@ class MuxStream implements ConnectionStream, Closable, ClientGoneListener {
     return this.#sink.write(chunk);
   }
 
+  writeMessage(frame: string, key: string, body: string, bodySource: object | undefined): boolean {
+    this.#env.monitor.wroteMessage(frame.length, key, body, bodySource);
+    return this.#sink.write(frame);
+  }
+
   /** It carries `connection` now (new, or resumed from the replay buffer). */
   opened(connection: MuxConnection, resumed: boolean): void {
     this.connection = connection;
@@ -224,6 +229,13 @@ export async function serveMultiplexedStream(
   } catch (cause) {
     const error = reportFailure(hooks, cause, scope);
     if (!stream.ended) writeJSONError(stream, env, error, scope);
+    return done;
+  }
+  // The directory's record first: the client may send a control request the moment it reads
+  // the hello, and the balancer may take it to another process.
+  await registry.announce(connection);
+  if (stream.ended) {
+    connection.close();
     return done;
   }
   stream.start(200, eventStreamHeaders(hooks.http2, env.refusing));

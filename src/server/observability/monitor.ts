@@ -57,6 +57,13 @@ const utf8Length: (text: string) => number =
     return bytes;
   });
 
+/**
+ * How many deliveries of one event, in one turn, share a clock reading for their lag. A
+ * delivery costs microseconds: the last of them is older than its reading by well under the
+ * clock's own millisecond resolution.
+ */
+const LAG_CLOCK_REUSE = 32;
+
 /** Where a subscription runs, for messages about it (read field by field: streams implement it with getters). */
 export interface SubscriptionPlace {
   mode: StreamMode;
@@ -69,8 +76,9 @@ export interface SubscriptionPlace {
 /**
  * One server's figures, and the hooks through which streams report to them and to the
  * tracing channels. Counters are plain numbers; a channel's message is built only when the
- * channel has subscribers. Per delivered event the cost is two increments (three with a
- * log's publish time: one clock read and a bucket scan).
+ * channel has subscribers. Per delivered event the cost is two increments, and the frame's
+ * size where it is not known already (see {@link ServerMonitor.wroteMessage}); with a log's
+ * publish time, a bucket scan and a clock read (shared across a fan-out: `#lagClock`).
  */
 export class ServerMonitor {
   readonly #open = { distinct: 0, multiplexed: 0 };
@@ -92,8 +100,26 @@ export class ServerMonitor {
   #pauses = 0;
   readonly #control: Record<string, number> = { ok: 0 };
   #bytes = 0;
+  /**
+   * The last strings (and body source) measured, and their UTF-8 sizes (or what they add to
+   * their length), held until the next write of their kind.
+   */
+  #lastChunkSource: object | undefined;
+  #lastChunk = '';
+  #lastChunkBytes = 0;
+  #lastKey = '';
+  #lastKeyExtra = 0;
+  #lastBodySource: object | undefined;
+  #lastBody = '';
+  #lastBodyExtra = 0;
   #events = 0;
   readonly #lag = new LagHistogram();
+  /** The last clock reading for a lag, the publish time it was read for, and how often it served. */
+  #clockAt = 0;
+  #clockFor = NaN;
+  #clockUses = 0;
+  /** A reading may serve again: it was taken in this turn, for a fan-out. */
+  #clockInTurn = false;
   #drains = 0;
   #reconnects = 0;
   /** Told every lag observation, in seconds (the OpenTelemetry bridge's histogram). */
@@ -154,9 +180,41 @@ export class ServerMonitor {
       streamClose.publish({ mode, path, connectionId, reason, durationMs: Date.now() - openedAt });
   }
 
-  /** Every string written to an event stream. */
-  wrote(chunk: string): void {
-    this.#bytes += utf8Length(chunk);
+  /**
+   * Every string written to an event stream, except value frames of multiplexed streams
+   * ({@link wroteMessage}). `chunkSource`: what the chunk was made from when one chunk is
+   * written to many streams (a log event's shared value, in a distinct-mode fan-out); it is
+   * then measured once for a run of writes of that source.
+   */
+  wrote(chunk: string, chunkSource?: object): void {
+    // The same source may give different texts (one per serialization setting): the text is
+    // compared too, which for the same string is a pointer comparison.
+    if (chunkSource === undefined || chunkSource !== this.#lastChunkSource || chunk !== this.#lastChunk) {
+      this.#lastChunkSource = chunkSource;
+      this.#lastChunk = chunk;
+      this.#lastChunkBytes = utf8Length(chunk);
+    }
+    this.#bytes += this.#lastChunkBytes;
+  }
+
+  /**
+   * A multiplexed value frame: `frameLength` characters, of which only the subscription's
+   * `key` and the `body` may be other than ASCII (the rest is `id: <seq>` and field names).
+   * `bodySource`: what the body was made from when one body serves many frames (a log
+   * event's shared value, in a fan-out); a body is then measured once for a run of frames of
+   * that source. A subscription's key is measured again only when another one comes.
+   */
+  wroteMessage(frameLength: number, key: string, body: string, bodySource: object | undefined): void {
+    if (key !== this.#lastKey) {
+      this.#lastKey = key;
+      this.#lastKeyExtra = utf8Length(key) - key.length;
+    }
+    if (bodySource === undefined || bodySource !== this.#lastBodySource || body !== this.#lastBody) {
+      this.#lastBodySource = bodySource;
+      this.#lastBody = body;
+      this.#lastBodyExtra = utf8Length(body) - body.length;
+    }
+    this.#bytes += frameLength + this.#lastKeyExtra + this.#lastBodyExtra;
   }
 
   /** A writer starts waiting for a reader's socket to drain. */
@@ -295,10 +353,35 @@ export class ServerMonitor {
     const publishedAt = sharedValueOf(envelope)?.publishedAt;
     // NaN (not recorded) fails the comparison.
     if (!(publishedAt! >= 0)) return;
-    const lagMs = Math.max(0, Date.now() - publishedAt!);
+    const lagMs = Math.max(0, this.#lagClock(publishedAt!) - publishedAt!);
     this.#lag.observe(lagMs);
     for (const listener of this.#lagListeners) listener(lagMs / 1000);
   }
+
+  /**
+   * The time for an event's lag. An event fanned out to many subscribers in one turn reads
+   * the clock at its second delivery and then once per {@link LAG_CLOCK_REUSE} deliveries,
+   * until the turn ends (a microtask marks that); every other delivery reads it itself.
+   */
+  #lagClock(publishedAt: number): number {
+    if (this.#clockInTurn && publishedAt === this.#clockFor && this.#clockUses < LAG_CLOCK_REUSE) {
+      this.#clockUses++;
+      return this.#clockAt;
+    }
+    const now = Date.now();
+    if (!this.#clockInTurn && publishedAt === this.#clockFor) {
+      this.#clockInTurn = true;
+      queueMicrotask(this.#turnEnded);
+    }
+    this.#clockFor = publishedAt;
+    this.#clockAt = now;
+    this.#clockUses = 1;
+    return now;
+  }
+
+  readonly #turnEnded = (): void => {
+    this.#clockInTurn = false;
+  };
 
   // Control requests and drains.
 
