@@ -2,6 +2,8 @@
  * Every knob of a run. `BENCH_QUICK=1` shrinks everything to about a minute; any knob can also
  * be set on its own through the environment (comma lists for sizes).
  */
+import { BACKEND_IDS, parseBackendList } from './lib/backends.js';
+
 const quick = process.env['BENCH_QUICK'] === '1';
 
 function numberEnv(key: string, full: number, fast: number): number {
@@ -46,6 +48,22 @@ export const config = {
   /** Observability scenario: fan-out size, and rounds of each setting (off and on alternate). */
   observabilitySubscribers: numberEnv('OBS_N', 1000, 1000),
   observabilityRounds: numberEnv('OBS_ROUNDS', 4, 2),
+  /** Multi-process scenario: subscribers over all server processes (it reuses FAN_EVENTS and FAN_RATE). */
+  multiProcessSubscribers: numberEnv('MP_N', 1000, 1000),
+  /** Multi-process scenario: the backends, in table order (`memory` is the one-process reference). */
+  multiProcessBackends: parseBackendList(process.env['MP_BACKENDS'] ?? BACKEND_IDS.join(',')),
+  /** Publish throughput: events of the one sequential publisher. */
+  publishSequential: numberEnv('MP_PUBLISH_SEQ', 5_000, 1_000),
+  /** Publish throughput: events over all the concurrent publishers, and how many there are (one topic each). */
+  publishConcurrent: numberEnv('MP_PUBLISH_CONC', 20_000, 4_000),
+  publishTopics: numberEnv('MP_TOPICS', 16, 16),
+  /** HTTP/2 scenario: subscriptions on the one client, and events per `stream` subscription in its throughput part (it reuses FAN_EVENTS and FAN_RATE). */
+  h2Subscriptions: numberEnv('H2_SUBS', 100, 100),
+  h2EventsPerStream: numberEnv('H2_EVENTS_PER_STREAM', 2_000, 200),
+  /** Browser scenario: events of each measured stream, measured streams (rounds; medians reported), events of the warm-up stream before them in the same page. */
+  browserEvents: numberEnv('BROWSER_EVENTS', 100_000, 30_000),
+  browserRounds: numberEnv('BROWSER_ROUNDS', 5, 3),
+  browserWarmupEvents: numberEnv('BROWSER_WARMUP', 20_000, 10_000),
   only: process.env['ONLY'] ? process.env['ONLY'].split(',') : null,
   /** Where latest.{json,md,svg} go instead of bench/results/ (for a run that must not replace the committed results). */
   resultsDir: process.env['BENCH_RESULTS_DIR'] ?? null,

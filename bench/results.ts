@@ -1,6 +1,8 @@
 /** The shape of `results/latest.json`: one run, every case, raw. */
 import type { BundleSizeReport } from '../scripts/bundle-size.js';
+import type { BrowserReader } from './browser/columns.js';
 import type { Config } from './config.js';
+import type { BackendId } from './lib/backends.js';
 import type { MachineFacts } from './machine.js';
 import type { TransportId } from './transports/types.js';
 
@@ -37,6 +39,12 @@ export interface Results {
   storm: ByTransport;
   /** Server CPU per delivery with every diagnostics channel listened to and stats read, versus without; absent from runs made before it was measured. */
   observability?: ObservabilityCost;
+  /** Two server processes on a shared backend behind a balancer, per backend; absent from runs made before it was measured. */
+  multiProcess?: Partial<Record<BackendId, CaseResult>>;
+  /** 100 subscriptions from one client over HTTP/2 with TLS (keys mux-h2, distinct-h2, ws-tls); absent from runs made before it was measured. */
+  http2?: ByTransport;
+  /** The client decoding one fast stream in Chromium, per reader; absent from runs made before it was measured. */
+  browser?: Partial<Record<BrowserReader, CaseResult>>;
   /** What each subscription link adds to a browser app's bundle; absent from runs made before it was measured. */
   size?: BundleSizeReport | { error: string };
 }

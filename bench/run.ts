@@ -9,18 +9,22 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { measureBundleSizes } from '../scripts/bundle-size.js';
+import { BROWSER_COLUMNS } from './browser/columns.js';
 import { config } from './config.js';
 import { machineFacts } from './machine.js';
 import { renderMarkdown } from './report/markdown.js';
 import { renderSvg } from './report/svg.js';
 import type { ByTransport, CaseResult, Results } from './results.js';
+import { runBrowser } from './scenarios/browser.js';
 import { runConnect } from './scenarios/connect.js';
 import { runFanout } from './scenarios/fanout.js';
+import { runHttp2 } from './scenarios/http2.js';
 import { runIdlePerConnection, runIdlePerSharedSubscription } from './scenarios/idleMemory.js';
+import { BACKEND_LABELS, runMultiProcess } from './scenarios/multiProcess.js';
 import { runObservabilityCost } from './scenarios/observability.js';
 import { runStorm } from './scenarios/storm.js';
 import { runThroughput } from './scenarios/throughput.js';
-import { TRANSPORTS, type TransportInfo } from './transports/registry.js';
+import { SECURE_TRANSPORTS, TRANSPORTS } from './transports/registry.js';
 
 const resultsDir = config.resultsDir
   ? pathToFileURL(`${resolve(config.resultsDir)}/`)
@@ -56,10 +60,10 @@ const selected = TRANSPORTS.filter((t) => !config.transports || config.transport
 const wanted = (scenario: string): boolean => !config.only || config.only.includes(scenario);
 
 /** Runs one case into `into[t.id]`, unless the run is over its time budget. */
-async function runCase(
+async function runCase<K extends string>(
   name: string,
-  t: TransportInfo,
-  into: ByTransport,
+  t: { id: K; label: string },
+  into: Partial<Record<K, CaseResult>>,
   run: () => Promise<CaseResult>,
 ): Promise<void> {
   if (Date.now() - started > config.suiteBudgetMs) {
@@ -135,6 +139,26 @@ await scenario('observability', async () => {
   results.observability = await runObservabilityCost(config, (line) =>
     console.log(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${line}`),
   );
+});
+
+await scenario('multiprocess', async () => {
+  const into: NonNullable<Results['multiProcess']> = (results.multiProcess = {});
+  for (const backend of config.multiProcessBackends) {
+    await runCase('multi-process', { id: backend, label: BACKEND_LABELS[backend] }, into, () =>
+      runMultiProcess(backend, config),
+    );
+  }
+});
+
+await scenario('http2', async () => {
+  const into: ByTransport = (results.http2 = {});
+  for (const t of SECURE_TRANSPORTS.filter((x) => !config.transports || config.transports.includes(x.id)))
+    await runCase('HTTP/2', t, into, () => runHttp2(t, config));
+});
+
+await scenario('browser', async () => {
+  const into: NonNullable<Results['browser']> = (results.browser = {});
+  for (const column of BROWSER_COLUMNS) await runCase('browser', column, into, () => runBrowser(column, config));
 });
 
 const md = save();

@@ -26,7 +26,9 @@ import { build, version as esbuildVersion, type Message, type Metafile } from 'e
  * app: the size when this budget was set, rounded up to the next 0.5 KiB. Lower it as the client
  * shrinks; raising it is a decision, not a fix.
  */
-export const DEFAULT_CLIENT_ADDED_GZIP_BUDGET = 10 * 1024;
+// Raised from 10 KiB to 11 KiB with the move to distinct mode on `421` and the control
+// channel's per-subscription ordering (which replaced one request in flight): about 750 B gzip.
+export const DEFAULT_CLIENT_ADDED_GZIP_BUDGET = 11 * 1024;
 
 /** The entry of the distinct-only client; measured once package.json `exports` has it. */
 const DISTINCT_ENTRY = './client/distinct';

@@ -1,4 +1,4 @@
-import { createMemoryEventLog } from 'trpc-sse/server';
+import { createMemoryEventLog, type EventLog } from 'trpc-sse/server';
 import type { TickEvent } from './events.js';
 import type { TickSource } from './tickSource.js';
 
@@ -8,8 +8,13 @@ import type { TickSource } from './tickSource.js';
  * fan-out costs no per-subscriber queue and no per-subscriber JSON.stringify.
  */
 export class LogTicks implements TickSource {
-  readonly #log = createMemoryEventLog({ maxEvents: 1_000 });
+  readonly #log: EventLog;
   #active = 0;
+
+  /** `log`: another event log (Redis, Postgres) for a multi-process server; the memory log by default. */
+  constructor(log: EventLog = createMemoryEventLog({ maxEvents: 1_000 })) {
+    this.#log = log;
+  }
 
   get active(): number {
     return this.#active;

@@ -4,6 +4,7 @@
  */
 import { num, serveIpc } from '../lib/ipc.js';
 import { connect } from '../probes/connect.js';
+import { parallelStreams } from '../probes/parallelStreams.js';
 import { Storm } from '../probes/storm.js';
 import { SubscriberPool } from '../probes/subscribers.js';
 import { throughput } from '../probes/throughput.js';
@@ -20,6 +21,7 @@ const storm = new Storm(factory);
 serveIpc(
   {
     throughput: (a) => throughput(factory, num(a, 'count'), num(a, 'timeoutMs', 120_000)),
+    parallelStreams: (a) => parallelStreams(factory, num(a, 'n'), num(a, 'perStream'), num(a, 'timeoutMs', 120_000)),
     open: (a) =>
       pool.open({
         n: num(a, 'n'),

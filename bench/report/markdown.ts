@@ -5,7 +5,8 @@ import type { Config } from '../config.js';
 import type { CaseResult, Results } from '../results.js';
 import { TRANSPORTS } from '../transports/registry.js';
 import { fmt, pick, ratio } from './format.js';
-import { sections, type Metric, type Section } from './sections.js';
+import { renderMultiProcessMarkdown } from './multiProcess.js';
+import { laterSections, sections, type Metric, type Section } from './sections.js';
 
 const PEERS = TRANSPORTS.filter((t) => t.id !== 'mux');
 
@@ -31,15 +32,18 @@ function cellText(cell: CaseResult | undefined, metric: Metric): string {
 }
 
 function table(section: Section): string {
-  const head = ['metric', ...TRANSPORTS.map((t) => t.label), ...PEERS.map((p) => `mux ÷ ${p.label}`)];
+  // The first column is trpc-sse mux (over whatever the section runs on): the ratios' numerator.
+  const [base, ...peers] = section.columns ?? [TRANSPORTS[0]!, ...PEERS];
+  const columns = [base!, ...peers];
+  const head = ['metric', ...columns.map((t) => t.label), ...peers.map((p) => `mux ÷ ${p.label}`)];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`];
   for (const metric of section.metrics) {
-    const mux = pick(section.cells.mux, metric.path);
+    const mux = pick(section.cells[base!.id], metric.path);
     const arrow = { higher: ' (↑)', lower: ' (↓)', info: '' }[metric.better];
     const row = [
       `${metric.label}${arrow}`,
-      ...TRANSPORTS.map((t) => cellText(section.cells[t.id], metric)),
-      ...PEERS.map((p) => (metric.better === 'info' ? '' : ratio(mux, pick(section.cells[p.id], metric.path)))),
+      ...columns.map((t) => cellText(section.cells[t.id], metric)),
+      ...peers.map((p) => (metric.better === 'info' ? '' : ratio(mux, pick(section.cells[p.id], metric.path)))),
     ];
     lines.push(`| ${row.join(' | ')} |`);
   }
@@ -66,8 +70,16 @@ function failures(section: Section): string[] {
         out.push(`- ${label}: ${what} seen: ${samples.map((s) => `\`${String(s)}\``).join(', ')}`);
     }
   };
-  for (const t of TRANSPORTS) visit(t.label, section.cells[t.id]);
+  for (const t of section.columns ?? TRANSPORTS) visit(t.label, section.cells[t.id]);
   return out;
+}
+
+/** A section's title, notes, table and failures; nothing for a scenario left out of this run (ONLY=…). */
+function renderSection(parts: string[], section: Section): void {
+  if (Object.keys(section.cells).length === 0) return;
+  parts.push('', `## ${section.title}`, '', ...section.notes, '', table(section));
+  const f = failures(section);
+  if (f.length) parts.push('', ...f);
 }
 
 export function renderMarkdown(r: Results, cfg: Config): string {
@@ -89,13 +101,7 @@ export function renderMarkdown(r: Results, cfg: Config): string {
       .map(([k, v]) => `${k} ${fmt(v)} s`)
       .join(', ')}.`,
   ];
-  for (const section of sections(r, cfg)) {
-    // A scenario left out of this run (ONLY=…) has no table.
-    if (Object.keys(section.cells).length === 0) continue;
-    parts.push('', `## ${section.title}`, '', ...section.notes, '', table(section));
-    const f = failures(section);
-    if (f.length) parts.push('', ...f);
-  }
+  for (const section of sections(r, cfg)) renderSection(parts, section);
   if (r.size) {
     const title = '6. Bundle size: what a subscription link adds to a tRPC app';
     const size =
@@ -105,5 +111,7 @@ export function renderMarkdown(r: Results, cfg: Config): string {
     parts.push('', size);
   }
   if (r.observability) parts.push('', renderObservabilityMarkdown(r.observability));
+  if (r.multiProcess) parts.push('', renderMultiProcessMarkdown(r.multiProcess, cfg));
+  for (const section of laterSections(r, cfg)) renderSection(parts, section);
   return parts.join('\n') + '\n';
 }

@@ -3,7 +3,9 @@
  * raw result. `better` says which direction is good, for the ratio columns and the chart.
  */
 import type { Config } from '../config.js';
-import type { ByTransport, Results } from '../results.js';
+import { BROWSER_COLUMNS } from '../browser/columns.js';
+import type { ByTransport, CaseResult, Results } from '../results.js';
+import { SECURE_TRANSPORTS } from '../transports/registry.js';
 
 export interface Metric {
   label: string;
@@ -17,8 +19,14 @@ export interface Metric {
 export interface Section {
   title: string;
   notes: string[];
-  cells: ByTransport;
+  /** Results by column id (a transport's, or the browser scenario's reader). */
+  cells: Partial<Record<string, CaseResult>>;
   metrics: Metric[];
+  /**
+   * The table's columns, the first one the ratios' numerator.
+   * @default the five transports of sections 1 to 5, trpc-sse mux first
+   */
+  columns?: ReadonlyArray<{ id: string; label: string }>;
 }
 
 export function sections(r: Results, cfg: Config): Section[] {
@@ -129,4 +137,48 @@ function mergeConnect(fresh: ByTransport, warm: ByTransport): ByTransport {
     out[key] = { ...(out[key] ?? {}), warm: value };
   }
   return out;
+}
+
+/** Sections rendered after the bundle size, observability and multi-process ones. */
+export function laterSections(r: Results, cfg: Config): Section[] {
+  const events = (n: number): string => n.toLocaleString('en-US');
+  return [
+    {
+      title: `9. HTTP/2 with TLS: ${cfg.h2Subscriptions} subscriptions from one client`,
+      notes: [
+        "One client in Node, one connection: trpc-sse over node:http2 `createSecureServer` (`allowHTTP1: false`), the client's fetch through undici's `Agent({ allowH2: true })`; multiplexed = one GET stream + control POSTs, distinct = one h2 stream per subscription; wsLink = one WebSocket to an HTTPS server (wss://). Self-signed certificate made at run time.",
+        `time to open all = the ${cfg.h2Subscriptions} subscriptions asked for at once → all started. Fan-out: ${cfg.fanoutEvents} ticks at ${cfg.fanoutRate}/s to every subscription; latency = receipt − send. Throughput: ${cfg.h2Subscriptions} \`stream\` subscriptions of ${events(cfg.h2EventsPerStream)} events each, all at once; events/s = all events ÷ (last receipt − first receipt). CPU from process.cpuUsage() in each process.`,
+      ],
+      cells: r.http2 ?? {},
+      columns: SECURE_TRANSPORTS,
+      metrics: [
+        { label: 'time to open all ms', path: 'openMs', better: 'lower' },
+        { label: 'fan-out latency p50 ms', path: 'fanout.p50Ms', better: 'lower' },
+        { label: 'fan-out latency p99 ms', path: 'fanout.p99Ms', better: 'lower' },
+        { label: 'fan-out lost deliveries', path: 'fanout.lost', better: 'lower' },
+        { label: 'fan-out server CPU µs/delivery', path: 'fanout.serverCpuUsPerDelivery', better: 'lower' },
+        { label: 'fan-out client CPU µs/delivery', path: 'fanout.clientCpuUsPerDelivery', better: 'lower' },
+        { label: 'throughput events/s (all streams)', path: 'throughput.eventsPerSec', better: 'higher' },
+        { label: 'throughput server CPU µs/event', path: 'throughput.serverCpuUsPerEvent', better: 'lower' },
+        { label: 'throughput client CPU µs/event', path: 'throughput.clientCpuUsPerEvent', better: 'lower' },
+        { label: 'trpc-sse client connection errors', path: 'connectionErrors', better: 'info' },
+      ],
+    },
+    {
+      title: `10. The client in Chromium: ${cfg.browserRounds} streams of ${events(cfg.browserEvents)} events one after another, as fast as the server sends`,
+      notes: [
+        `Headless Chromium (Debian's, through playwright-core), a fresh page per case, served at the server's origin. sseLink = tRPC's client with trpc-sse's link, on trpc-sse's server. EventSource = the browser's own, \`JSON.parse\` of each message: on trpc-sse's distinct stream (the same bytes sseLink distinct reads), or on the raw SSE server (bare \`data:\` lines, no ids). Measured after a warm-up of ${events(cfg.browserWarmupEvents)} events in the same page.`,
+        "events/s = events ÷ (last − first receipt), `performance.now()` in the page. Main-thread µs/event = the DevTools protocol's `Performance.getMetrics` TaskDuration (every task the renderer's main thread ran: JavaScript with its promise jobs, EventSource's parser and dispatch, stream reads, garbage collection) after − before a run, ÷ events: wall time inside tasks, so a busy machine inflates it. Renderer and all-process CPU = the protocol's `SystemInfo.getProcessInfo` cpuTime (10 ms steps), after − before, ÷ events: the network service reads the socket for every reader. Every figure is the median over the runs. Server CPU covers the warm-up too.",
+      ],
+      cells: r.browser ?? {},
+      columns: BROWSER_COLUMNS,
+      metrics: [
+        { label: 'events/s', path: 'eventsPerSec', better: 'higher' },
+        { label: 'main-thread µs/event', path: 'mainThreadUsPerEvent', better: 'lower' },
+        { label: 'renderer CPU µs/event', path: 'rendererCpuUsPerEvent', better: 'lower' },
+        { label: 'all Chromium processes CPU µs/event', path: 'chromiumCpuUsPerEvent', better: 'lower' },
+        { label: 'server CPU µs/event', path: 'serverCpuUsPerEvent', better: 'lower' },
+      ],
+    },
+  ];
 }

@@ -14,7 +14,7 @@ import { waitForSubscribers, withPair } from './pair.js';
  * Server CPU (µs since start). Over IPC (`process.cpuUsage()`); a saturated server may take
  * minutes to get to an IPC message, so after 20 s the kernel's count is read instead.
  */
-async function serverCpuUs(server: Child): Promise<{ us: number; via: 'ipc' | 'proc' }> {
+export async function serverCpuUs(server: Child): Promise<{ us: number; via: 'ipc' | 'proc' }> {
   try {
     const c = await server.call<NodeJS.CpuUsage>('cpu', {}, 20_000);
     return { us: c.user + c.system, via: 'ipc' };

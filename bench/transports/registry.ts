@@ -20,6 +20,13 @@ export const TRANSPORTS: readonly TransportInfo[] = [
   { id: 'raw', label: 'raw SSE', server: 'raw', resumes: false },
 ];
 
+/** The HTTP/2 scenario's columns: trpc-sse over h2 (TLS) in both modes, wsLink over wss://. */
+export const SECURE_TRANSPORTS: readonly TransportInfo[] = [
+  { id: 'mux-h2', label: 'trpc-sse mux over h2', server: 'trpc-sse-h2', resumes: true },
+  { id: 'distinct-h2', label: 'trpc-sse distinct over h2', server: 'trpc-sse-h2', resumes: true },
+  { id: 'ws-tls', label: 'wsLink over wss', server: 'ws-tls', resumes: true },
+];
+
 export async function startServer(kind: ServerKind, opts: ServerOptions): Promise<BenchServer> {
   switch (kind) {
     case 'trpc-sse':
@@ -30,6 +37,10 @@ export async function startServer(kind: ServerKind, opts: ServerOptions): Promis
       return (await import('./ws.server.js')).startServer(opts);
     case 'raw':
       return (await import('./raw.server.js')).startServer(opts);
+    case 'trpc-sse-h2':
+      return (await import('./trpcSse.h2.server.js')).startServer(opts);
+    case 'ws-tls':
+      return (await import('./ws.tls.server.js')).startServer(opts);
   }
 }
 
@@ -45,5 +56,11 @@ export async function clientFactory(id: TransportId, port: number): Promise<Clie
       return (await import('./ws.client.js')).clientFactory(port);
     case 'raw':
       return (await import('./raw.client.js')).clientFactory(port);
+    case 'mux-h2':
+      return (await import('./trpcSse.h2.client.js')).clientFactory(port, 'multiplexed');
+    case 'distinct-h2':
+      return (await import('./trpcSse.h2.client.js')).clientFactory(port, 'distinct');
+    case 'ws-tls':
+      return (await import('./ws.tls.client.js')).clientFactory(port);
   }
 }

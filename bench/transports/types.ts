@@ -1,9 +1,9 @@
 import type { TickEvent } from '../procedures/events.js';
 
-/** The five columns of every table. */
-export type TransportId = 'mux' | 'distinct' | 'stock' | 'ws' | 'raw';
-/** Server programs; trpc-sse's serves both of its wire modes. */
-export type ServerKind = 'trpc-sse' | 'stock-sse' | 'ws' | 'raw';
+/** The five columns of every table, then the HTTP/2 scenario's TLS variants (its own table). */
+export type TransportId = 'mux' | 'distinct' | 'stock' | 'ws' | 'raw' | 'mux-h2' | 'distinct-h2' | 'ws-tls';
+/** Server programs; trpc-sse's serves both of its wire modes (`-h2`: node:http2 with TLS; `ws-tls`: wss://). */
+export type ServerKind = 'trpc-sse' | 'stock-sse' | 'ws' | 'raw' | 'trpc-sse-h2' | 'ws-tls';
 export type ProcedurePath = 'stream' | 'onTick' | 'hello' | 'counter';
 
 export interface ServerOptions {
@@ -24,6 +24,8 @@ export interface BenchServer {
   counterStats(): { head: number; resumes: number; replayed: number };
   /** trpc-sse with BENCH_OBSERVE=1: messages its diagnostics-channel listeners received. */
   observedMessages?(): number;
+  /** Stops listening and cuts every connection (the process usually just exits; tests call this). */
+  close?(): Promise<void>;
 }
 
 export interface SubscribeHandlers {
