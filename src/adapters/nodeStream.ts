@@ -245,7 +245,11 @@ function flushSinks(): void {
     } catch {
       // A response that cannot take its text (a broken middleware's `write` or `flush`) is
       // cut off, as a failed write would leave it; the other streams still get theirs.
-      sink.destroy();
+      try {
+        sink.destroy();
+      } catch {
+        // Already torn down by a broken framework: nothing more to do for this one.
+      }
     }
   }
 }

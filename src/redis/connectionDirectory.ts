@@ -135,14 +135,20 @@ export function createRedisConnectionDirectory(opts: RedisConnectionDirectoryOpt
   // subscription, and ioredis only follows once it refreshes its slot map (which a listening
   // connection never triggers by itself). So the process checks it can still hear itself, and
   // when nobody listens on its channel it refreshes the map, which re-subscribes on the new node.
+  // One check at a time: while a node is away, checks would otherwise pile up in ioredis's
+  // offline queue, one a second.
+  let checking = false;
   const selfCheck = sharded
     ? setInterval(() => {
+        if (checking) return;
+        checking = true;
         void ready
           .then(() => publish(channel, JSON.stringify({ kind: 'ping' })))
           .then((receivers) => {
             if (receivers === 0 && !closed) (listener as Cluster).refreshSlotsCache();
           })
-          .catch(() => undefined);
+          .catch(() => undefined)
+          .finally(() => (checking = false));
       }, SELF_CHECK_MS)
     : undefined;
   selfCheck?.unref?.();

@@ -18,7 +18,8 @@ export class FailureStreak {
   failed(cause: unknown): Promise<void> {
     this.report(cause);
     const delay = Math.min(2_000, 50 * 2 ** Math.min(this.#failures, 6));
-    return new Promise((resolve) => setTimeout(resolve, delay));
+    // A backoff must not keep a closing process alive.
+    return new Promise((resolve) => setTimeout(resolve, delay).unref?.());
   }
 
   /** A try failed, and the next one comes by itself (a timer): reports the first of a run. */

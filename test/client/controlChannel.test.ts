@@ -46,7 +46,11 @@ function harness(
   const runtime = new ClientRuntime({ url: 'http://server/trpc', fetch, retry: { minDelayMs: 0, maxDelayMs: 0 } });
   const events = { lost: [] as string[], dropped: [] as ControlOp[], rejected: [] as ControlOp[] };
   const channel = new ControlChannel(runtime, () => target, {
-    lost: (connectionId) => events.lost.push(connectionId),
+    // As the transport does: a lost connection is given up (a new one is opened).
+    lost: (connectionId) => {
+      events.lost.push(connectionId);
+      channel.abandon(connectionId);
+    },
     misdirected: () => undefined,
     rejected: (ops) => events.rejected.push(...ops),
     dropped: (ops) => events.dropped.push(...ops),
@@ -155,4 +159,47 @@ test('ops that wait past a lost connection are handed back, not sent', async () 
   expect(events.lost).toEqual(['c1']);
   expect(events.dropped).toEqual([unsubscribe('1')]);
   expect(held).toHaveLength(1);
+});
+
+test('a request that failed while the stream was down does not shut out the resumed connection (same id)', async () => {
+  const target: ControlTarget = {
+    url: 'http://server/trpc/trpc-sse',
+    connectionId: 'c1',
+    secret: 's',
+    maxBodyBytes: 65_536,
+  };
+  let current: ControlTarget | null = target;
+  const sent: string[] = [];
+  let calls = 0;
+  const fetch: FetchLike = (_url, init) => {
+    calls++;
+    if (calls === 1) {
+      // The network drops the request, and the stream with it: no connection while it backs off.
+      current = null;
+      return Promise.reject(new TypeError('fetch failed'));
+    }
+    for (const op of (JSON.parse(init.body!) as { ops: ControlOp[] }).ops)
+      sent.push(op.op === 'close' ? 'close' : op.id);
+    return Promise.resolve(NO_CONTENT);
+  };
+  const runtime = new ClientRuntime({ url: 'http://server/trpc', fetch, retry: { minDelayMs: 0, maxDelayMs: 0 } });
+  const dropped: ControlOp[] = [];
+  const channel = new ControlChannel(runtime, () => current, {
+    lost: () => undefined,
+    misdirected: () => undefined,
+    rejected: () => undefined,
+    dropped: (ops) => dropped.push(...ops),
+    deserialize: () => (value) => value,
+  });
+  channel.send('c1', subscribe('1'));
+  await expect.poll(() => dropped.map((op) => op.op !== 'close' && op.id)).toEqual(['1']);
+  // The stream resumed the same connection: what is sent for it now goes out.
+  current = target;
+  channel.send('c1', subscribe('2'));
+  await expect.poll(() => sent).toEqual(['2']);
+  // Once the transport gives the connection up, what is still queued for it is handed back.
+  channel.abandon('c1');
+  channel.send('c1', subscribe('3'));
+  await expect.poll(() => dropped.map((op) => op.op !== 'close' && op.id)).toEqual(['1', '3']);
+  expect(sent).toEqual(['2']);
 });

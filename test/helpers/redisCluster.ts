@@ -29,6 +29,12 @@ export interface RedisCluster {
   masterOf(key: string): Promise<number>;
   /** Master port → its replicas' ports, as the cluster reports it now. */
   topology(): Promise<Map<number, number[]>>;
+  /**
+   * A replica of `masterPort`, once the cluster lists one and it is in sync. Right after a
+   * failover the old master rejoins as a replica only after a moment: a master killed before
+   * then has nobody to take over its slots.
+   */
+  replicaOf(masterPort: number): Promise<number>;
   /** A clean, manual failover: `CLUSTER FAILOVER` on `replicaPort`; resolves once it is master. */
   failover(replicaPort: number): Promise<void>;
   /** SIGKILL one node (as a crash). */
@@ -224,6 +230,16 @@ export async function startRedisCluster(opts: { nodeTimeoutMs?: number } = {}): 
       return range[2][1];
     },
     topology,
+    async replicaOf(masterPort) {
+      let replica: number | undefined;
+      await until(`a replica of ${masterPort} in sync`, async () => {
+        replica = (await topology()).get(masterPort)?.[0];
+        if (replica === undefined) return false;
+        const info = await admin(replica).info('replication');
+        return info.includes('master_link_status:up') && !info.includes('master_sync_in_progress:1');
+      });
+      return replica!;
+    },
     async failover(replicaPort) {
       await admin(replicaPort).call('CLUSTER', 'FAILOVER');
       await until(`${replicaPort} to become master`, async () =>

@@ -105,7 +105,11 @@ export class ControlChannel {
   #inFlight = 0;
   /** A request carrying `close` is in flight: nothing else goes until it is done. */
   #closeInFlight = false;
-  /** The connection last given up (lost, misdirected): ops still waiting for it are handed back. */
+  /**
+   * The connection the transport last gave up for good (lost, misdirected): ops still waiting
+   * for it are handed back. Only the transport decides it (see {@link abandon}): a failed
+   * request alone does not, since a resume keeps the connection's id.
+   */
   #givenUp: string | null = null;
   #scheduled = false;
 
@@ -192,7 +196,7 @@ export class ControlChannel {
       else this.#busy.set(key, (this.#busy.get(key) ?? 0) + 1);
     }
     try {
-      if (!(await this.#deliverBatch(target, batch))) this.#givenUp = target.connectionId;
+      await this.#deliverBatch(target, batch);
     } catch {
       // #deliverBatch reports its failures through the events; nothing else can throw there.
     } finally {
@@ -231,6 +235,14 @@ export class ControlChannel {
     void attempt().catch(() => undefined);
   }
 
+  /**
+   * The transport gave `connectionId` up for good (it opens a new connection, or leaves
+   * multiplexed mode): ops still waiting for it are handed back instead of sent.
+   */
+  abandon(connectionId: string): void {
+    this.#givenUp = connectionId;
+  }
+
   /** Stops everything in flight (the client is closing). */
   close(): void {
     this.#abort.abort();
@@ -242,18 +254,21 @@ export class ControlChannel {
     const jsons = batch.map((entry) => entry.json);
     for (let attempt = 1; ; attempt++) {
       let error: AnyClientError;
+      let status = 0;
       try {
         const response = await this.#post(target, jsons, this.#abort.signal);
         if (response.ok) return true;
+        status = response.status;
         error = await errorFromResponse(response, this.#events.deserialize());
-        if (response.status === MISDIRECTED_STATUS) {
-          // Not retried: the next request may land there again, and the one after elsewhere.
-          this.#events.misdirected(target.connectionId, misdirectedReason(error));
-          return false;
-        }
       } catch (cause) {
         if (this.#abort.signal.aborted) return false;
         error = toClientError(cause);
+      }
+      if (status === MISDIRECTED_STATUS) {
+        // Not retried: the next request may land there again, and the one after elsewhere.
+        // Outside the try: a failure of the handover is not a network error to retry.
+        this.#events.misdirected(target.connectionId, misdirectedReason(error));
+        return false;
       }
       const code = errorCode(error);
       if (code === 'NOT_FOUND' || code === 'FORBIDDEN') {

@@ -267,6 +267,7 @@ export class MultiplexedTransport implements Transport {
     const session = this.#session;
     if (session?.connectionId !== connectionId) return;
     this.#resumable = null;
+    this.#control.abandon(connectionId);
     session.abort();
   }
 
@@ -284,6 +285,7 @@ export class MultiplexedTransport implements Transport {
       return;
     }
     this.#closed = true;
+    this.#control.abandon(connectionId);
     if (this.#lazyTimer) clearTimeout(this.#lazyTimer);
     this.#lazyTimer = undefined;
     const next = this.#onMisdirected(reason);
