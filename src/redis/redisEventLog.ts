@@ -471,27 +471,40 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
     if (topic.isLost(cursor)) {
       return { cursor: topic.readerAt, items: [createReset('epoch', eventId(topic.readerAt))] };
     }
-    if (await trimmedAfter(topic, cursor)) {
-      const { head } = await headOf(topic);
-      return { cursor: head, items: [createReset('trimmed', eventId(head))] };
-    }
+    const upTo = topic.contiguousAfter;
     const batch = (await redis.xrange(
       topic.key,
       `(${formatStreamId(cursor.sid)}`,
-      formatStreamId(topic.contiguousAfter.sid),
+      formatStreamId(upTo.sid),
       'COUNT',
       100,
     )) as Array<[string, string[]]>;
-    if (batch.length === 0) return { cursor: topic.contiguousAfter, items: [] };
+    // Ordinals have no holes, so what was read must go on from the cursor one by one. A gap
+    // is what a publisher trimmed away, possibly between two of our commands: never skip it
+    // silently. (Checking for a trim first and reading after would race with the trim.)
     const items: ReaderItem[] = [];
     for (const [rawId, fields] of batch) {
       const sid = parseStreamId(rawId);
       const text = field(fields, 'd');
-      if (!sid || text === undefined) continue;
-      cursor = { sid, n: Number(field(fields, 'n') ?? 0) };
+      const n = Number(field(fields, 'n') ?? 0);
+      if (!sid || text === undefined || n !== cursor.n + 1) return trimmedBehind(topic, items);
+      cursor = { sid, n };
       items.push(tracked(eventId(cursor), serializer.deserialize(text)));
     }
+    // Read up to the window: the reader goes on from there.
+    if (cursor.n >= upTo.n) return { cursor, items };
+    // Fewer than asked for, short of the window: the rest was trimmed meanwhile.
+    if (batch.length < 100) return trimmedBehind(topic, items);
     return { cursor, items };
+  }
+
+  /** What was read so far, then a reset to the head: events after it were trimmed away. */
+  async function trimmedBehind(
+    topic: RedisTopicWindow,
+    items: ReaderItem[],
+  ): Promise<{ cursor: Position; items: ReaderItem[] }> {
+    const { head } = await headOf(topic);
+    return { cursor: head, items: [...items, createReset('trimmed', eventId(head))] };
   }
 
   const store: RemoteStore<Position, RedisTopicWindow> = {

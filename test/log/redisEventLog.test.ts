@@ -213,3 +213,44 @@ test('a reader whose new topic every other reader left while it was being set up
     .toEqual([id]);
   await log.close();
 });
+
+test('events trimmed between a behind reader’s check and its read: a reset, never a silent gap', async () => {
+  const dataOf = (value: unknown) => (isTrackedEnvelope(value) ? value[1] : value);
+  const redis = client();
+  // A publisher trims the topic right before the reader's XRANGE behind the window (the
+  // race a busy topic runs into): the reader must learn it lost events.
+  const xrange = redis.xrange.bind(redis) as (...args: unknown[]) => Promise<unknown>;
+  let trimNext = false;
+  (redis as { xrange: unknown }).xrange = async (...args: unknown[]) => {
+    if (trimNext && typeof args[1] === 'string' && args[1].startsWith('(')) {
+      trimNext = false;
+      await redis.xtrim(args[0] as string, 'MAXLEN', 3);
+    }
+    return xrange(...args);
+  };
+  const log = createRedisEventLog({
+    redis,
+    keyPrefix: `trimrace${++prefixes}:`,
+    maxEvents: 1_000,
+    localWindow: 5,
+    approximateTrim: false,
+    blockMs: 1_000,
+  });
+  const abort = new AbortController();
+  const behind = log.subscribe<number>('t', { signal: abort.signal });
+  const live = log.subscribe<number>('t', { signal: abort.signal });
+  expect(isCheckpoint((await behind.next()).value)).toBe(true);
+  expect(isCheckpoint((await live.next()).value)).toBe(true);
+  await log.publish('t', 0);
+  expect(dataOf((await behind.next()).value)).toBe(0);
+  for (let n = 1; n <= 20; n++) await log.publish('t', n);
+  // The process's window (5 events) has moved far past the first reader.
+  for (let n = 0; n <= 20; n++) expect(dataOf((await live.next()).value)).toBe(n);
+  trimNext = true;
+  const next = (await behind.next()).value;
+  expect(isReset(next)).toBe(true);
+  expect(next).toMatchObject({ reason: 'trimmed' });
+  expect(trimNext).toBe(false);
+  abort.abort();
+  await log.close();
+});
