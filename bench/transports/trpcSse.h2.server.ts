@@ -10,7 +10,7 @@ import { Counter } from '../procedures/counter.js';
 import { LogTicks } from '../procedures/logTicks.js';
 import { listen } from './listen.js';
 import { createPinnedRouter } from './routers/pinned.js';
-import { selfSignedCertificate } from './tls.js';
+import { selfSignedCertificate } from '../../test/helpers/tls.js';
 import type { BenchServer, ServerOptions } from './types.js';
 
 export async function startServer(opts: ServerOptions): Promise<BenchServer> {

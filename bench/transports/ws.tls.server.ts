@@ -6,7 +6,7 @@ import { Counter } from '../procedures/counter.js';
 import { EmitterTicks } from '../procedures/emitterTicks.js';
 import { listen } from './listen.js';
 import { createPinnedRouter } from './routers/pinned.js';
-import { selfSignedCertificate } from './tls.js';
+import { selfSignedCertificate } from '../../test/helpers/tls.js';
 import type { BenchServer, ServerOptions } from './types.js';
 
 export async function startServer(opts: ServerOptions): Promise<BenchServer> {

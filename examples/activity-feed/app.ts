@@ -25,7 +25,7 @@ function createFeedBackend(opts: { redisUrl?: string | undefined; intervalMs?: n
     return {
       feed,
       close: async () => {
-        feed.stop();
+        await feed.stop();
         await log.close();
       },
     };
@@ -36,7 +36,7 @@ function createFeedBackend(opts: { redisUrl?: string | undefined; intervalMs?: n
   return {
     feed,
     close: async () => {
-      feed.stop();
+      await feed.stop();
       await log.close();
       redis.disconnect();
     },

@@ -67,7 +67,8 @@ export interface Feed {
   store: FeedStore;
   /** Stores an item, then publishes it: a page that fetches after this sees it either way. */
   post(text: string): Promise<FeedItem>;
-  stop(): void;
+  /** Stops the ticker; resolves once its posts in flight have finished (close the log after). */
+  stop(): Promise<void>;
 }
 
 /** The feed, with a ticker posting made-up activity every `intervalMs` (0: none). */
@@ -80,14 +81,30 @@ export function createFeed(opts: { log: EventLog; store: FeedStore; intervalMs?:
   };
   let tick = 0;
   const intervalMs = opts.intervalMs ?? 1_500;
+  // A post stores the item (numbering it), then publishes it: one cut off between the two by a
+  // shutdown would leave a number nobody ever receives.
+  const posting = new Set<Promise<void>>();
   const timer =
     intervalMs > 0
       ? setInterval(() => {
           tick++;
           const text = `${PEOPLE[tick % PEOPLE.length]!} ${ACTIONS[(tick * 7) % ACTIONS.length]!} ${THINGS[(tick * 5) % THINGS.length]!}`;
-          post(text).catch((error: unknown) => console.error('feed: could not post', error));
+          const done = post(text).then(
+            () => undefined,
+            (error: unknown) => console.error('feed: could not post', error),
+          );
+          posting.add(done);
+          void done.finally(() => posting.delete(done));
         }, intervalMs)
       : undefined;
   timer?.unref();
-  return { log, store, post, stop: () => clearInterval(timer) };
+  return {
+    log,
+    store,
+    post,
+    stop: async () => {
+      clearInterval(timer);
+      await Promise.all(posting);
+    },
+  };
 }

@@ -88,7 +88,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<DemoServer> {
     ...(opts.host === undefined ? {} : { host: opts.host }),
     ...(opts.sessions ? { sessions: opts.sessions } : {}),
     onClose: async () => {
-      feed.stop();
+      await feed.stop();
       jobs.stopAll();
       await log.close();
     },
