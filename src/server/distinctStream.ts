@@ -2,7 +2,6 @@ import { isTrackedEnvelope } from '@trpc/server';
 import type { TRPCRequestInfo } from '@trpc/server/http';
 import { encodeEvent } from '../codec/encoder.js';
 import { isCheckpoint, isReset } from '../log/reset.js';
-import { sharedValueOf } from '../log/sharedValue.js';
 import {
   checkpointFrame,
   connectedFrame,
@@ -221,10 +220,9 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener,
     if (!this.#closed) this.#env.heartbeat.add(this);
   }
 
-  /** `frameSource`: the log event's shared value a frame shared by its subscribers was made from. */
-  #write(frame: string, frameSource?: object): boolean {
+  #write(frame: string): boolean {
     this.wroteSinceTick = true;
-    this.#env.monitor.wrote(frame, frameSource);
+    this.#env.monitor.wrote(frame);
     return this.#sink.write(frame);
   }
 
@@ -244,7 +242,7 @@ class DistinctStream implements HeartbeatTarget, PumpOutlet, ClientGoneListener,
     if (isTrackedEnvelope(value)) {
       checkEmittedId(value, maxLastEventIdLength);
       monitor.deliveredEnvelope(value);
-      return this.#write(this.#serializer.trackedEvent(value), sharedValueOf(value));
+      return this.#write(this.#serializer.trackedEvent(value));
     }
     monitor.delivered();
     return this.#write(encodeEvent({ data: this.#serializer.toJSON(value) }));

@@ -19,15 +19,13 @@ describe('bytesSent', () => {
     const monitor = new ServerMonitor();
     const keys = [subscriptionKey('a'), subscriptionKey('ключ'), subscriptionKey('🔑'), subscriptionKey('a')];
     const bodies = [valueBody('1', '"plain"'), valueBody('2', '"é"'), valueBody(undefined, '"😀 wide"')];
-    // One source object per shared body (a log event's shared value).
-    const sources = bodies.map(() => ({}));
     let expected = 0;
     let seq = 0;
-    // Runs of one body over several keys (a fan-out), bodies alternating, bodies without a source.
+    // Runs of one body over several keys (a fan-out), bodies alternating.
     for (const b of [0, 1, 2, 0, 1, 2, 1, 0, 2]) {
-      for (const [k, key] of keys.entries()) {
+      for (const key of keys) {
         const frame = messageFrame(++seq, key, bodies[b]!);
-        monitor.wroteMessage(frame.length, key, bodies[b]!, k === 2 ? undefined : sources[b]);
+        monitor.wroteMessage(frame.length, key, bodies[b]!);
         expected += utf8(frame);
       }
     }
@@ -36,7 +34,6 @@ describe('bytesSent', () => {
 
   test('one source serialized two ways (plain and tagged bytes) counts each text', () => {
     const monitor = new ServerMonitor();
-    const source = {};
     const key = subscriptionKey('1');
     // What each setting makes of the same event differs in length and in bytes beyond ASCII.
     const plain = valueBody('1', '{"b":{"0":255},"t":"é"}');
@@ -44,12 +41,12 @@ describe('bytesSent', () => {
     let expected = 0;
     for (const body of [plain, tagged, tagged, plain]) {
       const frame = messageFrame(1, key, body);
-      monitor.wroteMessage(frame.length, key, body, source);
+      monitor.wroteMessage(frame.length, key, body);
       expected += utf8(frame);
     }
     const events = ['id: 1\ndata: "ü"\n\n', 'id: 1\ndata: "üü"\n\n'];
     for (const chunk of [events[0]!, events[1]!, events[0]!]) {
-      monitor.wrote(chunk, source);
+      monitor.wrote(chunk);
       expected += utf8(chunk);
     }
     expect(monitor.snapshot(0).bytesSent).toBe(expected);
@@ -59,20 +56,19 @@ describe('bytesSent', () => {
     const monitor = new ServerMonitor();
     const sharedA = 'id: 1\ndata: "ü"\n\n';
     const sharedB = 'id: 2\ndata: "😀"\n\n';
-    const [a, b] = [{}, {}];
-    const writes: Array<[string, object | undefined]> = [
-      [sharedA, a],
-      [sharedA, a],
-      [': ping\n\n', undefined],
-      [sharedA, a],
-      [sharedB, b],
-      [sharedB, b],
-      ['data: "é"\n\n', undefined],
-      ['data: "e"\n\n', undefined],
-      [sharedA, a],
+    const writes = [
+      sharedA,
+      sharedA,
+      ': ping\n\n',
+      sharedA,
+      sharedB,
+      sharedB,
+      'data: "é"\n\n',
+      'data: "e"\n\n',
+      sharedA,
     ];
-    for (const [chunk, source] of writes) monitor.wrote(chunk, source);
-    expect(monitor.snapshot(0).bytesSent).toBe(writes.reduce((sum, [chunk]) => sum + utf8(chunk), 0));
+    for (const chunk of writes) monitor.wrote(chunk);
+    expect(monitor.snapshot(0).bytesSent).toBe(writes.reduce((sum, chunk) => sum + utf8(chunk), 0));
   });
 });
 

@@ -19,9 +19,9 @@ export interface ConnectionStream extends SSEResponseSink {
   closeReason: StreamCloseReason | undefined;
   /**
    * Writes a value frame made of `key` and `body` (valueFrame.ts), which the server's figures
-   * size by their parts (`bodySource`: see `ServerMonitor.wroteMessage`).
+   * size by their parts (see `ServerMonitor.wroteMessage`).
    */
-  writeMessage(frame: string, key: string, body: string, bodySource: object | undefined): boolean;
+  writeMessage(frame: string, key: string, body: string): boolean;
 }
 
 /**
@@ -172,15 +172,15 @@ export class MuxConnection implements HeartbeatTarget {
   /**
    * Writes a value frame (the hot path of a fan-out): `key` and `body` as in valueFrame.ts, both
    * made elsewhere once (per subscription, per log event); the replay buffer keeps them by
-   * reference. `bodySource`: the log event's shared value the body was made from, if any.
+   * reference.
    */
-  writeMessage(key: string, body: string, bodySource?: object): boolean {
+  writeMessage(key: string, body: string): boolean {
     if (this.#closed) return true;
     const seq = ++this.#seq;
     this.#replay.pushMessage(seq, key, body, Date.now());
     this.wroteSinceTick = true;
     if (!this.#sink) return false;
-    return this.#sink.writeMessage(messageFrame(seq, key, body), key, body, bodySource);
+    return this.#sink.writeMessage(messageFrame(seq, key, body), key, body);
   }
 
   #send(frame: string): boolean {

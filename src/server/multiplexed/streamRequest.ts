@@ -82,8 +82,8 @@ class MuxStream implements ConnectionStream, Closable, ClientGoneListener {
     return this.#sink.write(chunk);
   }
 
-  writeMessage(frame: string, key: string, body: string, bodySource: object | undefined): boolean {
-    this.#env.monitor.wroteMessage(frame.length, key, body, bodySource);
+  writeMessage(frame: string, key: string, body: string): boolean {
+    this.#env.monitor.wroteMessage(frame.length, key, body);
     return this.#sink.write(frame);
   }
 

@@ -5,7 +5,6 @@ import { checkEmittedId, checkTrackedId } from '../trackedId.js';
 import { discardSource, pumpSource, type Pump, type PumpOutlet } from '../sourcePump.js';
 import { callSubscription, lookupSubscription, type SubscriptionSource } from '../subscriptionCall.js';
 import { isCheckpoint, isReset } from '../../log/reset.js';
-import { sharedValueOf } from '../../log/sharedValue.js';
 import { checkpointFrame, failedFrame, resetFrame, returnFrame, startedFrame } from './frames.js';
 import { subscriptionKey, valueBody } from '../valueFrame.js';
 import type { MuxConnection } from './connection.js';
@@ -149,7 +148,7 @@ export class MuxSubscription implements PumpOutlet, SubscriptionPlace {
     if (isTrackedEnvelope(value)) {
       checkEmittedId(value, maxLastEventIdLength);
       monitor.deliveredEnvelope(value);
-      return this.#connection.writeMessage(this.#key, serializer.trackedBody(value), sharedValueOf(value));
+      return this.#connection.writeMessage(this.#key, serializer.trackedBody(value));
     }
     monitor.delivered();
     return this.#connection.writeMessage(this.#key, valueBody(undefined, serializer.toJSON(value)));

@@ -58,6 +58,24 @@ const utf8Length: (text: string) => number =
   });
 
 /**
+ * The UTF-8 size of the last text it measured. A fan-out writes the same string to every
+ * stream in turn, so comparing with the last one (a pointer comparison for the same string)
+ * spares measuring it again.
+ */
+class Utf8SizeMemo {
+  #text = '';
+  #bytes = 0;
+
+  bytes(text: string): number {
+    if (text !== this.#text) {
+      this.#text = text;
+      this.#bytes = utf8Length(text);
+    }
+    return this.#bytes;
+  }
+}
+
+/**
  * How many deliveries of one event, in one turn, share a clock reading for their lag. A
  * delivery costs microseconds: the last of them is older than its reading by well under the
  * clock's own millisecond resolution.
@@ -100,18 +118,10 @@ export class ServerMonitor {
   #pauses = 0;
   readonly #control: Record<string, number> = { ok: 0 };
   #bytes = 0;
-  /**
-   * The last strings (and body source) measured, and their UTF-8 sizes (or what they add to
-   * their length), held until the next write of their kind.
-   */
-  #lastChunkSource: object | undefined;
-  #lastChunk = '';
-  #lastChunkBytes = 0;
-  #lastKey = '';
-  #lastKeyExtra = 0;
-  #lastBodySource: object | undefined;
-  #lastBody = '';
-  #lastBodyExtra = 0;
+  /** The last chunk, subscription key and value body measured, by kind of write. */
+  readonly #chunkSize = new Utf8SizeMemo();
+  readonly #keySize = new Utf8SizeMemo();
+  readonly #bodySize = new Utf8SizeMemo();
   #events = 0;
   readonly #lag = new LagHistogram();
   /** The last clock reading for a lag, the publish time it was read for, and how often it served. */
@@ -182,39 +192,21 @@ export class ServerMonitor {
 
   /**
    * Every string written to an event stream, except value frames of multiplexed streams
-   * ({@link wroteMessage}). `chunkSource`: what the chunk was made from when one chunk is
-   * written to many streams (a log event's shared value, in a distinct-mode fan-out); it is
-   * then measured once for a run of writes of that source.
+   * ({@link wroteMessage}). A chunk written to many streams in a row (a distinct-mode
+   * fan-out) is measured once.
    */
-  wrote(chunk: string, chunkSource?: object): void {
-    // The same source may give different texts (one per serialization setting): the text is
-    // compared too, which for the same string is a pointer comparison.
-    if (chunkSource === undefined || chunkSource !== this.#lastChunkSource || chunk !== this.#lastChunk) {
-      this.#lastChunkSource = chunkSource;
-      this.#lastChunk = chunk;
-      this.#lastChunkBytes = utf8Length(chunk);
-    }
-    this.#bytes += this.#lastChunkBytes;
+  wrote(chunk: string): void {
+    this.#bytes += this.#chunkSize.bytes(chunk);
   }
 
   /**
    * A multiplexed value frame: `frameLength` characters, of which only the subscription's
    * `key` and the `body` may be other than ASCII (the rest is `id: <seq>` and field names).
-   * `bodySource`: what the body was made from when one body serves many frames (a log
-   * event's shared value, in a fan-out); a body is then measured once for a run of frames of
-   * that source. A subscription's key is measured again only when another one comes.
+   * A body shared by a fan-out's frames is measured once for a run of them; a key, once per
+   * run of its subscription's frames.
    */
-  wroteMessage(frameLength: number, key: string, body: string, bodySource: object | undefined): void {
-    if (key !== this.#lastKey) {
-      this.#lastKey = key;
-      this.#lastKeyExtra = utf8Length(key) - key.length;
-    }
-    if (bodySource === undefined || bodySource !== this.#lastBodySource || body !== this.#lastBody) {
-      this.#lastBodySource = bodySource;
-      this.#lastBody = body;
-      this.#lastBodyExtra = utf8Length(body) - body.length;
-    }
-    this.#bytes += frameLength + this.#lastKeyExtra + this.#lastBodyExtra;
+  wroteMessage(frameLength: number, key: string, body: string): void {
+    this.#bytes += frameLength + this.#keySize.bytes(key) - key.length + this.#bodySize.bytes(body) - body.length;
   }
 
   /** A writer starts waiting for a reader's socket to drain. */
