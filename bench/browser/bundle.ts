@@ -5,21 +5,10 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { bundlePage as bundle } from '../../test/helpers/browser.js';
 
-export async function bundlePage(): Promise<string> {
+export function bundlePage(): Promise<string> {
   const client = fileURLToPath(new URL('../../dist/client/index.js', import.meta.url));
   if (!existsSync(client)) throw new Error(`${client} is missing: run npm run build`);
-  const { build } = await import('esbuild');
-  const bundle = await build({
-    entryPoints: [fileURLToPath(new URL('./page.ts', import.meta.url))],
-    alias: { 'trpc-sse/client': client },
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    logLevel: 'silent',
-  });
-  return bundle.outputFiles[0]!.text;
+  return bundle(new URL('./page.ts', import.meta.url), { alias: { 'trpc-sse/client': client }, minify: true });
 }

@@ -11,24 +11,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { CHROMIUM_FLAGS, CHROMIUM_PATH } from '../../test/helpers/browser.js';
 
 type Params = Record<string, unknown>;
 type EventHandler = (params: Params, sessionId: string | undefined) => void;
 
-/** The flags of the test suite's Chromium (test/helpers/browser.ts), plus headless and the pipe. */
-const FLAGS = [
-  '--headless',
-  '--remote-debugging-pipe',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-extensions',
-  '--mute-audio',
-];
+/** The flags of the test suite's Chromium, plus headless and the pipe. */
+const FLAGS = ['--headless', '--remote-debugging-pipe', ...CHROMIUM_FLAGS, '--disable-extensions', '--mute-audio'];
 
 export class Chromium {
   readonly #proc: ChildProcess;
@@ -74,7 +63,7 @@ export class Chromium {
   }
 
   /** `CHROMIUM_PATH` or Debian's /usr/bin/chromium; resolves once the protocol answers. */
-  static async launch(executable = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium'): Promise<Chromium> {
+  static async launch(executable = CHROMIUM_PATH): Promise<Chromium> {
     const browser = new Chromium(executable);
     await browser.send('Browser.getVersion');
     return browser;

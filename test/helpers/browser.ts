@@ -2,30 +2,37 @@ import { fileURLToPath } from 'node:url';
 import type { EventEmitter } from 'node:events';
 import { chromium, type Browser } from 'playwright-core';
 
-/**
- * Debian's Chromium, headless, driven by playwright-core (the suite's global setup installs
- * it). The flags keep it from reaching for the network this machine does not have.
- */
+/** Debian's Chromium (the suite's global setup installs it), or `CHROMIUM_PATH`. */
+export const CHROMIUM_PATH = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+
+/** Flags that keep Chromium from reaching for the network this machine does not have. */
+export const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** Chromium, headless, driven by playwright-core. */
 export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_FLAGS });
 }
 
-/** Bundles a page script (a test fixture importing the client from src/) for the browser, in memory. */
-export async function bundlePage(entry: URL): Promise<string> {
+/**
+ * Bundles a page script for the browser, in memory: a test fixture importing the client from
+ * src/, or (with `alias` and `minify`) a page importing the built package as an app would.
+ */
+export async function bundlePage(
+  entry: URL,
+  opts: { alias?: Record<string, string>; minify?: boolean } = {},
+): Promise<string> {
   const { build } = await import('esbuild');
   const bundle = await build({
     entryPoints: [fileURLToPath(entry)],
+    ...opts,
     bundle: true,
     format: 'esm',
     platform: 'browser',
