@@ -13,7 +13,8 @@ export interface RedisServer {
   restart(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+/** A loopback port nothing listens on right now. */
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
@@ -21,10 +22,15 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function launch(port: number, dir: string): Promise<ChildProcess> {
+/**
+ * Starts one redis-server on `port` with no persistence, its files in `dir`, `args` added
+ * (a cluster node's), and resolves once it accepts connections.
+ */
+export function launchRedis(port: number, dir: string, args: string[] = []): Promise<ChildProcess> {
   const child = spawn(
     'redis-server',
     [
+      ...args,
       '--port',
       String(port),
       '--bind',
@@ -58,7 +64,7 @@ function launch(port: number, dir: string): Promise<ChildProcess> {
 export async function startRedisServer(): Promise<RedisServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'trpc-sse-redis-'));
-  let child = await launch(port, dir);
+  let child = await launchRedis(port, dir);
   const kill = (): Promise<void> =>
     new Promise((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) {
@@ -76,7 +82,7 @@ export async function startRedisServer(): Promise<RedisServer> {
     },
     restart: async () => {
       await kill();
-      child = await launch(port, dir);
+      child = await launchRedis(port, dir);
     },
   };
 }
