@@ -288,8 +288,7 @@ export class MultiplexedTransport implements Transport {
     this.#control.abandon(connectionId);
     if (this.#lazyTimer) clearTimeout(this.#lazyTimer);
     this.#lazyTimer = undefined;
-    const next = this.#onMisdirected(reason);
-    this.#table.handOverAll((request) => next.subscribe(request));
+    this.#handOverTo(this.#onMisdirected(reason));
     // Subscriptions that rode on the stream's request run on the owner: stop them there if a
     // `close` gets through, else the owner does when its grace period ends.
     this.#leaveConnection();
@@ -298,8 +297,12 @@ export class MultiplexedTransport implements Transport {
 
   /** `mode: 'auto'` and the server has no multiplexed endpoint: the subscriptions go on in distinct mode. */
   #fallBack(reason: AnyClientError): void {
+    this.#handOverTo(this.#onUnsupported!(reason));
+  }
+
+  /** This transport is done: every subscription goes on on `next`, from its last tracked id. */
+  #handOverTo(next: Transport): void {
     this.#closed = true;
-    const next = this.#onUnsupported!(reason);
     this.#table.handOverAll((request) => next.subscribe(request));
   }
 }
