@@ -416,6 +416,11 @@ export function createRedisEventLog(opts: RedisEventLogOptions): EventLog {
               // get a reset; the window holds the new history only.
               topic.restartAt({ sid: topic.readerAt.sid, n: position.n - 1 });
               topic.rewoundAt = position;
+            } else if (position.n > topic.readerAt.n + 1) {
+              // Ordinals skipped: the events between were trimmed (or lost) before this process
+              // read them. The window holds what follows only; readers before it read Redis
+              // and get a reset, instead of going on past the hole as if it were not there.
+              topic.restartAt({ sid: topic.readerAt.sid, n: position.n - 1 });
             }
             const value = serializer.deserialize(text);
             const id = eventId(position);

@@ -254,3 +254,51 @@ test('events trimmed between a behind reader’s check and its read: a reset, ne
   abort.abort();
   await log.close();
 });
+
+test('events trimmed before the process read them: a reset, never a silent gap', async () => {
+  const dataOf = (value: unknown) => (isTrackedEnvelope(value) ? value[1] : value);
+  const redis = client();
+  // The process's blocking reader is held back while a publisher adds events and trims the
+  // topic (a slow reader on a busy topic): its next read starts after the trimmed ones.
+  let hold: Promise<void> | undefined;
+  let parked: (() => void) | undefined;
+  const duplicate = redis.duplicate.bind(redis);
+  (redis as { duplicate: unknown }).duplicate = (...args: Parameters<typeof duplicate>) => {
+    const reader = duplicate(...args);
+    const xread = reader.xread.bind(reader) as (...xreadArgs: unknown[]) => Promise<unknown>;
+    (reader as { xread: unknown }).xread = async (...xreadArgs: unknown[]) => {
+      if (hold) {
+        parked?.();
+        await hold;
+      }
+      return xread(...xreadArgs);
+    };
+    return reader;
+  };
+  const log = createRedisEventLog({
+    redis,
+    keyPrefix: `trimunread${++prefixes}:`,
+    maxEvents: 3,
+    approximateTrim: false,
+    blockMs: 200,
+  });
+  const abort = new AbortController();
+  const reader = log.subscribe<number>('t', { signal: abort.signal });
+  expect(isCheckpoint((await reader.next()).value)).toBe(true);
+  await log.publish('t', 0);
+  expect(dataOf((await reader.next()).value)).toBe(0);
+  let release!: () => void;
+  hold = new Promise<void>((resolve) => (release = resolve));
+  // The read in flight returns (its block ends); the next one waits at the hold.
+  await new Promise<void>((resolve) => (parked = resolve));
+  let head = '';
+  for (let n = 1; n <= 20; n++) head = await log.publish('t', n);
+  hold = undefined;
+  release();
+  // Redis holds 18, 19 and 20 only: 1 to 17 are gone, and the reader is told so.
+  expect((await reader.next()).value).toMatchObject({ reason: 'trimmed', lastEventId: head });
+  await log.publish('t', 21);
+  expect(dataOf((await reader.next()).value)).toBe(21);
+  abort.abort();
+  await log.close();
+});
