@@ -207,8 +207,17 @@ SELECT coalesce((SELECT epoch FROM added), (SELECT epoch FROM ${meta})) AS epoch
    */
   function syncEpoch(): Promise<void> {
     syncing ??= (async () => {
-      const { rows } = await pool.query(EPOCH_SQL, [newEpoch()]);
-      adoptEpoch((rows[0] as { epoch: string }).epoch);
+      for (let attempt = 0; ; attempt++) {
+        const { rows } = await pool.query(EPOCH_SQL, [newEpoch()]);
+        const found = (rows[0] as { epoch: string | null } | undefined)?.epoch ?? null;
+        if (found !== null) {
+          adoptEpoch(found);
+          return;
+        }
+        // Another process wrote the row while this statement ran: its insert met the row, and
+        // its snapshot, older than the row, could not read it. The next statement can.
+        if (attempt >= 3) throw new Error('The event log’s epoch row could not be read');
+      }
     })().finally(() => {
       syncing = undefined;
     });
@@ -454,11 +463,18 @@ SELECT coalesce((SELECT epoch FROM added), (SELECT epoch FROM ${meta})) AS epoch
     const text = serializer.serialize(data);
     const values = [name, now, text, maxEvents, maxAgeMs > 0 ? now - maxAgeMs : null, channel, payload, newEpoch()];
     const { rows } = await (tx ?? pool).query(PUBLISH_SQL, values);
-    const row = rows[0] as { seq: string | number; epoch: string };
+    const row = rows[0] as { seq: string | number; epoch: string | null };
     const seq = Number(row.seq);
+    // No epoch: another process wrote the epoch row (the tables were wiped) while this
+    // statement ran, too late for its snapshot. The event belongs to that epoch: read it.
+    let eventEpoch = row.epoch;
+    if (eventEpoch === null) {
+      await syncEpoch();
+      eventEpoch = epoch;
+    }
     // A transaction's event is only true once it commits: it arrives with the wake-up.
-    if (tx) return formatEventId(row.epoch, seq);
-    if (row.epoch !== epoch) void syncEpoch().catch(() => undefined);
+    if (tx) return formatEventId(eventEpoch, seq);
+    if (eventEpoch !== epoch) void syncEpoch().catch(() => undefined);
     else {
       // Committed: this process's readers get it now, without waiting for the wake-up's round
       // trip, when it follows what the window holds (else the wake-up's read fills the gap).
@@ -468,7 +484,7 @@ SELECT coalesce((SELECT epoch FROM added), (SELECT epoch FROM ${meta})) AS epoch
         topic.subscribers.announce();
       }
     }
-    return formatEventId(row.epoch, seq);
+    return formatEventId(eventEpoch, seq);
   }
 
   void ensureReady().catch(() => undefined);

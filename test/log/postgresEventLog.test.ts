@@ -73,7 +73,7 @@ function reader(log: PostgresEventLog, topic: string, lastEventId?: string) {
 
 /** `[id, data]` of a tracked event (its envelope may carry more for the server). */
 function event(value: unknown): [string, unknown] {
-  if (!isTrackedEnvelope(value)) throw new Error(`not an event: ${String(value)}`);
+  if (!isTrackedEnvelope(value)) throw new Error(`not an event: ${JSON.stringify(value)}`);
   return [String(value[0]), value[1]];
 }
 
@@ -211,6 +211,40 @@ describe('the epoch', () => {
     expect(event(await live.next())).toEqual([id, 'after']);
     expect(log.epoch).not.toBe(epochBefore);
     live.stop();
+    await log.close();
+  });
+
+  test('a publish that meets another process writing the new epoch row gets that epoch in its id', async () => {
+    const tablePrefix = `racing${++prefixes}_`;
+    const log = createPostgresEventLog({ pool, tablePrefix });
+    await log.publish('room', 'before');
+    await pool.query(`TRUNCATE ${tablePrefix}meta, ${tablePrefix}topics, ${tablePrefix}events`);
+    // Another process writes the new epoch row and has not committed yet: the publish's own
+    // insert of the row waits for it, and its snapshot is older than the row.
+    const other = await pool.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(`INSERT INTO ${tablePrefix}meta (id, epoch) VALUES (true, 'otherProcess1')`);
+      const publishing = log.publish('room', 'after');
+      const waitingOnTheRow = async () => {
+        const { rows } = await pool.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1`,
+          [`%INSERT INTO "${tablePrefix}meta"%`],
+        );
+        return (rows[0] as { n: number }).n > 0;
+      };
+      let waiting = false;
+      for (let i = 0; i < 2_000 && !waiting; i++) {
+        waiting = await waitingOnTheRow();
+        if (!waiting) await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      expect(waiting).toBe(true);
+      await other.query('COMMIT');
+      expect(await publishing).toBe('otherProcess1-1');
+      expect(log.epoch).toBe('otherProcess1');
+    } finally {
+      other.release();
+    }
     await log.close();
   });
 
