@@ -202,6 +202,65 @@ describe('when the connection is held', () => {
   });
 });
 
+describe('the last unsubscribe', () => {
+  /** A client whose control requests (POSTs) are counted as it issues them. */
+  function countingClient(url: string, extra: Record<string, unknown> = {}) {
+    const posts: string[] = [];
+    const fetchCounting: FetchLike = (input, init) => {
+      if (init?.method === 'POST') posts.push(String(init.body));
+      return fetch(input, init);
+    };
+    return { posts, ...client(url, { fetch: fetchCounting, ...extra }) };
+  }
+
+  test('goes with the connection’s close: one control request, and the procedure stops on the server', async () => {
+    const server = await serve();
+    const { posts, trpc } = countingClient(server.url);
+    const c = new Collector();
+    const sub = trpc.idle.subscribe(undefined, c.handlers());
+    await c.untilData(1);
+    expect(posts).toEqual([]);
+    sub.unsubscribe();
+    await expect.poll(() => server.core.connections).toBe(0);
+    await expect.poll(() => server.probe.finished).toBe(1);
+    expect(posts).toEqual(['{"ops":[{"op":"close"}]}']);
+  });
+
+  test('then a subscribe in the same task (an input change): the connection stays, the old procedure stops', async () => {
+    const server = await serve();
+    const { posts, trpc } = countingClient(server.url);
+    const first = new Collector();
+    const sub = trpc.idle.subscribe(undefined, first.handlers());
+    await first.untilData(1);
+    sub.unsubscribe();
+    const second = new Collector();
+    const next = trpc.idle.subscribe(undefined, second.handlers());
+    await second.untilData(1);
+    await expect.poll(() => server.probe.finished).toBe(1);
+    expect(server.probe.started).toBe(2);
+    expect(server.core.connections).toBe(1);
+    expect(server.counts.streams).toBe(1);
+    // The held unsubscribe and the new subscribe: one request.
+    expect(posts).toHaveLength(1);
+    expect(posts[0]).toMatch(/"op":"unsubscribe".*"op":"subscribe"/);
+    next.unsubscribe();
+    await expect.poll(() => server.probe.finished).toBe(2);
+  });
+
+  test('with closeMs: the unsubscribe goes at once (the server would go on sending until the close)', async () => {
+    const server = await serve();
+    const { posts, trpc } = countingClient(server.url, { lazy: { enabled: true, closeMs: 60_000 } });
+    const c = new Collector();
+    const sub = trpc.idle.subscribe(undefined, c.handlers());
+    await c.untilData(1);
+    sub.unsubscribe();
+    await expect.poll(() => server.probe.finished).toBe(1);
+    expect(server.core.connections).toBe(1);
+    expect(posts).toHaveLength(1);
+    expect(posts[0]).toMatch(/"op":"unsubscribe"/);
+  });
+});
+
 describe('resume', () => {
   test('a cut within the grace window: every frame once, untracked included, no procedure re-run', async () => {
     const server = await serve({ graceMs: 10_000 });

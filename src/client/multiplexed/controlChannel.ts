@@ -112,6 +112,8 @@ export class ControlChannel {
    */
   #givenUp: string | null = null;
   #scheduled = false;
+  /** Ops wait unsent: the connection may be closed at the end of this task ({@link hold}). */
+  #holding = false;
 
   constructor(runtime: ClientRuntime, target: () => ControlTarget | null, events: ControlChannelEvents) {
     this.#runtime = runtime;
@@ -136,6 +138,7 @@ export class ControlChannel {
   }
 
   #pump(): void {
+    if (this.#holding) return;
     while (!this.#abort.signal.aborted && this.#waiting.length > 0) {
       const target = this.#target();
       const cap = Math.min(MAX_IN_FLIGHT, Math.max(1, target?.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT));
@@ -220,6 +223,11 @@ export class ControlChannel {
    * we leave); one that reached the wrong process (421) goes again, a few times.
    */
   sendNow(target: ControlTarget, ops: ControlOp[]): void {
+    // What still waits for the connection is moot once it is closed: `close` ends every
+    // subscription on it.
+    if (ops.some((op) => op.op === 'close')) {
+      this.#waiting = this.#waiting.filter((entry) => entry.connectionId !== target.connectionId);
+    }
     // Not tied to the channel's abort: a client closing sends its `close` this way, and it
     // must go out after the channel has stopped.
     const jsons = ops.map((op) => JSON.stringify(op));
@@ -233,6 +241,23 @@ export class ControlChannel {
       }
     };
     void attempt().catch(() => undefined);
+  }
+
+  /**
+   * Keeps what is issued from now on unsent until {@link release}: the transport is deciding
+   * whether to close the connection (its last subscription ended, and a `close` at the end of
+   * this task would end it on the server anyway). So the last unsubscribe does not cost a
+   * request of its own before the `close`; if something subscribes instead, it goes with that.
+   */
+  hold(): void {
+    this.#holding = true;
+  }
+
+  /** Sends what {@link hold} kept (what the `close` did not make moot). */
+  release(): void {
+    if (!this.#holding) return;
+    this.#holding = false;
+    if (this.#waiting.length > 0) this.#schedule();
   }
 
   /**

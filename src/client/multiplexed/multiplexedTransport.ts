@@ -94,8 +94,12 @@ export class MultiplexedTransport implements Transport {
 
   subscribe(request: SubscriptionRequest): Unsubscribable {
     if (this.#closed) throw new Error('trpc-sse: this client is closed');
-    if (this.#lazyTimer) clearTimeout(this.#lazyTimer);
-    this.#lazyTimer = undefined;
+    if (this.#lazyTimer) {
+      clearTimeout(this.#lazyTimer);
+      this.#lazyTimer = undefined;
+      // Kept: the unsubscribes held back while the connection was to close go with this subscribe.
+      this.#control.release();
+    }
     const open = this.#session?.opened === true && this.#runtime.connectionState.get().state === 'pending';
     const subscription = this.#table.add(request, open);
     this.#ensureLoop();
@@ -122,9 +126,14 @@ export class MultiplexedTransport implements Transport {
   /** Lazy mode: the last subscription ended (however it ended): close after `closeMs`. */
   #closeIfUnused(): void {
     if (!this.#lazy.enabled || this.#table.size > 0 || this.#lazyTimer) return;
+    // Closing at the end of this task unless something subscribes first: the connection's
+    // `close` ends its subscriptions on the server, so the unsubscribes wait for the decision
+    // (one request instead of two). Not for a longer closeMs: the server would go on sending.
+    if (this.#lazy.closeMs === 0) this.#control.hold();
     this.#lazyTimer = setTimeout(() => {
       this.#lazyTimer = undefined;
       if (this.#table.size === 0) this.#leaveConnection();
+      this.#control.release();
     }, this.#lazy.closeMs);
     // An unused connection's countdown must not keep a Node process alive.
     (this.#lazyTimer as { unref?: () => void }).unref?.();
