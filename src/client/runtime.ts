@@ -174,6 +174,11 @@ export class ClientRuntime {
    */
   backoff(attempt: number, serverRetryMs?: number): number {
     this.#inspection.attempt = attempt;
+    return this.retryDelay(attempt, serverRetryMs);
+  }
+
+  /** The delay before attempt `attempt` by the app's retry options, not reported as the connection's. */
+  retryDelay(attempt: number, serverRetryMs?: number): number {
     const retry = this.options.retry ?? {};
     const minDelayMs = retry.minDelayMs ?? serverRetryMs ?? RETRY_DEFAULTS.minDelayMs;
     const maxDelayMs = Math.max(minDelayMs, retry.maxDelayMs ?? RETRY_DEFAULTS.maxDelayMs);
@@ -206,7 +211,14 @@ export class ClientRuntime {
   /** Sets the client-wide state directly (multiplexed mode: the one connection's state). */
   setConnectionState(next: TRPCConnectionState<AnyClientError>): void {
     const current = this.connectionState.get();
-    if (current.state !== next.state || current.error !== next.error) this.connectionState.next(next);
+    if (current.state === next.state && current.error === next.error) return;
+    try {
+      this.connectionState.next(next);
+    } catch (cause) {
+      // An app's observer threw (the subject calls them in turn, unguarded): reported, and
+      // never through the transport's loop or timers.
+      reportUserError('a connectionState observer', cause);
+    }
   }
 
   /** A subscription's state changed (`null`: it ended); recomputes the client-wide state. */

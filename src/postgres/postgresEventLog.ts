@@ -454,6 +454,16 @@ SELECT coalesce((SELECT epoch FROM added), (SELECT epoch FROM ${meta})) AS epoch
     restart: () => ({ cursor: 0, reset: createReset('epoch', eventId(0)) }),
   };
 
+  /** The epoch row as `queryable` sees it now; `null` if it cannot say (the event is committed regardless). */
+  async function readEpoch(queryable: PostgresQueryable): Promise<string | null> {
+    try {
+      const { rows } = await queryable.query(`SELECT epoch FROM ${meta}`);
+      return (rows[0] as { epoch: string } | undefined)?.epoch ?? null;
+    } catch {
+      return null;
+    }
+  }
+
   async function append(name: string, data: unknown, tx: PostgresQueryable | undefined): Promise<string> {
     // A reader of this process that started "from now" before this publish has its position
     // read first, so the event comes after it (as with the memory log), not before.
@@ -466,12 +476,9 @@ SELECT coalesce((SELECT epoch FROM added), (SELECT epoch FROM ${meta})) AS epoch
     const row = rows[0] as { seq: string | number; epoch: string | null };
     const seq = Number(row.seq);
     // No epoch: another process wrote the epoch row (the tables were wiped) while this
-    // statement ran, too late for its snapshot. The event belongs to that epoch: read it.
-    let eventEpoch = row.epoch;
-    if (eventEpoch === null) {
-      await syncEpoch();
-      eventEpoch = epoch;
-    }
+    // statement ran, too late for its snapshot. The event belongs to that epoch: a new
+    // statement on the same connection (the app's transaction, if it is one) reads it.
+    const eventEpoch = row.epoch ?? (await readEpoch(tx ?? pool)) ?? epoch;
     // A transaction's event is only true once it commits: it arrives with the wake-up.
     if (tx) return formatEventId(eventEpoch, seq);
     if (eventEpoch !== epoch) void syncEpoch().catch(() => undefined);

@@ -247,6 +247,62 @@ describe('the last unsubscribe', () => {
     await expect.poll(() => server.probe.finished).toBe(2);
   });
 
+  test('an app observer of the connection state that throws holds nothing up', async ({ task }) => {
+    // Newer tRPC (the trpc-latest fixture) rethrows an observer's throw in a later task itself,
+    // as an uncaught exception by design: nothing reaches the client there. Older subjects
+    // (11.19 and below) let it reach the caller: the client's own code must contain it.
+    const observerThrowsReachUs = task.file.projectName !== 'trpc-latest';
+    const server = await serve();
+    const reported = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const { posts, sse, trpc } = countingClient(server.url);
+      let connected = false;
+      sse.connectionState.subscribe({
+        next: (state) => {
+          // Throws when the connection is let go (not on the current state, told at once).
+          if (state.state === 'pending') connected = true;
+          if (connected && state.state === 'idle' && observerThrowsReachUs) throw new Error('observer broke');
+        },
+      });
+      const first = new Collector();
+      const sub = trpc.idle.subscribe(undefined, first.handlers());
+      await first.untilData(1);
+      sub.unsubscribe();
+      await expect.poll(() => server.core.connections).toBe(0);
+      await expect
+        .poll(() => reported.mock.calls.some(([message]) => String(message).includes('connectionState')))
+        .toBe(observerThrowsReachUs);
+      // Control requests still go: a new connection, then an unsubscribe that stops the procedure.
+      const second = new Collector();
+      const next = trpc.idle.subscribe(undefined, second.handlers());
+      await second.untilData(1);
+      next.unsubscribe();
+      await expect.poll(() => server.probe.finished).toBe(2);
+      expect(posts).toEqual(['{"ops":[{"op":"close"}]}', '{"ops":[{"op":"close"}]}']);
+    } finally {
+      reported.mockRestore();
+    }
+  });
+
+  test('a close that fails on the way is sent again: the server does not keep the connection', async () => {
+    const server = await serve({ graceMs: 60_000 });
+    let closes = 0;
+    const failFirstClose: FetchLike = (url, init) => {
+      if (init.method === 'POST' && String(init.body).includes('"close"') && ++closes === 1) {
+        return Promise.reject(new TypeError('fetch failed'));
+      }
+      return fetch(url, init);
+    };
+    const { trpc } = client(server.url, { fetch: failFirstClose });
+    const c = new Collector();
+    const sub = trpc.idle.subscribe(undefined, c.handlers());
+    await c.untilData(1);
+    sub.unsubscribe();
+    await expect.poll(() => server.core.connections, { timeout: 10_000 }).toBe(0);
+    expect(server.probe.finished).toBe(1);
+    expect(closes).toBe(2);
+  });
+
   test('with closeMs: the unsubscribe goes at once (the server would go on sending until the close)', async () => {
     const server = await serve();
     const { posts, trpc } = countingClient(server.url, { lazy: { enabled: true, closeMs: 60_000 } });
@@ -396,6 +452,33 @@ describe('drain', () => {
     // `idle` is untracked: on the new connection it starts again (and says 'ready' again).
     await expect.poll(() => first.data).toEqual(['ready', 'ready']);
     expect(first.errors).toEqual([]);
+  });
+
+  test('a client closed during a handover closes the old connection on the server too', async () => {
+    // A long grace window: a connection the client does not close stays for all of it.
+    const server = await serve({ graceMs: 60_000 });
+    let streamRequests = 0;
+    let handoverAsked!: () => void;
+    const handoverStarted = new Promise<void>((resolve) => (handoverAsked = resolve));
+    const fetchThrough: FetchLike = (url, init) => {
+      // The handover's stream request hangs until the client gives it up.
+      if (init.method === 'GET' && ++streamRequests === 2) {
+        handoverAsked();
+        return new Promise((_, reject) =>
+          init.signal?.addEventListener('abort', () => reject(new TypeError('aborted')), { once: true }),
+        );
+      }
+      return fetch(url, init);
+    };
+    const { sse, trpc } = client(server.url, { fetch: fetchThrough });
+    const first = new Collector();
+    trpc.idle.subscribe(undefined, first.handlers());
+    await first.untilData(1);
+    server.core.drain({ withinMs: 0 });
+    await handoverStarted;
+    expect(server.core.connections).toBe(1);
+    sse.close();
+    await expect.poll(() => server.core.connections, { timeout: 10_000 }).toBe(0);
   });
 
   test(

@@ -10,6 +10,12 @@ import type { EventLog } from '../../src/log/types.js';
 export interface EventLogBackend {
   name: string;
   create(opts: { maxEvents?: number; maxAgeMs?: number }): Promise<EventLog>;
+  /**
+   * The process learns of a publish by reading the store after it (Redis): events can be
+   * trimmed before it has read them, so a pushed reader may have none in flight when its
+   * window moves on. (Logs told by their own publish, or in commit order, always have one.)
+   */
+  readsAfterPublishers?: boolean;
 }
 
 /**
@@ -308,7 +314,8 @@ export function eventLogContract(backend: EventLogBackend, consume: 'pull' | 'pu
       expect(items.at(-1)).toEqual({ kind: 'reset', reason: 'trimmed', lastEventId: head });
       const before = items.slice(0, -1).map((item) => (item.kind === 'event' ? item.data : item.kind));
       if (consume === 'pull') expect(before).toEqual([]);
-      else expect([[], [1]]).toContainEqual(before);
+      else if (backend.readsAfterPublishers) expect([[], [1]]).toContainEqual(before);
+      else expect(before).toEqual([1]);
     });
 
     test('unsubscribing mid-replay ends the reader at once', async () => {

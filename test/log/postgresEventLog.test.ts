@@ -222,6 +222,7 @@ describe('the epoch', () => {
     // Another process writes the new epoch row and has not committed yet: the publish's own
     // insert of the row waits for it, and its snapshot is older than the row.
     const other = await pool.connect();
+    let committed = false;
     try {
       await other.query('BEGIN');
       await other.query(`INSERT INTO ${tablePrefix}meta (id, epoch) VALUES (true, 'otherProcess1')`);
@@ -240,12 +241,16 @@ describe('the epoch', () => {
       }
       expect(waiting).toBe(true);
       await other.query('COMMIT');
+      committed = true;
       expect(await publishing).toBe('otherProcess1-1');
-      expect(log.epoch).toBe('otherProcess1');
+      // The log adopts the epoch its publish saw.
+      await expect.poll(() => log.epoch).toBe('otherProcess1');
     } finally {
+      // A failure above must not hand the pool a connection holding the row's lock.
+      if (!committed) await other.query('ROLLBACK').catch(() => undefined);
       other.release();
+      await log.close();
     }
-    await log.close();
   });
 
   test('tables dropped under a running log: the next publish creates them again, with a new epoch', async () => {

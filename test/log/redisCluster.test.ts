@@ -32,6 +32,7 @@ for (const consume of ['pull', 'push'] as const) {
   eventLogContract(
     {
       name: 'redis cluster',
+      readsAfterPublishers: true,
       create: async (opts) =>
         createRedisEventLog({
           redis: (contractClient ??= cluster.client()),

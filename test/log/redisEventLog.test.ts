@@ -38,6 +38,7 @@ for (const consume of ['pull', 'push'] as const) {
   eventLogContract(
     {
       name: 'redis',
+      readsAfterPublishers: true,
       // A fresh key prefix per log: a separate log (and epoch) on the same server.
       create: async (opts) =>
         createRedisEventLog({
@@ -283,22 +284,27 @@ test('events trimmed before the process read them: a reset, never a silent gap',
     blockMs: 200,
   });
   const abort = new AbortController();
-  const reader = log.subscribe<number>('t', { signal: abort.signal });
-  expect(isCheckpoint((await reader.next()).value)).toBe(true);
-  await log.publish('t', 0);
-  expect(dataOf((await reader.next()).value)).toBe(0);
-  let release!: () => void;
-  hold = new Promise<void>((resolve) => (release = resolve));
-  // The read in flight returns (its block ends); the next one waits at the hold.
-  await new Promise<void>((resolve) => (parked = resolve));
-  let head = '';
-  for (let n = 1; n <= 20; n++) head = await log.publish('t', n);
-  hold = undefined;
-  release();
-  // Redis holds 18, 19 and 20 only: 1 to 17 are gone, and the reader is told so.
-  expect((await reader.next()).value).toMatchObject({ reason: 'trimmed', lastEventId: head });
-  await log.publish('t', 21);
-  expect(dataOf((await reader.next()).value)).toBe(21);
-  abort.abort();
-  await log.close();
+  let release = (): void => undefined;
+  try {
+    const reader = log.subscribe<number>('t', { signal: abort.signal });
+    expect(isCheckpoint((await reader.next()).value)).toBe(true);
+    await log.publish('t', 0);
+    expect(dataOf((await reader.next()).value)).toBe(0);
+    hold = new Promise<void>((resolve) => (release = resolve));
+    // The read in flight returns (its block ends); the next one waits at the hold.
+    await new Promise<void>((resolve) => (parked = resolve));
+    let head = '';
+    for (let n = 1; n <= 20; n++) head = await log.publish('t', n);
+    hold = undefined;
+    release();
+    // Redis holds 18, 19 and 20 only: 1 to 17 are gone, and the reader is told so.
+    expect((await reader.next()).value).toMatchObject({ reason: 'trimmed', lastEventId: head });
+    await log.publish('t', 21);
+    expect(dataOf((await reader.next()).value)).toBe(21);
+  } finally {
+    hold = undefined;
+    release();
+    abort.abort();
+    await log.close();
+  }
 });

@@ -219,8 +219,9 @@ export class ControlChannel {
   }
 
   /**
-   * Sends one request right away, outside the queue, ignoring the answer (closing a connection
-   * we leave); one that reached the wrong process (421) goes again, a few times.
+   * Sends one request right away, outside the queue (closing a connection we leave); one that
+   * reached the wrong process (421) goes again, a few times, and one that failed (network,
+   * 429, 5xx) up to {@link MAX_ATTEMPTS} times.
    */
   sendNow(target: ControlTarget, ops: ControlOp[]): void {
     // What still waits for the connection is moot once it is closed: `close` ends every
@@ -233,11 +234,31 @@ export class ControlChannel {
     const jsons = ops.map((op) => JSON.stringify(op));
     const signal = new AbortController().signal;
     const attempt = async (): Promise<void> => {
-      for (let i = 0; i < MISDIRECTED_CLOSE_ATTEMPTS; i++) {
-        const response = await this.#post(target, jsons, signal);
-        // Read to the end, so the connection it came on is free (or closed) before the next.
-        await response.text().catch(() => '');
-        if (response.status !== MISDIRECTED_STATUS) return;
+      let misdirected = 0;
+      let failed = 0;
+      for (;;) {
+        let status = 0;
+        try {
+          const response = await this.#post(target, jsons, signal);
+          status = response.status;
+          // Read to the end, so the connection it came on is free (or closed) before the next.
+          await response.text().catch(() => '');
+        } catch {
+          // Network trouble: as a 5xx.
+        }
+        if (status === MISDIRECTED_STATUS) {
+          if (++misdirected >= MISDIRECTED_CLOSE_ATTEMPTS) return;
+          continue;
+        }
+        // Done, or refused for what it is (the connection is gone already: 404, 403).
+        if (status !== 0 && status !== 429 && status < 500) return;
+        // Else tried again, as a queued request is: the server would otherwise run the
+        // connection's procedures for `graceMs` after its stream.
+        if (++failed >= MAX_ATTEMPTS) return;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.#runtime.retryDelay(failed));
+          (timer as { unref?: () => void }).unref?.();
+        });
       }
     };
     void attempt().catch(() => undefined);

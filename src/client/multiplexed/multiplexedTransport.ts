@@ -2,6 +2,7 @@ import type { Unsubscribable } from '@trpc/server/observable';
 import { errorCode, type AnyClientError } from '../errors.js';
 import type { ClientRuntime } from '../runtime.js';
 import type { SubscriptionRequest, Transport } from '../transport.js';
+import { nextTask } from '../nextTask.js';
 import { reportUserError } from '../userCode.js';
 import { ControlChannel } from './controlChannel.js';
 import { MuxSession } from './session.js';
@@ -49,7 +50,8 @@ export class MultiplexedTransport implements Transport {
   #closed = false;
   #everOpened = false;
   #failures = 0;
-  #lazyTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Cancels the pending close of an unused connection (lazy mode), if one is pending. */
+  #cancelLazyClose: (() => void) | undefined;
 
   constructor(
     runtime: ClientRuntime,
@@ -94,9 +96,9 @@ export class MultiplexedTransport implements Transport {
 
   subscribe(request: SubscriptionRequest): Unsubscribable {
     if (this.#closed) throw new Error('trpc-sse: this client is closed');
-    if (this.#lazyTimer) {
-      clearTimeout(this.#lazyTimer);
-      this.#lazyTimer = undefined;
+    if (this.#cancelLazyClose) {
+      this.#cancelLazyClose();
+      this.#cancelLazyClose = undefined;
       // Kept: the unsubscribes held back while the connection was to close go with this subscribe.
       this.#control.release();
     }
@@ -125,18 +127,27 @@ export class MultiplexedTransport implements Transport {
 
   /** Lazy mode: the last subscription ended (however it ended): close after `closeMs`. */
   #closeIfUnused(): void {
-    if (!this.#lazy.enabled || this.#table.size > 0 || this.#lazyTimer) return;
-    // Closing at the end of this task unless something subscribes first: the connection's
-    // `close` ends its subscriptions on the server, so the unsubscribes wait for the decision
-    // (one request instead of two). Not for a longer closeMs: the server would go on sending.
-    if (this.#lazy.closeMs === 0) this.#control.hold();
-    this.#lazyTimer = setTimeout(() => {
-      this.#lazyTimer = undefined;
-      if (this.#table.size === 0) this.#leaveConnection();
+    if (!this.#lazy.enabled || this.#table.size > 0 || this.#cancelLazyClose) return;
+    const closeIfStillUnused = (): void => {
+      this.#cancelLazyClose = undefined;
+      // First: an app observer of the connection state that throws below must not leave the
+      // control channel held.
       this.#control.release();
-    }, this.#lazy.closeMs);
-    // An unused connection's countdown must not keep a Node process alive.
-    (this.#lazyTimer as { unref?: () => void }).unref?.();
+      if (this.#table.size === 0) this.#leaveConnection();
+    };
+    if (this.#lazy.closeMs > 0) {
+      const timer = setTimeout(closeIfStillUnused, this.#lazy.closeMs);
+      // An unused connection's countdown must not keep a Node process alive.
+      (timer as { unref?: () => void }).unref?.();
+      this.#cancelLazyClose = () => clearTimeout(timer);
+      return;
+    }
+    // Closing in the next task unless something subscribes first: the connection's `close`
+    // ends its subscriptions on the server, so the unsubscribes wait for the decision (one
+    // request instead of two). The next task, not a timer: a hidden tab's timers are throttled,
+    // and the server would go on sending meanwhile.
+    this.#control.hold();
+    this.#cancelLazyClose = nextTask(closeIfStillUnused);
   }
 
   /** Closes the connection on the server (best effort) and ends the stream. */
@@ -145,6 +156,8 @@ export class MultiplexedTransport implements Transport {
     this.#session?.abort();
     this.#session = null;
     this.#resumable = null;
+    // Left mid-handover: the connection being moved from runs on too until it is closed.
+    this.#closeOnServer(this.#handoverFrom);
     this.#handoverFrom?.abort();
     this.#handoverFrom = null;
     if (!this.#closed) this.#runtime.setConnectionState({ type: 'state', state: 'idle', error: null });
@@ -295,8 +308,8 @@ export class MultiplexedTransport implements Transport {
     }
     this.#closed = true;
     this.#control.abandon(connectionId);
-    if (this.#lazyTimer) clearTimeout(this.#lazyTimer);
-    this.#lazyTimer = undefined;
+    this.#cancelLazyClose?.();
+    this.#cancelLazyClose = undefined;
     this.#handOverTo(this.#onMisdirected(reason));
     // Subscriptions that rode on the stream's request run on the owner: stop them there if a
     // `close` gets through, else the owner does when its grace period ends.
