@@ -200,6 +200,21 @@ SELECT coalesce((SELECT epoch FROM added), (SELECT epoch FROM ${meta})) AS epoch
     }
   }
 
+  /**
+   * The epoch row as `queryable` sees it now; `null` if it cannot say. A statement that wrote
+   * the row "if missing" (EPOCH_SQL, PUBLISH_SQL) answers no epoch when another process wrote
+   * it while the statement ran: its insert met the row, and its snapshot, older than the row,
+   * could not read it. A new statement can.
+   */
+  async function readEpoch(queryable: PostgresQueryable): Promise<string | null> {
+    try {
+      const { rows } = await queryable.query(`SELECT epoch FROM ${meta}`);
+      return (rows[0] as { epoch: string } | undefined)?.epoch ?? null;
+    } catch {
+      return null;
+    }
+  }
+
   let syncing: Promise<void> | undefined;
   /**
    * Reads the epoch (writing one if the tables were wiped) and adopts it. A query that saw
@@ -207,17 +222,10 @@ SELECT coalesce((SELECT epoch FROM added), (SELECT epoch FROM ${meta})) AS epoch
    */
   function syncEpoch(): Promise<void> {
     syncing ??= (async () => {
-      for (let attempt = 0; ; attempt++) {
-        const { rows } = await pool.query(EPOCH_SQL, [newEpoch()]);
-        const found = (rows[0] as { epoch: string | null } | undefined)?.epoch ?? null;
-        if (found !== null) {
-          adoptEpoch(found);
-          return;
-        }
-        // Another process wrote the row while this statement ran: its insert met the row, and
-        // its snapshot, older than the row, could not read it. The next statement can.
-        if (attempt >= 3) throw new Error('The event log’s epoch row could not be read');
-      }
+      const { rows } = await pool.query(EPOCH_SQL, [newEpoch()]);
+      const found = (rows[0] as { epoch: string | null } | undefined)?.epoch ?? (await readEpoch(pool));
+      if (found === null) throw new Error('The event log’s epoch row could not be read');
+      adoptEpoch(found);
     })().finally(() => {
       syncing = undefined;
     });
@@ -454,16 +462,6 @@ SELECT coalesce((SELECT epoch FROM added), (SELECT epoch FROM ${meta})) AS epoch
     restart: () => ({ cursor: 0, reset: createReset('epoch', eventId(0)) }),
   };
 
-  /** The epoch row as `queryable` sees it now; `null` if it cannot say (the event is committed regardless). */
-  async function readEpoch(queryable: PostgresQueryable): Promise<string | null> {
-    try {
-      const { rows } = await queryable.query(`SELECT epoch FROM ${meta}`);
-      return (rows[0] as { epoch: string } | undefined)?.epoch ?? null;
-    } catch {
-      return null;
-    }
-  }
-
   async function append(name: string, data: unknown, tx: PostgresQueryable | undefined): Promise<string> {
     // A reader of this process that started "from now" before this publish has its position
     // read first, so the event comes after it (as with the memory log), not before.
@@ -475,9 +473,9 @@ SELECT coalesce((SELECT epoch FROM added), (SELECT epoch FROM ${meta})) AS epoch
     const { rows } = await (tx ?? pool).query(PUBLISH_SQL, values);
     const row = rows[0] as { seq: string | number; epoch: string | null };
     const seq = Number(row.seq);
-    // No epoch: another process wrote the epoch row (the tables were wiped) while this
-    // statement ran, too late for its snapshot. The event belongs to that epoch: a new
-    // statement on the same connection (the app's transaction, if it is one) reads it.
+    // No epoch (see readEpoch): the event belongs to the epoch another process wrote; read on
+    // the same connection (the app's transaction, if it is one). The event is committed
+    // regardless, so a failed read falls back to the epoch known.
     const eventEpoch = row.epoch ?? (await readEpoch(tx ?? pool)) ?? epoch;
     // A transaction's event is only true once it commits: it arrives with the wake-up.
     if (tx) return formatEventId(eventEpoch, seq);

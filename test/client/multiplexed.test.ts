@@ -213,12 +213,18 @@ describe('the last unsubscribe', () => {
     return { posts, ...client(url, { fetch: fetchCounting, ...extra }) };
   }
 
-  test('goes with the connection’s close: one control request, and the procedure stops on the server', async () => {
-    const server = await serve();
-    const { posts, trpc } = countingClient(server.url);
+  /** `idle` subscribed, once its first value arrived (it is subscribed at once, in this task). */
+  async function runningIdle(trpc: ReturnType<typeof client>['trpc']) {
     const c = new Collector();
     const sub = trpc.idle.subscribe(undefined, c.handlers());
     await c.untilData(1);
+    return sub;
+  }
+
+  test('goes with the connection’s close: one control request, and the procedure stops on the server', async () => {
+    const server = await serve();
+    const { posts, trpc } = countingClient(server.url);
+    const sub = await runningIdle(trpc);
     expect(posts).toEqual([]);
     sub.unsubscribe();
     await expect.poll(() => server.core.connections).toBe(0);
@@ -229,13 +235,9 @@ describe('the last unsubscribe', () => {
   test('then a subscribe in the same task (an input change): the connection stays, the old procedure stops', async () => {
     const server = await serve();
     const { posts, trpc } = countingClient(server.url);
-    const first = new Collector();
-    const sub = trpc.idle.subscribe(undefined, first.handlers());
-    await first.untilData(1);
+    const sub = await runningIdle(trpc);
     sub.unsubscribe();
-    const second = new Collector();
-    const next = trpc.idle.subscribe(undefined, second.handlers());
-    await second.untilData(1);
+    const next = await runningIdle(trpc);
     await expect.poll(() => server.probe.finished).toBe(1);
     expect(server.probe.started).toBe(2);
     expect(server.core.connections).toBe(1);
@@ -264,18 +266,14 @@ describe('the last unsubscribe', () => {
           if (connected && state.state === 'idle' && observerThrowsReachUs) throw new Error('observer broke');
         },
       });
-      const first = new Collector();
-      const sub = trpc.idle.subscribe(undefined, first.handlers());
-      await first.untilData(1);
+      const sub = await runningIdle(trpc);
       sub.unsubscribe();
       await expect.poll(() => server.core.connections).toBe(0);
       await expect
         .poll(() => reported.mock.calls.some(([message]) => String(message).includes('connectionState')))
         .toBe(observerThrowsReachUs);
       // Control requests still go: a new connection, then an unsubscribe that stops the procedure.
-      const second = new Collector();
-      const next = trpc.idle.subscribe(undefined, second.handlers());
-      await second.untilData(1);
+      const next = await runningIdle(trpc);
       next.unsubscribe();
       await expect.poll(() => server.probe.finished).toBe(2);
       expect(posts).toEqual(['{"ops":[{"op":"close"}]}', '{"ops":[{"op":"close"}]}']);
@@ -294,9 +292,7 @@ describe('the last unsubscribe', () => {
       return fetch(url, init);
     };
     const { trpc } = client(server.url, { fetch: failFirstClose });
-    const c = new Collector();
-    const sub = trpc.idle.subscribe(undefined, c.handlers());
-    await c.untilData(1);
+    const sub = await runningIdle(trpc);
     sub.unsubscribe();
     await expect.poll(() => server.core.connections, { timeout: 10_000 }).toBe(0);
     expect(server.probe.finished).toBe(1);
@@ -306,9 +302,7 @@ describe('the last unsubscribe', () => {
   test('with closeMs: the unsubscribe goes at once (the server would go on sending until the close)', async () => {
     const server = await serve();
     const { posts, trpc } = countingClient(server.url, { lazy: { enabled: true, closeMs: 60_000 } });
-    const c = new Collector();
-    const sub = trpc.idle.subscribe(undefined, c.handlers());
-    await c.untilData(1);
+    const sub = await runningIdle(trpc);
     sub.unsubscribe();
     await expect.poll(() => server.probe.finished).toBe(1);
     expect(server.core.connections).toBe(1);

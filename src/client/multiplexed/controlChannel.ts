@@ -41,6 +41,9 @@ export interface ControlChannelEvents {
   deserialize(): (value: unknown) => unknown;
 }
 
+/** The `close` op's JSON. */
+const CLOSE_OP = JSON.stringify({ op: 'close' } satisfies ControlOp);
+
 /** Attempts per control request before the connection is given up as broken. */
 const MAX_ATTEMPTS = 3;
 
@@ -219,19 +222,16 @@ export class ControlChannel {
   }
 
   /**
-   * Sends one request right away, outside the queue (closing a connection we leave); one that
-   * reached the wrong process (421) goes again, a few times, and one that failed (network,
-   * 429, 5xx) up to {@link MAX_ATTEMPTS} times.
+   * Closes a connection we leave, right away and outside the queue: what still waits for it is
+   * moot (`close` ends every subscription on it). A request that reached the wrong process (421)
+   * goes again, a few times, and one that failed (network, 429, 5xx) up to
+   * {@link MAX_ATTEMPTS} times.
    */
-  sendNow(target: ControlTarget, ops: ControlOp[]): void {
-    // What still waits for the connection is moot once it is closed: `close` ends every
-    // subscription on it.
-    if (ops.some((op) => op.op === 'close')) {
-      this.#waiting = this.#waiting.filter((entry) => entry.connectionId !== target.connectionId);
-    }
+  sendClose(target: ControlTarget): void {
+    this.#waiting = this.#waiting.filter((entry) => entry.connectionId !== target.connectionId);
     // Not tied to the channel's abort: a client closing sends its `close` this way, and it
     // must go out after the channel has stopped.
-    const jsons = ops.map((op) => JSON.stringify(op));
+    const jsons = [CLOSE_OP];
     const signal = new AbortController().signal;
     const attempt = async (): Promise<void> => {
       let misdirected = 0;

@@ -165,7 +165,7 @@ export class MultiplexedTransport implements Transport {
 
   #closeOnServer(session: MuxSession | null): void {
     const target = session?.target();
-    if (target) this.#control.sendNow(target, [{ op: 'close' }]);
+    if (target) this.#control.sendClose(target);
   }
 
   #ensureLoop(): void {
